@@ -1,0 +1,46 @@
+"""sinch_calling: an asyncio-first client for the Sinch Calling API."""
+
+__version__ = "0.1.0"
+
+from .client import SinchCalling
+from .models import (
+    Call,
+    CallbackUrls,
+    CallReason,
+    CallResult,
+    CallStatus,
+    Capability,
+    Conference,
+    Destination,
+    Domain,
+    Money,
+    Number,
+    NumberInfo,
+    Participant,
+    Recording,
+)
+from .regions import Region
+from .retry import RetryPolicy
+from .serialization import converter
+
+__all__ = [
+    "Call",
+    "CallReason",
+    "CallResult",
+    "CallStatus",
+    "CallbackUrls",
+    "Capability",
+    "Conference",
+    "Destination",
+    "Domain",
+    "Money",
+    "Number",
+    "NumberInfo",
+    "Participant",
+    "Recording",
+    "Region",
+    "RetryPolicy",
+    "SinchCalling",
+    "__version__",
+    "converter",
+]

@@ -1,0 +1,1 @@
+"""Endpoint coroutines, one module per API area, each a resource group of the client."""

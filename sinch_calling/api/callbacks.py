@@ -1,0 +1,46 @@
+"""``sinch.callbacks``: where Sinch sends an application's callback events."""
+
+from __future__ import annotations
+
+from yarl import URL
+
+from ..models import CallbackUrls
+from ..models.wire import CallbackUrlsEnvelope
+from ..serialization import dumps
+from ..transport import Transport, encode_segment
+from ..validation import http_url
+
+__all__ = ["CallbacksApi"]
+
+
+class CallbacksApi:
+    """Get and set an application's primary and fallback callback URLs."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def _url(self, application_key: str | None) -> URL:
+        t = self._transport
+        key = t.credentials.application_key if application_key is None else application_key
+        return t.configuration_url(
+            "configuration", "callbacks", "applications", encode_segment(key, "application_key")
+        )
+
+    async def get(self, application_key: str | None = None) -> CallbackUrls:
+        """The callback URLs of an application (default: this client's)."""
+        t = self._transport
+        envelope = await t.request_model(CallbackUrlsEnvelope, "GET",
+                                         self._url(application_key))
+        return envelope.url
+
+    async def update(
+        self, primary: str, fallback: str | None = None, application_key: str | None = None
+    ) -> None:
+        """Set the callback URLs of an application (default: this client's)."""
+        urls = CallbackUrls(
+            primary=http_url("primary", primary),
+            fallback=None if fallback is None else http_url("fallback", fallback),
+        )
+        t = self._transport
+        await t.request("POST", self._url(application_key),
+                        body=dumps(CallbackUrlsEnvelope(url=urls)), idempotent=True)

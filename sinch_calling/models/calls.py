@@ -1,0 +1,62 @@
+"""Call state, as ``calls.get`` reports it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from ..serialization import wire_name
+from ._enum import WireEnum
+from .common import Destination, Domain, Money
+
+__all__ = ["Call", "CallReason", "CallResult", "CallStatus"]
+
+
+class CallStatus(WireEnum):
+    """Whether a call is still going."""
+
+    ONGOING = "ONGOING"
+    FINAL = "FINAL"
+
+
+class CallResult(WireEnum):
+    """How a call ended."""
+
+    NA = "N/A"
+    ANSWERED = "ANSWERED"
+    BUSY = "BUSY"
+    NOANSWER = "NOANSWER"
+    FAILED = "FAILED"
+
+
+class CallReason(WireEnum):
+    """Why a call ended."""
+
+    NA = "N/A"
+    TIMEOUT = "TIMEOUT"
+    CALLERHANGUP = "CALLERHANGUP"
+    CALLEEHANGUP = "CALLEEHANGUP"
+    BLOCKED = "BLOCKED"
+    NOCREDITPARTNER = "NOCREDITPARTNER"
+    MANAGERHANGUP = "MANAGERHANGUP"
+    CANCEL = "CANCEL"
+    GENERALERROR = "GENERALERROR"
+
+
+@attrs.frozen(kw_only=True)
+class Call:
+    """A call's parties, progress and cost."""
+
+    call_id: str = attrs.field(metadata=wire_name("callId", "callid"))
+    from_: Destination | None = None
+    to: Destination | None = None
+    domain: Domain | str | None = None
+    duration: int | None = None
+    status: CallStatus | str | None = None
+    result: CallResult | str | None = None
+    reason: CallReason | str | None = None
+    timestamp: datetime | None = None
+    custom: str | None = None
+    user_rate: Money | None = None
+    debit: Money | None = None

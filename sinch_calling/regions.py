@@ -1,0 +1,72 @@
+"""Regions and the origins and path prefixes of the two API hosts."""
+
+from __future__ import annotations
+
+import enum
+
+from yarl import URL
+
+from .errors import ValidationError
+
+__all__ = ["CONFIGURATION_ORIGIN", "CONFIGURATION_PREFIX", "TRAFFIC_PREFIX", "Region", "origins"]
+
+CONFIGURATION_ORIGIN = URL("https://callingapi.sinch.com")
+CONFIGURATION_PREFIX = "/v1"
+TRAFFIC_PREFIX = "/calling/v1"
+
+
+class Region(enum.StrEnum):
+    """Where traffic (calls, conferences, recordings) is sent.
+
+    ``GLOBAL`` lets Sinch route to a region; the others pin one. Configuration calls
+    always go to the global configuration host, whatever the region.
+    """
+
+    GLOBAL = "global"
+    EUC1 = "euc1"
+    USE1 = "use1"
+    SAE1 = "sae1"
+    APSE1 = "apse1"
+    APSE2 = "apse2"
+
+    @property
+    def traffic_origin(self) -> URL:
+        """The ``https://`` origin of this region's traffic host."""
+        if self is Region.GLOBAL:
+            return URL("https://calling.api.sinch.com")
+        return URL(f"https://calling-{self.value}.api.sinch.com")
+
+    @classmethod
+    def parse(cls, value: Region | str) -> Region:
+        """Accept a :class:`Region` or its name (any case); raise ``ValidationError``."""
+        if isinstance(value, Region):
+            return value
+        if isinstance(value, str):
+            try:
+                return cls(value.strip().lower())
+            except ValueError:
+                pass
+        allowed = ", ".join(r.value for r in cls)
+        raise ValidationError("region", f"must be one of {allowed}; got {value!r}")
+
+
+SINCH_TRAFFIC_HOSTS: frozenset[str] = frozenset(r.traffic_origin.host or "" for r in Region)
+
+
+def origins(region: Region, base_url: str | URL | None) -> tuple[URL, URL]:
+    """Return ``(traffic_origin, configuration_origin)``.
+
+    ``base_url``, when given, is an origin (``scheme://host[:port]``) that replaces
+    both; paths keep their real prefixes.
+    """
+    if base_url is None:
+        return region.traffic_origin, CONFIGURATION_ORIGIN
+    url = URL(base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValidationError("base_url", f"must be an http(s) origin like https://host:port; "
+                                          f"got {str(base_url)!r}")
+    if url.path not in ("", "/") or url.query_string or url.fragment:
+        raise ValidationError("base_url", "must be an origin only (no path, query or fragment); "
+                                          f"got {str(base_url)!r}")
+    origin = url.origin()
+    return origin, origin

@@ -1,0 +1,130 @@
+"""Retry policy and the client middleware that applies it.
+
+The rule that keeps campaigns safe: a request that could change state twice (a
+callout, a SVAML PATCH) is retried only when the server provably did not act on
+it: the connection was refused before anything was sent, or the server answered
+429. Idempotent requests are also retried after timeouts, resets and 502/503/504.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+import attrs
+from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+
+from .errors import ValidationError
+
+__all__ = ["RetryPolicy", "parse_retry_after", "retry_middleware"]
+
+_TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How often and how patiently to retry.
+
+    ``attempts`` counts every try (1 means never retry). Delays grow from
+    ``backoff`` by doubling up to ``max_backoff``, with full jitter; a server's
+    ``Retry-After`` is honoured up to ``max_retry_after`` (a longer hint is not
+    waited out: the 429 is returned as :class:`~sinch_calling.errors.RateLimitedError`).
+    The whole operation, retries included, stays within the client's ``timeout``.
+    """
+
+    attempts: int = 3
+    backoff: float = 0.25
+    max_backoff: float = 5.0
+    max_retry_after: float = 30.0
+    statuses: frozenset[int] = attrs.field(default=_TRANSIENT_STATUSES, converter=frozenset)
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) \
+                or self.attempts < 1:
+            raise ValidationError("retry.attempts", "must be an integer >= 1")
+        for name in ("backoff", "max_backoff", "max_retry_after"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value < 0:
+                raise ValidationError(f"retry.{name}", "must be a number >= 0")
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """No retries at all."""
+        return cls(attempts=1)
+
+    def delay(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before try ``attempt + 1``, or ``None`` to give up."""
+        if attempt >= self.attempts:
+            return None
+        if retry_after is not None:
+            return retry_after if retry_after <= self.max_retry_after else None
+        ceiling = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
+        return random.uniform(0, ceiling)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date); ``None`` if absent or bad."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+def _unsent(exc: BaseException) -> bool:
+    """True when the request provably never reached the server."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return False
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return not isinstance(exc.os_error, ssl.SSLError)
+    return False
+
+
+def _transient(exc: BaseException) -> bool:
+    return _unsent(exc) or isinstance(
+        exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | aiohttp.ClientPayloadError
+        | asyncio.TimeoutError
+    )
+
+
+def retry_middleware(
+    policy: RetryPolicy, *, idempotent: bool
+) -> aiohttp.ClientMiddlewareType:
+    """An aiohttp client middleware retrying per ``policy``.
+
+    Put it before the signing middleware so that each attempt is signed afresh.
+    """
+
+    async def middleware(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        attempt = 1
+        while True:
+            try:
+                response = await handler(request)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                retryable = _transient(exc) if idempotent else _unsent(exc)
+                wait = policy.delay(attempt, None) if retryable else None
+                if wait is None:
+                    raise
+            else:
+                status = response.status
+                if status not in policy.statuses or (status != 429 and not idempotent):
+                    return response
+                wait = policy.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
+                if wait is None:
+                    return response
+                response.release()
+            await asyncio.sleep(wait)
+            attempt += 1
+
+    return middleware

@@ -1,0 +1,144 @@
+"""The one cattrs converter: attrs models <-> the wire's JSON values.
+
+Rules it applies to every attrs class it meets:
+
+* attribute ``snake_case`` <-> wire ``camelCase``; a field's ``metadata`` may name the
+  wire spelling (``wire_name("callid")``) and extra spellings accepted on input
+  (``wire_name("applicationkey", "applicationKey")``);
+* ``None`` attributes are left out when encoding; unknown keys are ignored when decoding;
+* an enum field typed ``SomeEnum | str`` decodes unknown values to the plain string;
+* datetimes decode from any ISO-8601 form (naive means UTC) and encode as UTC ``Z``;
+* tuples encode as JSON arrays.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import types
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from .auth import format_timestamp, parse_timestamp
+
+__all__ = ["converter", "dumps", "loads", "to_camel", "wire_name"]
+
+T = TypeVar("T")
+
+_WIRE = "sinch_calling.wire"
+_ALIASES = "sinch_calling.aliases"
+
+
+def wire_name(name: str, *aliases: str) -> dict[str, Any]:
+    """Field metadata: the wire spelling of an attribute and spellings also accepted."""
+    return {_WIRE: name, _ALIASES: aliases}
+
+
+def to_camel(name: str) -> str:
+    """``call_resource_url`` -> ``callResourceUrl``; a trailing ``_`` is dropped."""
+    head, *rest = name.rstrip("_").split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _wire(field: attrs.Attribute[Any]) -> str:
+    return str(field.metadata.get(_WIRE) or to_camel(field.name))
+
+
+def _is_enum_or_str(tp: Any) -> bool:
+    if get_origin(tp) not in (Union, types.UnionType):
+        return False
+    args = [a for a in get_args(tp) if a is not type(None)]
+    return (
+        len(args) == 2
+        and str in args
+        and any(isinstance(a, type) and issubclass(a, enum.Enum) for a in args)
+    )
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=False, unstruct_collection_overrides={tuple: list})
+
+    conv.register_structure_hook(datetime, lambda value, _: _datetime(value))
+    conv.register_unstructure_hook(datetime, format_timestamp)
+
+    def enum_or_str(tp: Any) -> Callable[[Any, Any], Any]:
+        enum_type = next(
+            a for a in get_args(tp) if isinstance(a, type) and issubclass(a, enum.Enum)
+        )
+        optional = type(None) in get_args(tp)
+
+        def structure(value: Any, _: Any) -> Any:
+            if value is None and optional:
+                return None
+            try:
+                return enum_type(value)
+            except ValueError:
+                return str(value)
+
+        return structure
+
+    conv.register_structure_hook_factory(_is_enum_or_str, enum_or_str)
+    conv.register_unstructure_hook_factory(
+        _is_enum_or_str, lambda _: lambda v: v.value if isinstance(v, enum.Enum) else v
+    )
+
+    def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        fields = attrs.fields(cls)
+        renames = {f.name: override(rename=_wire(f)) for f in fields}
+        inner = make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
+        aliases = [
+            (alias, _wire(f)) for f in fields for alias in f.metadata.get(_ALIASES, ())
+        ]
+        if not aliases:
+            return inner
+
+        def structure(data: Any, tp: Any) -> Any:
+            if isinstance(data, Mapping) and any(a in data for a, _ in aliases):
+                data = dict(data)
+                for alias, canonical in aliases:
+                    if alias in data and canonical not in data:
+                        data[canonical] = data.pop(alias)
+            return inner(data, tp)
+
+        return structure
+
+    def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
+        renames = {f.name: override(rename=_wire(f)) for f in attrs.fields(cls)}
+        omit_none = make_dict_unstructure_fn(cls, conv, **renames)  # type: ignore[arg-type]
+
+        def unstructure(obj: Any) -> dict[str, Any]:
+            return {k: v for k, v in omit_none(obj).items() if v is not None}
+
+        return unstructure
+
+    conv.register_structure_hook_factory(attrs.has, structure_factory)
+    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    return conv
+
+
+def _datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO-8601 string, got {type(value).__name__}")
+    return parse_timestamp(value)
+
+
+converter: cattrs.Converter = _make_converter()
+"""The converter for every model, SVAML element and event (wire camelCase)."""
+
+
+def dumps(obj: Any) -> bytes:
+    """Encode a model (or plain data) to compact UTF-8 JSON bytes."""
+    return json.dumps(converter.unstructure(obj), separators=(",", ":"),
+                      ensure_ascii=False).encode()
+
+
+def loads(data: bytes | str, cls: type[T]) -> T:
+    """Decode JSON text into ``cls``."""
+    return converter.structure(json.loads(data), cls)

@@ -1,0 +1,55 @@
+"""The emulator's world: applications, numbers and callback URLs (traffic state lives
+beside it, one module per area)."""
+
+from __future__ import annotations
+
+import attrs
+
+from ..auth import CallbackVerifier
+from ..models import CallbackUrls, Capability
+
+__all__ = ["Application", "ConfigurationState", "OwnedNumber"]
+
+
+@attrs.define(kw_only=True)
+class Application:
+    """An application: its key, secret and callback URLs."""
+
+    key: str
+    secret: str
+    callbacks: CallbackUrls = attrs.Factory(CallbackUrls)
+    verifier: CallbackVerifier = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.verifier = CallbackVerifier(self.key, self.secret, allow_basic=True)
+
+
+@attrs.define(kw_only=True)
+class OwnedNumber:
+    """A number the account owns, with its capability and application."""
+
+    number: str
+    capability: Capability = Capability.VOICE
+    application_key: str | None = None
+
+
+@attrs.define(kw_only=True)
+class ConfigurationState:
+    """Everything the configuration API reads and writes."""
+
+    applications: dict[str, Application] = attrs.Factory(dict)
+    numbers: dict[str, OwnedNumber] = attrs.Factory(dict)
+
+    def add_application(self, key: str, secret: str) -> Application:
+        """Register an application whose requests the emulator will accept."""
+        app = Application(key=key, secret=secret)
+        self.applications[key] = app
+        return app
+
+    def add_number(self, number: str, capability: Capability | str = Capability.VOICE,
+                   application_key: str | None = None) -> OwnedNumber:
+        """Give the account a number."""
+        owned = OwnedNumber(number=number, capability=Capability(capability),
+                            application_key=application_key)
+        self.numbers[number] = owned
+        return owned

@@ -1,0 +1,87 @@
+"""The emulator's traffic state: calls and conferences (pure data, no I/O).
+
+Route handlers (``routes/traffic.py``) create and read these; the life cycle
+(``lifecycle.py``) moves calls from ONGOING to FINAL and sends callbacks.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from ..models import CallReason, CallResult, CallStatus, Destination
+
+__all__ = ["ConferenceState", "EmulatedCall", "ParticipantState", "TrafficState"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@attrs.define(kw_only=True)
+class EmulatedCall:
+    """One call leg as the emulator tracks it."""
+
+    call_id: str
+    application_key: str
+    method: str  # ttsCallout, conferenceCallout, customCallout, or "incoming"
+    to: Destination
+    cli: str | None = None
+    domain: str = "pstn"
+    custom: str | None = None
+    request: dict[str, Any] = attrs.Factory(dict)  # the callout body, as received
+    conference_id: str | None = None
+    status: CallStatus = CallStatus.ONGOING
+    result: CallResult = CallResult.NA
+    reason: CallReason = CallReason.NA
+    started_at: datetime = attrs.Factory(_now)
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    svaml: list[dict[str, Any]] = attrs.Factory(list)  # every SVAML document applied, in order
+
+    @property
+    def duration(self) -> int:
+        """Whole seconds between answer and end (or now)."""
+        if self.answered_at is None:
+            return 0
+        end = self.ended_at or _now()
+        return int((end - self.answered_at).total_seconds())
+
+    def finish(self, result: CallResult, reason: CallReason) -> None:
+        """Mark the call FINAL (no-op if it already is)."""
+        if self.status is CallStatus.FINAL:
+            return
+        self.status = CallStatus.FINAL
+        self.result = result
+        self.reason = reason
+        self.ended_at = _now()
+
+
+@attrs.define(kw_only=True)
+class ParticipantState:
+    """A call leg inside a conference."""
+
+    call_id: str
+    cli: str
+    joined_at: datetime = attrs.Factory(_now)
+    muted: bool = False
+    onhold: bool = False
+    moh: str | None = None
+
+
+@attrs.define(kw_only=True)
+class ConferenceState:
+    """A conference room and who is in it."""
+
+    conference_id: str
+    participants: dict[str, ParticipantState] = attrs.Factory(dict)
+
+
+@attrs.define(kw_only=True)
+class TrafficState:
+    """All calls and conferences the emulator knows."""
+
+    calls: dict[str, EmulatedCall] = attrs.Factory(dict)
+    conferences: dict[str, ConferenceState] = attrs.Factory(dict)

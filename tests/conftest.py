@@ -1,0 +1,38 @@
+"""Shared fixtures: a running emulator and a client pointed at it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sinch_calling import RetryPolicy, SinchCalling
+from sinch_calling.testing import Emulator
+
+# A copy of ../shared/fixtures (Apache-2.0, see its NOTICE.md), so a fresh clone can test.
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sinch-sdk-java-voice-v1"
+
+FAST_RETRY = RetryPolicy(attempts=3, backoff=0.001, max_backoff=0.002, max_retry_after=0.05)
+
+
+def fixture_json(relative: str) -> Any:
+    """Load one of the Java SDK's JSON fixtures."""
+    return json.loads((FIXTURES / relative).read_text())
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    """A fresh emulator, serving on a free loopback port."""
+    async with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+async def sinch(emulator: Emulator) -> AsyncIterator[SinchCalling]:
+    """A signed client of ``emulator`` with near-instant retries."""
+    async with SinchCalling(emulator.application_key, emulator.application_secret,
+                            base_url=emulator.url, retry=FAST_RETRY) as client:
+        yield client
