@@ -10,6 +10,8 @@ from aiohttp import web
 from .app import build_app
 from .faults import Faults
 from .journal import RecordedRequest
+from .lifecycle import CallLifecycle
+from .recordings_state import RecordingStore
 from .state import ConfigurationState
 from .traffic_state import TrafficState
 
@@ -47,6 +49,8 @@ class Emulator:
         for number in DEFAULT_NUMBERS:
             self.configuration.add_number(number)
         self.traffic = TrafficState()
+        self.lifecycle = CallLifecycle(self)
+        self.recordings = RecordingStore()
         self.faults = Faults()
         self.requests: list[RecordedRequest] = []
         self.app = build_app(self)
