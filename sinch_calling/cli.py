@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from .client import SinchCalling
@@ -15,7 +15,7 @@ from .serialization import converter
 
 __all__ = ["main"]
 
-Command = Callable[[argparse.Namespace], Awaitable[int]]
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 def _print_json(value: Any) -> None:
@@ -47,10 +47,7 @@ async def _emulator(args: argparse.Namespace) -> int:
         print(f"  SINCH_APPLICATION_KEY={emu.application_key}", flush=True)
         print(f"  SINCH_APPLICATION_SECRET={emu.application_secret}", flush=True)
         print(f"  SINCH_BASE_URL={emu.url}", flush=True)
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            pass
+        await asyncio.Event().wait()  # until Ctrl-C
     return 0
 
 
