@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ..errors import SignatureError
-from .context import EMULATOR
+from .context import APPLICATION_KEY, CUT_AFTER, EMULATOR
 from .faults import Fault
 from .journal import RecordedRequest
 from .responses import ERROR_STATUS_TEXT, SinchHTTPError, sinch_error
@@ -85,9 +85,9 @@ async def _emulate(request: web.Request, handler: Handler) -> web.StreamResponse
         if fault.status is not None:
             return _fault_response(fault)
         if fault.cut_after is not None:
-            request["cut_after"] = fault.cut_after
+            request[CUT_AFTER] = fault.cut_after
     try:
-        request["application_key"] = _authenticate(emu, request, body)
+        request[APPLICATION_KEY] = _authenticate(emu, request, body)
         response: web.StreamResponse = await handler(request)
         return response
     except SinchHTTPError as exc:

@@ -9,9 +9,13 @@ from aiohttp import web
 if TYPE_CHECKING:
     from .emulator import Emulator
 
-__all__ = ["EMULATOR", "emulator_of"]
+__all__ = ["APPLICATION_KEY", "CUT_AFTER", "EMULATOR", "emulator_of"]
 
 EMULATOR: web.AppKey[Emulator] = web.AppKey("sinch_calling.emulator")
+APPLICATION_KEY = web.RequestKey("sinch_calling.application_key", str)
+"""The application key the request was authenticated with."""
+CUT_AFTER = web.RequestKey("sinch_calling.cut_after", int)
+"""Set by a ``cut_after`` fault: close the connection after this many body bytes."""
 
 
 def emulator_of(request: web.Request) -> Emulator:

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from ...models import CallbackUrls, Capability
-from ..context import emulator_of
+from ..context import APPLICATION_KEY, emulator_of
 from ..responses import SinchHTTPError, bad_request
 
 __all__ = ["routes"]
@@ -32,7 +32,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 def _application_key(request: web.Request, data: dict[str, Any]) -> str:
     emu = emulator_of(request)
-    key = data.get("applicationkey", data.get("applicationKey")) or request["application_key"]
+    key = data.get("applicationkey", data.get("applicationKey")) or request[APPLICATION_KEY]
     if key not in emu.configuration.applications:
         raise SinchHTTPError(400, 40003, "Invalid Application Key")
     return str(key)
