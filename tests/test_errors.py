@@ -45,7 +45,8 @@ def test_sinch_json_body_with_numeric_code() -> None:
     error = error_from_response(400, body)
     assert (error.error_code, error.message, error.reference) == (40001, "Illegal parameters",
                                                                   "ref-1")
-    assert "40001" in str(error) and "400" in str(error)
+    assert "40001" in str(error)
+    assert "400" in str(error)
 
 
 def test_sinch_json_body_with_string_code() -> None:
@@ -59,7 +60,8 @@ def test_html_body_still_says_the_status() -> None:
                                 reason="Bad Gateway")
     assert isinstance(error, ServerError)
     assert error.error_code is None
-    assert "502" in str(error) and "Bad Gateway" in str(error)
+    assert "502" in str(error)
+    assert "Bad Gateway" in str(error)
 
 
 def test_empty_body_uses_the_reason() -> None:
