@@ -56,7 +56,8 @@ def sign(secret: bytes, text: str) -> str:
 def format_timestamp(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and ``Z``: ``2023-11-22T09:10:11.999Z``."""
     moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+            f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
 
 
 def parse_timestamp(text: str) -> datetime:
