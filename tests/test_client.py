@@ -158,8 +158,8 @@ async def test_redirect_to_another_host_is_not_signed() -> None:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", redirect)
-    async with TestServer(app, host="127.0.0.1") as server:
-        async with SinchCalling(KEY, SECRET, base_url=f"http://127.0.0.1:{server.port}") as sinch:
-            with pytest.raises(TransportError, match="refusing to send credentials"):
-                await sinch.numbers.list()
+    async with TestServer(app, host="127.0.0.1") as server, \
+            SinchCalling(KEY, SECRET, base_url=f"http://127.0.0.1:{server.port}") as sinch:
+        with pytest.raises(TransportError, match="refusing to send credentials"):
+            await sinch.numbers.list()
     assert len(seen) == 1

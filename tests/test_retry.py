@@ -142,9 +142,9 @@ async def test_emulator_429_fault_then_success(sinch: SinchCalling, emulator: Em
 
 
 def test_policy_validation() -> None:
-    with pytest.raises(ValidationError, match="retry.attempts"):
+    with pytest.raises(ValidationError, match=r"retry\.attempts"):
         RetryPolicy(attempts=0)
-    with pytest.raises(ValidationError, match="retry.backoff"):
+    with pytest.raises(ValidationError, match=r"retry\.backoff"):
         RetryPolicy(backoff=-1)
 
 
