@@ -49,8 +49,7 @@ def string_to_sign(method: str, md5: str, content_type: str, timestamp: str, pat
 
 def sign(secret: bytes, text: str) -> str:
     """Base64 of HMAC-SHA256 of ``text`` (UTF-8) keyed by the decoded secret."""
-    digest = hmac.new(secret, text.encode("utf-8"), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return base64.b64encode(hmac.digest(secret, text.encode("utf-8"), "sha256")).decode("ascii")
 
 
 def format_timestamp(moment: datetime) -> str:
