@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import pkgutil
 import subprocess
 import sys
@@ -11,7 +11,7 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     here = Path(__file__).parent
-    names = argv or sorted(m.name for m in pkgutil.iter_modules([str(here))
+    names = argv or sorted(m.name for m in pkgutil.iter_modules([str(here)])
                            if m.name.startswith("bench_"))
     failed = 0
     for name in names:
