@@ -7,8 +7,11 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from .auth import parse_timestamp
 from .client import SinchCalling
 from .errors import SinchError
 from .serialization import converter
@@ -68,6 +71,117 @@ async def _numbers(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _callout(args: argparse.Namespace) -> int:
+    async with _client(args) as sinch:
+        if args.kind == "tts":
+            call_id = await sinch.callouts.tts(args.destination, text=args.text, cli=args.cli,
+                                               locale=args.locale)
+        else:
+            call_id = await sinch.callouts.conference(args.destination, args.conference_id,
+                                                      greeting=args.text, cli=args.cli,
+                                                      locale=args.locale)
+    print(call_id)
+    return 0
+
+
+async def _calls(args: argparse.Namespace) -> int:
+    from . import svaml
+
+    async with _client(args) as sinch:
+        if args.action == "get":
+            _print_json(await sinch.calls.get(args.call_id))
+        else:
+            instructions = [svaml.Say(args.say)] if args.say else []
+            await sinch.calls.manage(args.call_id, svaml.Svaml(instructions, svaml.Hangup()))
+    return 0
+
+
+async def _conferences(args: argparse.Namespace) -> int:
+    async with _client(args) as sinch:
+        conferences = sinch.conferences
+        if args.action == "get":
+            _print_json(await conferences.get(args.conference_id))
+        elif args.action == "kick-all":
+            await conferences.kick_all(args.conference_id)
+        else:
+            if not args.call_id:
+                raise ValueError(f"{args.action} needs a call id")
+            command = {"mute": conferences.mute, "unmute": conferences.unmute,
+                       "kick": conferences.kick}[args.action]
+            await command(args.conference_id, args.call_id)
+    return 0
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else parse_timestamp(text)
+
+
+async def _recordings(args: argparse.Namespace) -> int:
+    async with _client(args) as sinch:
+        recordings = sinch.recordings
+        if args.action == "list":
+            async for recording in recordings.list(start=_moment(args.start),
+                                                   end=_moment(args.end)):
+                _print_json(recording)
+        elif args.action == "download":
+            for key in args.keys:
+                print(await recordings.download(key, args.output))
+        elif args.action == "delete":
+            for key in args.keys:
+                await recordings.delete(key)
+        else:
+            report = await recordings.export(args.output, start=_moment(args.start),
+                                             end=_moment(args.end),
+                                             concurrency=args.concurrency,
+                                             delete_after=args.delete_after)
+            print(report)
+            return 1 if report.failures else 0
+    return 0
+
+
+async def _campaign(args: argparse.Namespace) -> int:
+    from .campaign import CallOutcome, Campaign
+
+    text = await asyncio.to_thread(Path(args.file).read_text)
+    destinations = [line.strip() for line in text.splitlines()
+                    if line.strip() and not line.lstrip().startswith("#")]
+    progress = _progress(len(destinations))
+
+    def on_outcome(outcome: CallOutcome) -> None:
+        progress(outcome.status)
+
+    async with _client(args) as sinch:
+        campaign = Campaign(sinch, Campaign.tts(text=args.text, cli=args.cli,
+                                                locale=args.locale),
+                            rate=args.rate, concurrency=args.concurrency,
+                            journal=args.journal, on_outcome=on_outcome)
+        report = await campaign.run(destinations)
+    progress(None)
+    print(f"placed {report.placed}, skipped {report.skipped}, failed {report.failed}, "
+          f"uncertain {report.uncertain} in {report.elapsed:.1f} s "
+          f"({report.calls_per_second:.1f} calls/s)")
+    for problem in report.problems:
+        print(f"  {problem.status}: {problem.destination}: {problem.error}")
+    return 0 if not report.problems else 1
+
+
+def _progress(total: int) -> Callable[[str | None], None]:
+    """A tqdm bar when tqdm is installed (the ``cli`` extra), else nothing."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return lambda _: None
+    bar = tqdm(total=total, unit="call", file=sys.stderr)
+
+    def update(status: str | None) -> None:
+        if status is None:
+            bar.close()
+        else:
+            bar.update(1)
+
+    return update
+
+
 def _connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="euc1, use1, sae1, apse1, apse2 or global "
                                          "(default: $SINCH_REGION or global)")
@@ -82,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sinch-calling",
         description="Sinch Calling API client. Credentials come from SINCH_APPLICATION_KEY "
-                    "and SINCH_APPLICATION_SECRET.",
+                    "and SINCH_APPLICATION_SECRET (and SINCH_REGION, SINCH_BASE_URL).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -104,6 +218,53 @@ def build_parser() -> argparse.ArgumentParser:
     numbers.add_argument("--capability", default="voice", choices=["voice", "sms"])
     _connection_options(numbers)
     numbers.set_defaults(run=_numbers)
+
+    callout = sub.add_parser("callout", help="place a tts or conference callout")
+    callout.add_argument("kind", choices=["tts", "conference"])
+    callout.add_argument("destination", help="an E.164 number")
+    callout.add_argument("conference_id", nargs="?", help="for a conference callout")
+    callout.add_argument("--text", help="what to say (the greeting, for a conference)")
+    callout.add_argument("--cli", help="the caller number shown")
+    callout.add_argument("--locale")
+    _connection_options(callout)
+    callout.set_defaults(run=_callout)
+
+    calls = sub.add_parser("calls", help="show a call, or hang it up")
+    calls.add_argument("action", choices=["get", "hangup"])
+    calls.add_argument("call_id")
+    calls.add_argument("--say", help="with hangup: say this first")
+    _connection_options(calls)
+    calls.set_defaults(run=_calls)
+
+    conferences = sub.add_parser("conferences", help="show a conference, control participants")
+    conferences.add_argument("action", choices=["get", "mute", "unmute", "kick", "kick-all"])
+    conferences.add_argument("conference_id")
+    conferences.add_argument("call_id", nargs="?")
+    _connection_options(conferences)
+    conferences.set_defaults(run=_conferences)
+
+    recordings = sub.add_parser("recordings", help="list, download, export or delete")
+    recordings.add_argument("action", choices=["list", "download", "export", "delete"])
+    recordings.add_argument("keys", nargs="*", help="recording keys (download, delete)")
+    recordings.add_argument("--from", dest="start", help="ISO-8601 start of the window")
+    recordings.add_argument("--to", dest="end", help="ISO-8601 end of the window")
+    recordings.add_argument("--output", default=".", help="directory (or file, for one key)")
+    recordings.add_argument("--concurrency", type=int, default=8)
+    recordings.add_argument("--delete-after", action="store_true",
+                            help="export: delete each recording once its file is verified")
+    _connection_options(recordings)
+    recordings.set_defaults(run=_recordings)
+
+    campaign = sub.add_parser("campaign", help="one tts callout per number in a file")
+    campaign.add_argument("file", help="one E.164 number per line")
+    campaign.add_argument("--text", required=True)
+    campaign.add_argument("--cli")
+    campaign.add_argument("--locale")
+    campaign.add_argument("--rate", type=float, help="calls per second at most")
+    campaign.add_argument("--concurrency", type=int, default=32)
+    campaign.add_argument("--journal", help="a JSON-lines file making the campaign resumable")
+    _connection_options(campaign)
+    campaign.set_defaults(run=_campaign)
     return parser
 
 

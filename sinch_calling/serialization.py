@@ -26,7 +26,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from .auth import format_timestamp, parse_timestamp
 
-__all__ = ["converter", "dumps", "loads", "to_camel", "wire_name"]
+__all__ = ["converter", "dumps", "loads", "to_camel", "wire_key", "wire_name"]
 
 T = TypeVar("T")
 
@@ -45,7 +45,8 @@ def to_camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def _wire(field: attrs.Attribute[Any]) -> str:
+def wire_key(field: attrs.Attribute[Any]) -> str:
+    """The wire spelling of an attrs field (its ``wire_name`` or its camelCase)."""
     return str(field.metadata.get(_WIRE) or to_camel(field.name))
 
 
@@ -60,8 +61,27 @@ def _is_enum_or_str(tp: Any) -> bool:
     )
 
 
+def _is_plain_optional(tp: Any) -> bool:
+    if get_origin(tp) not in (Union, types.UnionType):
+        return False
+    args = get_args(tp)
+    return len(args) == 2 and type(None) in args and not _is_enum_or_str(tp)
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False, unstruct_collection_overrides={tuple: list})
+
+    def optional(tp: Any) -> Callable[[Any, Any], Any]:
+        # Resolve the inner hook once, instead of dispatching on every value.
+        inner_type = next(a for a in get_args(tp) if a is not type(None))
+        inner = conv.get_structure_hook(inner_type)
+
+        def structure(value: Any, _: Any) -> Any:
+            return None if value is None else inner(value, inner_type)
+
+        return structure
+
+    conv.register_structure_hook_factory(_is_plain_optional, optional)
 
     conv.register_structure_hook(datetime, lambda value, _: _datetime(value))
     conv.register_unstructure_hook(datetime, format_timestamp)
@@ -89,16 +109,17 @@ def _make_converter() -> cattrs.Converter:
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
         fields = attrs.fields(cls)
-        renames = {f.name: override(rename=_wire(f)) for f in fields}
+        renames = {f.name: override(rename=wire_key(f)) for f in fields}
         inner = make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
         aliases = [
-            (alias, _wire(f)) for f in fields for alias in f.metadata.get(_ALIASES, ())
+            (alias, wire_key(f)) for f in fields for alias in f.metadata.get(_ALIASES, ())
         ]
-        if not aliases:
-            return inner
 
         def structure(data: Any, tp: Any) -> Any:
-            if isinstance(data, Mapping) and any(a in data for a, _ in aliases):
+            if not isinstance(data, Mapping):
+                raise TypeError(f"expected a JSON object for {cls.__name__}, "
+                                f"got {type(data).__name__}")
+            if aliases and any(a in data for a, _ in aliases):
                 data = dict(data)
                 for alias, canonical in aliases:
                     if alias in data and canonical not in data:
@@ -108,7 +129,7 @@ def _make_converter() -> cattrs.Converter:
         return structure
 
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
-        renames = {f.name: override(rename=_wire(f)) for f in attrs.fields(cls)}
+        renames = {f.name: override(rename=wire_key(f)) for f in attrs.fields(cls)}
         omit_none = make_dict_unstructure_fn(cls, conv, **renames)  # type: ignore[arg-type]
 
         def unstructure(obj: Any) -> dict[str, Any]:

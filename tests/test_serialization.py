@@ -45,8 +45,9 @@ def test_destination_fixtures_normalize_the_type_case(name: str) -> None:
     data = fixture_json(f"destination/{name}.json")
     destination = converter.structure(data, Destination)
     assert isinstance(destination.type, DestinationType)
-    assert converter.unstructure(destination) == {"type": data["type"].lower(),
+    assert converter.unstructure(destination) == {"type": DestinationType(data["type"]).value,
                                                   "endpoint": data["endpoint"]}
+    assert DestinationType(data["type"]).value.lower() == data["type"].lower()
 
 
 def test_unknown_enum_values_are_kept_as_strings() -> None:

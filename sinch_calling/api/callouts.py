@@ -1,14 +1,176 @@
-"""``sinch.callouts``: place text-to-speech, conference and custom callouts."""
+"""``sinch.callouts``: place text-to-speech, conference and custom callouts.
+
+A callout places a call, so ``POST /callouts`` is never repeated unless the server
+provably did not act on it (connection refused, HTTP 429): see
+:mod:`sinch_calling.retry`.
+"""
 
 from __future__ import annotations
 
+from ..errors import ValidationError
+from ..models import Destination, Domain
+from ..models.callouts import (
+    CalloutMethod,
+    CalloutRequest,
+    CalloutResponse,
+    ConferenceCallout,
+    ConferenceDtmfOptions,
+    CustomCallout,
+    MusicOnHold,
+    TtsCallout,
+)
+from ..serialization import dumps
+from ..svaml import Svaml
 from ..transport import Transport
+from ..validation import e164, non_empty, one_of
+from . import _checks as check
 
 __all__ = ["CalloutsApi"]
 
 
+def _cli(value: object) -> str | None:
+    return None if value is None else e164("cli", value)
+
+
+def _domain(value: object) -> Domain | None:
+    return None if value is None else one_of("domain", value, Domain)
+
+
 class CalloutsApi:
-    """Callouts (traffic host): ``tts``, ``conference``, ``custom``."""
+    """Callouts (traffic host): ``tts``, ``conference``, ``custom``. Each returns the
+    new call's id."""
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
+
+    async def _place(self, request: CalloutRequest) -> str:
+        t = self._transport
+        response = await t.request_model(CalloutResponse, "POST", t.traffic_url("callouts"),
+                                         body=dumps(request))
+        return response.call_id
+
+    async def tts(
+        self,
+        destination: str | Destination,
+        *,
+        text: str | None = None,
+        prompts: str | None = None,
+        cli: str | None = None,
+        locale: str | None = None,
+        dtmf: str | None = None,
+        domain: Domain | str | None = None,
+        custom: str | None = None,
+        enable_ace: bool | None = None,
+        enable_dice: bool | None = None,
+        enable_pie: bool | None = None,
+    ) -> str:
+        """Call ``destination`` and speak ``text`` (or play ``prompts``); return the call id.
+
+        Give exactly one of ``text`` and ``prompts`` (``;``-separated file names and
+        ``#tts[...]``/``#ssml[...]`` strings). Sinch caps each at 600 characters by
+        default, a per-application limit support can raise, so it is not checked here.
+        ``destination``: an E.164 number or a :class:`Destination`; ``cli``: the caller
+        number shown (E.164); ``dtmf``: tones sent on answer (0-9 * # w);
+        ``enable_ace``/``enable_dice``/``enable_pie``: send those callbacks.
+        """
+        if (text is None) == (prompts is None):
+            raise ValidationError("text", "give exactly one of text and prompts")
+        request = TtsCallout(
+            destination=check.destination("destination", destination),
+            text=check.optional_text("text", text),
+            prompts=check.optional_text("prompts", prompts),
+            cli=_cli(cli),
+            locale=check.optional_text("locale", locale),
+            dtmf=check.dtmf("dtmf", dtmf),
+            domain=_domain(domain),
+            custom=check.optional_text("custom", custom, blank=True),
+            enable_ace=check.flag("enable_ace", enable_ace),
+            enable_dice=check.flag("enable_dice", enable_dice),
+            enable_pie=check.flag("enable_pie", enable_pie),
+        )
+        return await self._place(CalloutRequest(method=CalloutMethod.TTS, tts_callout=request))
+
+    async def conference(
+        self,
+        destination: str | Destination,
+        conference_id: str,
+        *,
+        greeting: str | None = None,
+        cli: str | None = None,
+        locale: str | None = None,
+        dtmf: str | None = None,
+        max_duration: int | None = None,
+        enable_ace: bool | None = None,
+        enable_dice: bool | None = None,
+        enable_pie: bool | None = None,
+        moh_class: MusicOnHold | str | None = None,
+        conference_dtmf_options: ConferenceDtmfOptions | None = None,
+        custom: str | None = None,
+        domain: Domain | str | None = None,
+    ) -> str:
+        """Call ``destination`` and, on answer, join it to ``conference_id`` (created by
+        its first participant); return the call id.
+
+        ``greeting`` is spoken first; ``max_duration`` (seconds, >= 1) ends the call
+        (Sinch applies its own account maximum); ``moh_class`` (ring, music1, music2,
+        music3) plays while the participant is alone.
+        """
+        if conference_dtmf_options is not None and not isinstance(
+                conference_dtmf_options, ConferenceDtmfOptions):
+            raise ValidationError("conference_dtmf_options", "must be a ConferenceDtmfOptions")
+        request = ConferenceCallout(
+            destination=check.destination("destination", destination),
+            conference_id=non_empty("conference_id", conference_id),
+            greeting=check.optional_text("greeting", greeting),
+            cli=_cli(cli),
+            locale=check.optional_text("locale", locale),
+            dtmf=check.dtmf("dtmf", dtmf),
+            max_duration=check.positive_int("max_duration", max_duration),
+            enable_ace=check.flag("enable_ace", enable_ace),
+            enable_dice=check.flag("enable_dice", enable_dice),
+            enable_pie=check.flag("enable_pie", enable_pie),
+            moh_class=None if moh_class is None else one_of("moh_class", moh_class, MusicOnHold),
+            conference_dtmf_options=conference_dtmf_options,
+            custom=check.optional_text("custom", custom, blank=True),
+            domain=_domain(domain),
+        )
+        return await self._place(
+            CalloutRequest(method=CalloutMethod.CONFERENCE, conference_callout=request)
+        )
+
+    async def custom(
+        self,
+        *,
+        destination: str | Destination | None = None,
+        cli: str | None = None,
+        dtmf: str | None = None,
+        custom: str | None = None,
+        max_duration: int | None = None,
+        ice: str | Svaml | None = None,
+        ace: str | Svaml | None = None,
+        pie: str | Svaml | None = None,
+        dice: str | Svaml | None = None,
+    ) -> str:
+        """Place a call steered event by event; return the call id.
+
+        Each of ``ice``, ``ace``, ``pie`` and ``dice`` is a callback URL that gets
+        that event, or a :class:`~sinch_calling.svaml.Svaml` answering it inline (sent
+        as the JSON text Sinch expects); left out, the application's callback URL gets
+        the event. Sinch accepts only a ``connectPstn`` action in the ICE answer.
+        """
+        to = None if destination is None else check.destination("destination", destination)
+        request = CustomCallout(
+            destination=to,
+            cli=_cli(cli),
+            dtmf=check.dtmf("dtmf", dtmf),
+            custom=check.optional_text("custom", custom, blank=True),
+            max_duration=check.positive_int("max_duration", max_duration),
+            ice=check.callback("ice", ice),
+            ace=check.callback("ace", ace),
+            pie=check.callback("pie", pie),
+            dice=check.callback("dice", dice),
+        )
+        return await self._place(
+            CalloutRequest(method=CalloutMethod.CUSTOM, custom_callout=request)
+        )
+

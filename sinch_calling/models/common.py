@@ -31,7 +31,7 @@ class DestinationType(WireEnum):
     USERNAME = "username"
     SIP = "sip"
     DID = "did"
-    WEBSOCKET = "websocket"
+    WEBSOCKET = "Websocket"  # the spelling the Java SDK sends
 
 
 @attrs.frozen(kw_only=True)

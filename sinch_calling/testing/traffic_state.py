@@ -44,10 +44,14 @@ class EmulatedCall:
     @property
     def duration(self) -> int:
         """Whole seconds between answer and end (or now)."""
+        return self.duration_at(_now())
+
+    def duration_at(self, now: datetime) -> int:
+        """Whole seconds between answer and end (or ``now``, while the call lasts)."""
         if self.answered_at is None:
             return 0
-        end = self.ended_at or _now()
-        return int((end - self.answered_at).total_seconds())
+        end = self.ended_at or now
+        return max(0, int((end - self.answered_at).total_seconds()))
 
     def finish(self, result: CallResult, reason: CallReason) -> None:
         """Mark the call FINAL (no-op if it already is)."""
@@ -69,6 +73,10 @@ class ParticipantState:
     muted: bool = False
     onhold: bool = False
     moh: str | None = None
+
+    def duration_at(self, now: datetime) -> int:
+        """Whole seconds in the conference as of ``now``."""
+        return max(0, int((now - self.joined_at).total_seconds()))
 
 
 @attrs.define(kw_only=True)

@@ -1,9 +1,381 @@
-"""Traffic API: callouts, calls and conferences (prefix ``/calling/v1``)."""
+"""Traffic API: callouts, calls and conferences (prefix ``/calling/v1``).
+
+Requests are checked as Sinch checks them (400 with ``errorCode`` 40001 illegal
+parameter, 40002 missing parameter, 40003 invalid request; 404 with 40400 for an
+unknown call or conference); call progress is left to ``emulator.lifecycle``.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import cattrs
 from aiohttp import web
+
+from ...auth import format_timestamp
+from ...models import CallReason, CallStatus, Destination, DestinationType, Domain
+from ...models.callouts import MusicOnHold
+from ...models.commands import ParticipantCommandName
+from ...serialization import converter
+from ...svaml import Svaml, UnknownAction, UnknownInstruction
+from ..context import APPLICATION_KEY, emulator_of
+from ..responses import bad_request, not_found
+from ..traffic_state import ConferenceState, EmulatedCall, ParticipantState
+
+if TYPE_CHECKING:
+    from ..emulator import Emulator
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
+
+_PREFIX = "/calling/v1"
+_DTMF = re.compile(r"[0-9*#wW]+")
+_E164 = re.compile(r"\+[0-9]{1,15}")
+_METHODS = ("ttsCallout", "conferenceCallout", "customCallout")
+_RATE_PER_MINUTE = 0.0368
+_CURRENCY = "USD"
+
+MISSING = 40002
+ILLEGAL = 40001
+INVALID = 40003
+
+
+def now(emu: Emulator) -> datetime:
+    """The emulator's current time (its clock, when it has one)."""
+    clock = getattr(emu, "clock", None)
+    return clock.utcnow() if clock is not None else datetime.now(UTC)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        data = json.loads(await request.read())
+    except ValueError:
+        raise bad_request("Invalid request: body is not JSON", INVALID) from None
+    if not isinstance(data, dict):
+        raise bad_request("Invalid request: expected a JSON object", INVALID)
+    return data
+
+
+# -- callouts ----------------------------------------------------------------------
+
+
+def _text(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise bad_request(f"Illegal parameter: {key} must be a string", ILLEGAL)
+    return value
+
+
+def _required(body: dict[str, Any], key: str) -> str:
+    value = _text(body, key)
+    if value is None or not value.strip():
+        raise bad_request(f"Missing parameter: {key}", MISSING)
+    return value
+
+
+def _destination(body: dict[str, Any], *, required: bool = True) -> Destination | None:
+    raw = body.get("destination")
+    if raw is None:
+        if required:
+            raise bad_request("Missing parameter: destination", MISSING)
+        return None
+    if not isinstance(raw, dict):
+        raise bad_request("Illegal parameter: destination must be an object", ILLEGAL)
+    kind, endpoint = _required(raw, "type"), _required(raw, "endpoint")
+    try:
+        dtype = DestinationType(kind)
+    except ValueError:
+        raise bad_request(f"Illegal parameter: destination.type {kind!r}", ILLEGAL) from None
+    if dtype is DestinationType.NUMBER:
+        if not endpoint.startswith("+"):
+            raise bad_request("Number missing leading +", 40005)
+        if not _E164.fullmatch(endpoint):
+            raise bad_request(f"Illegal parameter: destination.endpoint {endpoint!r}", ILLEGAL)
+    return Destination(type=dtype, endpoint=endpoint)
+
+
+def _pstn_or_user(body: dict[str, Any]) -> Destination:
+    destination = _destination(body)
+    if destination is None:
+        raise bad_request("Missing parameter: destination", MISSING)
+    return destination
+
+
+def _common(body: dict[str, Any]) -> None:
+    """Checks every callout kind shares: cli, dtmf, maxDuration, flags, domain."""
+    cli = _text(body, "cli")
+    if cli is not None and not _E164.fullmatch(cli):
+        raise bad_request(f"Illegal parameter: cli {cli!r}", ILLEGAL)
+    dtmf = _text(body, "dtmf")
+    if dtmf is not None and not _DTMF.fullmatch(dtmf):
+        raise bad_request(f"Illegal parameter: dtmf {dtmf!r}", ILLEGAL)
+    duration = body.get("maxDuration")
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int)
+                                 or duration < 1):
+        raise bad_request(f"Illegal parameter: maxDuration {duration!r}", ILLEGAL)
+    for flag in ("enableAce", "enableDice", "enablePie"):
+        if body.get(flag) is not None and not isinstance(body[flag], bool):
+            raise bad_request(f"Illegal parameter: {flag} must be a boolean", ILLEGAL)
+    domain = _text(body, "domain")
+    if domain is not None:
+        try:
+            Domain(domain)
+        except ValueError:
+            raise bad_request(f"Illegal parameter: domain {domain!r}", ILLEGAL) from None
+    custom = body.get("custom")
+    if custom is not None and not isinstance(custom, str):
+        raise bad_request("Illegal parameter: custom must be a string", ILLEGAL)
+
+
+def _inline_svaml(key: str, value: str) -> dict[str, Any] | None:
+    """A custom callout's event field: a URL (``None``) or SVAML as JSON text."""
+    if value.lstrip().startswith("{"):
+        try:
+            document = json.loads(value)
+        except ValueError:
+            raise bad_request(f"Illegal parameter: {key} is not valid SVAML", ILLEGAL) from None
+        return _svaml(document, key)
+    if not re.match(r"https?://[^/\s]+", value):
+        raise bad_request(f"Illegal parameter: {key} must be a URL or SVAML", ILLEGAL)
+    return None
+
+
+def _tts(body: dict[str, Any]) -> tuple[Destination, str | None]:
+    destination = _pstn_or_user(body)
+    text, prompts = _text(body, "text"), _text(body, "prompts")
+    if not (text or prompts):
+        raise bad_request("Missing parameter: text or prompts", MISSING)
+    return destination, None
+
+
+def _conference(body: dict[str, Any]) -> tuple[Destination, str | None]:
+    destination = _pstn_or_user(body)
+    conference_id = _required(body, "conferenceId")
+    moh = _text(body, "mohClass")
+    if moh is not None:
+        try:
+            MusicOnHold(moh)
+        except ValueError:
+            raise bad_request(f"Illegal parameter: mohClass {moh!r}", ILLEGAL) from None
+    return destination, conference_id
+
+
+def _custom(body: dict[str, Any]) -> tuple[Destination, str | None]:
+    documents = {}
+    for key in ("ice", "ace", "pie", "dice"):
+        value = _text(body, key)
+        if value:
+            documents[key] = _inline_svaml(key, value)
+    destination = _destination(body, required=False)
+    if destination is None:
+        # The emulator cannot ask an ICE URL where to call; inline connectPstn will do.
+        action = (documents.get("ice") or {}).get("action") or {}
+        number = action.get("number") if action.get("name") == "connectPstn" else None
+        if not isinstance(number, str):
+            raise bad_request("Missing parameter: destination", MISSING)
+        destination = Destination.number(number)
+    return destination, None
+
+
+_CHECKS = {"ttsCallout": _tts, "conferenceCallout": _conference, "customCallout": _custom}
+
+
+@routes.post(f"{_PREFIX}/callouts")
+async def callout(request: web.Request) -> web.Response:
+    """``POST /callouts``: place a tts, conference or custom call; ``{"callId": ...}``."""
+    emu = emulator_of(request)
+    data = await _json_object(request)
+    method = data.get("method")
+    if method is None:
+        raise bad_request("Missing parameter: method", MISSING)
+    if method not in _METHODS:
+        raise bad_request(f"Illegal parameter: method {method!r}", ILLEGAL)
+    body = data.get(method)
+    if not isinstance(body, dict):
+        raise bad_request(f"Missing parameter: {method}", MISSING)
+    _common(body)
+    destination, conference_id = _CHECKS[method](body)
+    call = EmulatedCall(
+        call_id=uuid.uuid4().hex,
+        application_key=request[APPLICATION_KEY],
+        method=method,
+        to=destination,
+        cli=body.get("cli"),
+        domain=body.get("domain") or _domain_of(destination),
+        custom=body.get("custom"),
+        request=data,
+        conference_id=conference_id,
+        started_at=now(emu),
+    )
+    emu.traffic.calls[call.call_id] = call
+    emu.lifecycle.started(call)
+    return web.json_response({"callId": call.call_id})
+
+
+def _domain_of(destination: Destination) -> str:
+    if destination.type == DestinationType.USERNAME:
+        return Domain.MXP.value
+    if destination.type == DestinationType.SIP:
+        return Domain.SIP.value
+    return Domain.PSTN.value
+
+
+# -- calls -------------------------------------------------------------------------
+
+
+def _call(request: web.Request) -> EmulatedCall:
+    call = emulator_of(request).traffic.calls.get(request.match_info["call_id"])
+    if call is None:
+        raise not_found("Call not found")
+    return call
+
+
+def _money(amount: float) -> dict[str, Any]:
+    return {"currencyId": _CURRENCY, "amount": round(amount, 4)}
+
+
+def call_information(call: EmulatedCall, at: datetime) -> dict[str, Any]:
+    """``GET /calls/id/{callId}``'s body for ``call``, as Sinch shapes it."""
+    duration = call.duration_at(at)
+    minutes = -(-duration // 60)
+    info: dict[str, Any] = {
+        "to": {"type": str(call.to.type), "endpoint": call.to.endpoint},
+        "domain": call.domain,
+        "callId": call.call_id,
+        "duration": duration,
+        "status": call.status.value,
+        "result": call.result.value,
+        "reason": call.reason.value,
+        "timestamp": format_timestamp(call.started_at),
+        "custom": call.custom,
+        "userRate": _money(_RATE_PER_MINUTE),
+        "debit": _money(_RATE_PER_MINUTE * minutes),
+    }
+    if call.cli:
+        info["from"] = {"type": DestinationType.NUMBER.value, "endpoint": call.cli}
+    return {k: v for k, v in info.items() if v is not None}
+
+
+@routes.get(f"{_PREFIX}/calls/id/{{call_id}}")
+async def get_call(request: web.Request) -> web.Response:
+    """``GET /calls/id/{callId}``."""
+    return web.json_response(call_information(_call(request), now(emulator_of(request))))
+
+
+def _svaml(document: object, where: str) -> dict[str, Any]:
+    """Check a SVAML document as Sinch would: an object with an action or instructions,
+    made of elements Sinch knows, well formed."""
+    if not isinstance(document, dict) or not (
+            isinstance(document.get("action"), dict)
+            or isinstance(document.get("instructions"), list)):
+        raise bad_request(f"Invalid request: {where} must be SVAML with an action or "
+                          "instructions", INVALID)
+    try:
+        parsed = converter.structure(document, Svaml)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        raise bad_request(f"Illegal parameter: {where} is not valid SVAML ({exc})",
+                          ILLEGAL) from None
+    unknown = [e.name for e in (*parsed.instructions, parsed.action)
+               if isinstance(e, UnknownInstruction | UnknownAction)]
+    if unknown:
+        raise bad_request(f"Illegal parameter: unknown SVAML element {unknown[0]!r}", ILLEGAL)
+    return document
+
+
+@routes.patch(f"{_PREFIX}/calls/id/{{call_id}}")
+async def manage_call(request: web.Request) -> web.Response:
+    """``PATCH /calls/id/{callId}``: SVAML for a live call (a finished call is gone: 404)."""
+    call = _call(request)
+    document = _svaml(await _json_object(request), "body")
+    if call.status is CallStatus.FINAL:
+        raise not_found("Call not found: the call has ended")
+    emulator_of(request).lifecycle.apply(call, document)
+    return web.Response(status=204)
+
+
+# -- conferences -------------------------------------------------------------------
+
+
+def _conference_of(request: web.Request) -> ConferenceState:
+    room = emulator_of(request).traffic.conferences.get(request.match_info["conference_id"])
+    if room is None or not room.participants:
+        raise not_found("Conference not found")
+    return room
+
+
+def _participant(request: web.Request, room: ConferenceState) -> ParticipantState:
+    participant = room.participants.get(request.match_info["call_id"])
+    if participant is None:
+        raise not_found("Participant not found in conference")
+    return participant
+
+
+@routes.get(f"{_PREFIX}/conferences/id/{{conference_id}}")
+async def get_conference(request: web.Request) -> web.Response:
+    """``GET /conferences/id/{conferenceId}``."""
+    room = _conference_of(request)
+    at = now(emulator_of(request))
+    return web.json_response({"participants": [
+        {"cli": p.cli, "id": p.call_id, "duration": p.duration_at(at), "muted": p.muted,
+         "onhold": p.onhold}
+        for p in room.participants.values()
+    ]})
+
+
+@routes.patch(f"{_PREFIX}/conferences/id/{{conference_id}}/{{call_id}}")
+async def manage_participant(request: web.Request) -> web.Response:
+    """``PATCH /conferences/id/{conferenceId}/{callId}``: mute, unmute, onhold, resume."""
+    room = _conference_of(request)
+    participant = _participant(request, room)
+    data = await _json_object(request)
+    raw = _required(data, "command")
+    try:
+        command = ParticipantCommandName(raw)
+    except ValueError:
+        raise bad_request(f"Illegal parameter: command {raw!r}", ILLEGAL) from None
+    moh = _text(data, "moh")
+    if moh is not None:
+        try:
+            moh = MusicOnHold(moh).value
+        except ValueError:
+            raise bad_request(f"Illegal parameter: moh {moh!r}", ILLEGAL) from None
+    if command is ParticipantCommandName.MUTE:
+        participant.muted = True
+    elif command is ParticipantCommandName.UNMUTE:
+        participant.muted = False
+    elif command is ParticipantCommandName.ONHOLD:
+        participant.onhold, participant.moh = True, moh
+    else:
+        participant.onhold, participant.moh = False, None
+    return web.Response(status=204)
+
+
+def _kick(emu: Emulator, room: ConferenceState, call_id: str) -> None:
+    call = emu.traffic.calls.get(call_id)
+    if call is not None:
+        emu.lifecycle.hangup(call, CallReason.MANAGERHANGUP)
+    room.participants.pop(call_id, None)
+
+
+@routes.delete(f"{_PREFIX}/conferences/id/{{conference_id}}/{{call_id}}")
+async def kick_participant(request: web.Request) -> web.Response:
+    """``DELETE /conferences/id/{conferenceId}/{callId}``: hang up one participant."""
+    room = _conference_of(request)
+    participant = _participant(request, room)
+    _kick(emulator_of(request), room, participant.call_id)
+    return web.Response(status=204)
+
+
+@routes.delete(f"{_PREFIX}/conferences/id/{{conference_id}}")
+async def kick_all(request: web.Request) -> web.Response:
+    """``DELETE /conferences/id/{conferenceId}``: hang up every participant."""
+    room = _conference_of(request)
+    emu = emulator_of(request)
+    for call_id in list(room.participants):
+        _kick(emu, room, call_id)
+    return web.Response(status=204)

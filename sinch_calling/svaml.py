@@ -1,0 +1,514 @@
+"""SVAML: the instructions and the action that steer a call.
+
+A document is ``Svaml(instructions, action)``; it is what an ICE, ACE or PIE
+callback answers and what ``calls.manage`` sends::
+
+    Svaml([Say("Your code is 1234"), SendDtmf("ww12#")], Hangup())
+
+Every element encodes through :data:`sinch_calling.converter` to its wire shape
+(``{"name": "say", "text": ...}``), leaving out unset fields, and decodes back by
+its ``name``. A name this version does not know decodes to
+:class:`UnknownInstruction` or :class:`UnknownAction`, which keep the raw object and
+encode it unchanged. Pure: no I/O.
+
+Where each action may appear (Sinch's rules, not checked here): ``connectPstn`` in
+ICE and PIE answers; ``connectMxp``, ``connectSip``, ``connectStream`` and ``park``
+in ICE; ``continue`` in ACE and PIE; ``hangup``, ``connectConf`` and ``runMenu``
+everywhere. ``sendDtmf`` is not allowed in ACE answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Union
+
+import attrs
+from cattrs.gen import make_dict_unstructure_fn, override
+
+from .errors import ValidationError
+from .models.callouts import ConferenceDtmfMode, ConferenceDtmfOptions, MusicOnHold
+from .models.common import Destination
+from .serialization import converter, wire_key, wire_name
+
+__all__ = [
+    "Action",
+    "Answer",
+    "AnsweringMachineDetection",
+    "CallHeader",
+    "ConferenceDtmfMode",
+    "ConferenceDtmfOptions",
+    "ConnectConf",
+    "ConnectMxp",
+    "ConnectPstn",
+    "ConnectSip",
+    "ConnectStream",
+    "Continue",
+    "Hangup",
+    "Instruction",
+    "Menu",
+    "MenuOption",
+    "MusicOnHold",
+    "Park",
+    "PlayFiles",
+    "RecordingOptions",
+    "RunMenu",
+    "Say",
+    "SendDtmf",
+    "SetCookie",
+    "StartRecording",
+    "StopRecording",
+    "StreamingOptions",
+    "Svaml",
+    "TranscriptionOptions",
+    "UnknownAction",
+    "UnknownInstruction",
+]
+
+_DTMF = re.compile(r"[0-9*#wW]+")
+_E164 = re.compile(r"\+[0-9]{1,15}")
+
+
+# -- validators (raise ValidationError naming Class.field) ---------------------------
+
+
+def _where(instance: object, attribute: attrs.Attribute[Any]) -> str:
+    return f"{type(instance).__name__}.{attribute.name}"
+
+
+def _dtmf(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not _DTMF.fullmatch(value):
+        raise ValidationError(_where(instance, attribute),
+                              f"must be DTMF: one or more of 0-9 * # w; got {value!r}")
+
+
+def _e164(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not _E164.fullmatch(value):
+        raise ValidationError(_where(instance, attribute),
+                              f"must be an E.164 number, '+' then digits only; got {value!r}")
+
+
+def _text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        raise ValidationError(_where(instance, attribute),
+                              f"must be a string; got {type(value).__name__}")
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(_where(instance, attribute),
+                              f"must be a positive whole number; got {value!r}")
+
+
+def _tag(name: str) -> Any:
+    """The element's wire ``name``: fixed per class, encoded, never passed to ``__init__``."""
+    return attrs.field(init=False, default=name, repr=False)
+
+
+# -- shared option objects ---------------------------------------------------------
+# MusicOnHold, ConferenceDtmfMode and ConferenceDtmfOptions live in models.callouts
+# (callouts use them too) and are re-exported here.
+
+
+@attrs.frozen
+class CallHeader:
+    """A custom SIP/MXP header passed along with a connected call."""
+
+    key: str
+    value: str
+
+
+@attrs.frozen(kw_only=True)
+class AnsweringMachineDetection:
+    """``amd``: detect answering machines on a ``connectPstn`` leg (``async_`` is ``async``)."""
+
+    enabled: bool | None = None
+    async_: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TranscriptionOptions:
+    """Whether (and in which locale) a recording is transcribed."""
+
+    enabled: bool | None = None
+    locale: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RecordingOptions:
+    """Where a recording goes. ``credentials`` (storage keys) never appear in reprs."""
+
+    destination_url: str | None = None
+    credentials: str | None = attrs.field(default=None, repr=False)
+    format: str | None = None
+    notification_events: bool | None = None
+    transcription_options: TranscriptionOptions | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StreamingOptions:
+    """Audio format of a ``connectStream`` websocket."""
+
+    version: int | None = None
+    sample_rate: int | None = None
+
+
+# -- instructions ------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class PlayFiles:
+    """Play prompts: pre-recorded file ids or ``#tts[...]`` / ``#ssml[...]`` strings."""
+
+    ids: tuple[str, ...] = attrs.field(kw_only=False, converter=tuple)
+    locale: str | None = None
+    name: str = _tag("playFiles")
+
+
+@attrs.frozen(kw_only=True)
+class Say:
+    """Speak ``text`` (text-to-speech). Sinch's default limit is 600 characters per
+    application (support can change it), so it is not checked here."""
+
+    text: str = attrs.field(kw_only=False, validator=_text)
+    locale: str | None = None
+    name: str = _tag("say")
+
+
+@attrs.frozen(kw_only=True)
+class SendDtmf:
+    """Send DTMF tones: 0-9, ``*``, ``#``; ``w`` pauses 500 ms. Not allowed in ACE answers."""
+
+    value: str = attrs.field(kw_only=False, validator=_dtmf)
+    name: str = _tag("sendDtmf")
+
+
+@attrs.frozen(kw_only=True)
+class SetCookie:
+    """Store a key/value pair that later callbacks of this call carry."""
+
+    key: str = attrs.field(kw_only=False, validator=_text)
+    value: str = attrs.field(kw_only=False, validator=_text)
+    name: str = _tag("setCookie")
+
+
+@attrs.frozen(kw_only=True)
+class Answer:
+    """Answer the call now (before connecting it onwards)."""
+
+    name: str = _tag("answer")
+
+
+@attrs.frozen(kw_only=True)
+class StartRecording:
+    """Start recording the call (``options``: where to, format, transcription).
+
+    Decoding also accepts ``recordingOptions``, the spelling calling-api.md uses."""
+
+    options: RecordingOptions | None = attrs.field(
+        kw_only=False, default=None, metadata=wire_name("options", "recordingOptions")
+    )
+    name: str = _tag("startRecording")
+
+
+@attrs.frozen(kw_only=True)
+class StopRecording:
+    """Stop a recording started with :class:`StartRecording`."""
+
+    name: str = _tag("stopRecording")
+
+
+@attrs.frozen(kw_only=True)
+class UnknownInstruction:
+    """An instruction this version does not know; ``data`` is the raw JSON object,
+    encoded back unchanged."""
+
+    data: Mapping[str, Any] = attrs.field(kw_only=False, factory=dict, converter=dict)
+
+    @property
+    def name(self) -> str:
+        """The wire ``name`` (empty if there was none)."""
+        return str(self.data.get("name", ""))
+
+
+# -- actions -----------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Hangup:
+    """End the call."""
+
+    name: str = _tag("hangup")
+
+
+@attrs.frozen(kw_only=True)
+class Continue:
+    """Go on as the callout request said (ACE and PIE answers)."""
+
+    name: str = _tag("continue")
+
+
+@attrs.frozen(kw_only=True)
+class ConnectPstn:
+    """Connect the call to a phone number (``number``: E.164, ``+`` and digits).
+
+    ``max_duration`` and ``dial_timeout`` are seconds; ``dtmf`` is sent when the
+    callee answers; ``amd`` turns on answering-machine detection."""
+
+    number: str | None = attrs.field(
+        kw_only=False, default=None, validator=attrs.validators.optional(_e164)
+    )
+    locale: str | None = None
+    max_duration: int | None = attrs.field(default=None, validator=_positive)
+    dial_timeout: int | None = attrs.field(default=None, validator=_positive)
+    cli: str | None = None
+    suppress_callbacks: bool | None = None
+    dtmf: str | None = attrs.field(default=None, validator=_dtmf)
+    indications: str | None = None
+    amd: AnsweringMachineDetection | None = None
+    name: str = _tag("connectPstn")
+
+
+@attrs.frozen(kw_only=True)
+class ConnectMxp:
+    """Connect the call to an app or web user (``Destination.username(...)``).
+
+    Its headers travel as ``callheaders`` (lower case), as Sinch spells them here."""
+
+    destination: Destination | None = attrs.field(kw_only=False, default=None)
+    call_headers: tuple[CallHeader, ...] | None = attrs.field(
+        default=None,
+        metadata=wire_name("callheaders", "callHeaders"),
+        converter=attrs.converters.optional(tuple),
+    )
+    name: str = _tag("connectMxp")
+
+
+@attrs.frozen(kw_only=True)
+class ConnectConf:
+    """Put the call into conference ``conference_id`` (created by its first caller)."""
+
+    conference_id: str = attrs.field(kw_only=False, validator=_text)
+    conference_dtmf_options: ConferenceDtmfOptions | None = None
+    moh: MusicOnHold | str | None = None
+    name: str = _tag("connectConf")
+
+
+@attrs.frozen(kw_only=True)
+class ConnectSip:
+    """Connect the call to a SIP address (``Destination.sip(...)``)."""
+
+    destination: Destination | None = attrs.field(kw_only=False, default=None)
+    max_duration: int | None = attrs.field(default=None, validator=_positive)
+    cli: str | None = None
+    transport: str | None = None
+    suppress_callbacks: bool | None = None
+    call_headers: tuple[CallHeader, ...] | None = attrs.field(
+        default=None,
+        metadata=wire_name("callHeaders", "callheaders"),
+        converter=attrs.converters.optional(tuple),
+    )
+    moh: MusicOnHold | str | None = None
+    name: str = _tag("connectSip")
+
+
+@attrs.frozen(kw_only=True)
+class ConnectStream:
+    """Stream the call's audio to a websocket server."""
+
+    destination: Destination | None = attrs.field(kw_only=False, default=None)
+    max_duration: int | None = attrs.field(default=None, validator=_positive)
+    call_headers: tuple[CallHeader, ...] | None = attrs.field(
+        default=None,
+        metadata=wire_name("callHeaders", "callheaders"),
+        converter=attrs.converters.optional(tuple),
+    )
+    streaming_options: StreamingOptions | None = None
+    name: str = _tag("connectStream")
+
+
+@attrs.frozen(kw_only=True)
+class MenuOption:
+    """A key the caller can press (``dtmf``) and what it does (``action``:
+    ``menu(<menu id>)`` or ``return(<value>)``)."""
+
+    dtmf: str = attrs.field(kw_only=False, validator=_dtmf)
+    action: str = attrs.field(kw_only=False, validator=_text)
+
+
+@attrs.frozen(kw_only=True)
+class Menu:
+    """One menu of a :class:`RunMenu`: prompts, input limits and options."""
+
+    id: str = attrs.field(kw_only=False, validator=_text)
+    main_prompt: str | None = None
+    repeat_prompt: str | None = None
+    repeats: int | None = None
+    max_digits: int | None = None
+    timeout_mills: int | None = None
+    max_timeout_mills: int | None = None
+    options: tuple[MenuOption, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple)
+    )
+
+
+@attrs.frozen(kw_only=True)
+class RunMenu:
+    """Play an IVR menu; the caller's choice arrives as a PIE callback."""
+
+    menus: tuple[Menu, ...] = attrs.field(kw_only=False, default=(), converter=tuple)
+    main_menu: str | None = None
+    barge: bool | None = None
+    locale: str | None = None
+    enable_voice: bool | None = None
+    name: str = _tag("runMenu")
+
+
+@attrs.frozen(kw_only=True)
+class Park:
+    """Hold the call (playing prompts) until ``calls.manage`` says what to do."""
+
+    intro_prompt: str | None = attrs.field(kw_only=False, default=None)
+    hold_prompt: str | None = None
+    locale: str | None = None
+    max_duration: int | None = attrs.field(default=None, validator=_positive)
+    name: str = _tag("park")
+
+
+@attrs.frozen(kw_only=True)
+class UnknownAction:
+    """An action this version does not know; ``data`` is the raw JSON object,
+    encoded back unchanged."""
+
+    data: Mapping[str, Any] = attrs.field(kw_only=False, factory=dict, converter=dict)
+
+    @property
+    def name(self) -> str:
+        """The wire ``name`` (empty if there was none)."""
+        return str(self.data.get("name", ""))
+
+
+Instruction = Union[  # noqa: UP007 -- a runtime alias cattrs dispatches on
+    PlayFiles, Say, SendDtmf, SetCookie, Answer, StartRecording, StopRecording,
+    UnknownInstruction,
+]
+"""Any SVAML instruction."""
+
+Action = Union[  # noqa: UP007 -- a runtime alias cattrs dispatches on
+    Hangup, Continue, ConnectPstn, ConnectMxp, ConnectConf, ConnectSip, ConnectStream,
+    RunMenu, Park, UnknownAction,
+]
+"""Any SVAML action."""
+
+_INSTRUCTIONS: tuple[type[Any], ...] = (
+    PlayFiles, Say, SendDtmf, SetCookie, Answer, StartRecording, StopRecording,
+)
+_ACTIONS: tuple[type[Any], ...] = (
+    Hangup, Continue, ConnectPstn, ConnectMxp, ConnectConf, ConnectSip, ConnectStream,
+    RunMenu, Park,
+)
+
+
+def _instructions(value: Iterable[Any]) -> tuple[Any, ...]:
+    if isinstance(value, str | bytes | Mapping):
+        raise ValidationError("Svaml.instructions", "must be a sequence of instructions")
+    items = tuple(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, (*_INSTRUCTIONS, UnknownInstruction)):
+            raise ValidationError(f"Svaml.instructions[{i}]",
+                                  f"must be an instruction; got {type(item).__name__}")
+    return items
+
+
+def _action(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, (*_ACTIONS, UnknownAction)):
+        raise ValidationError("Svaml.action", f"must be an action; got {type(value).__name__}")
+
+
+@attrs.frozen
+class Svaml:
+    """A SVAML document: instructions run in order, then the one action.
+
+    ``Svaml([Say("Bye")], Hangup())``. Encode with ``converter.unstructure(doc)`` or
+    :meth:`to_json`; decode with ``converter.structure(data, Svaml)``.
+    """
+
+    instructions: tuple[Instruction, ...] = attrs.field(default=(), converter=_instructions)
+    action: Action | None = attrs.field(default=None, validator=_action)
+
+    def to_json(self) -> str:
+        """Compact JSON text, as embedded in a custom callout's ``ice``/``ace``/... fields."""
+        return json.dumps(converter.unstructure(self), separators=(",", ":"),
+                          ensure_ascii=False)
+
+
+# -- converter hooks: elements are tagged by "name" ----------------------------------
+
+_BY_NAME: dict[str, type[Any]] = {
+    cls.__attrs_attrs__.name.default.casefold(): cls for cls in (*_INSTRUCTIONS, *_ACTIONS)
+}
+
+
+def _structure_tagged(kinds: tuple[type[Any], ...], unknown: type[Any]) -> Callable[..., Any]:
+    allowed = {k for k, v in _BY_NAME.items() if v in kinds}
+
+    def structure(data: Any, _: Any) -> Any:
+        if data is None:
+            return None
+        if isinstance(data, (*kinds, unknown)):
+            return data
+        if not isinstance(data, Mapping):
+            raise TypeError(f"a SVAML element must be a JSON object, got {type(data).__name__}")
+        name = data.get("name")
+        key = name.casefold() if isinstance(name, str) else ""
+        if key not in allowed:
+            return unknown(data)
+        return converter.structure(data, _BY_NAME[key])
+
+    return structure
+
+
+def _unstructure_tagged(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    # The generic attrs hook skips init=False fields; an element must carry its name.
+    renames = {f.name: override(rename=wire_key(f), omit=False) for f in attrs.fields(cls)}
+    inner = make_dict_unstructure_fn(cls, converter, **renames)  # type: ignore[arg-type]
+
+    def unstructure(obj: Any) -> dict[str, Any]:
+        encoded = {k: v for k, v in inner(obj).items() if v is not None}
+        return {"name": encoded.pop("name"), **encoded}
+
+    return unstructure
+
+
+def _unstructure_document(doc: Svaml) -> dict[str, Any]:
+    # No instructions are left out, like any unset field ({"action": {...}} alone).
+    encoded: dict[str, Any] = {}
+    if doc.instructions:
+        encoded["instructions"] = [converter.unstructure(i) for i in doc.instructions]
+    if doc.action is not None:
+        encoded["action"] = converter.unstructure(doc.action)
+    return encoded
+
+
+def _register() -> None:
+    instruction = _structure_tagged(_INSTRUCTIONS, UnknownInstruction)
+    action = _structure_tagged(_ACTIONS, UnknownAction)
+    optional_action = Union[Action, None]  # noqa: UP007
+    converter.register_structure_hook_func(lambda t: t == Instruction, instruction)
+    converter.register_structure_hook_func(
+        lambda t: t in (Action, optional_action), action
+    )
+    converter.register_unstructure_hook_factory(
+        lambda t: t in _INSTRUCTIONS or t in _ACTIONS, _unstructure_tagged
+    )
+    converter.register_unstructure_hook(Svaml, _unstructure_document)
+    for unknown in (UnknownInstruction, UnknownAction):
+        converter.register_unstructure_hook(unknown, lambda obj: dict(obj.data))
+
+
+_register()

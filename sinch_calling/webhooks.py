@@ -1,0 +1,315 @@
+"""Receive Sinch's signed callbacks in a web backend and answer them with SVAML.
+
+::
+
+    router = CallbackRouter(application_key, application_secret)
+
+    @router.ice
+    async def incoming(event: IncomingCallEvent) -> Svaml:
+        return Svaml([Say("Welcome")], ConnectConf("room-1"))
+
+    app = web.Application()
+    app.router.add_post("/sinch/callbacks", router.handle)
+
+Every request is checked before any handler runs: a missing, stale or wrong signature
+gets 401, a body that is not a Sinch event 400. ICE, ACE and PIE are answered 200 with
+the handler's SVAML; DiCE and notify with an empty 200. With no handler registered,
+the answer is :data:`DEFAULT_ANSWERS` (ICE and PIE hang up, ACE continues). A handler
+that raises gets 500 (logged on the ``sinch_calling.webhooks`` logger, details never
+sent), one slower than ``handler_timeout`` 503, so Sinch falls back to your fallback URL.
+
+:meth:`CallbackRouter.dispatch` is the same logic as a plain coroutine on (method, path,
+headers, body) for other frameworks; :meth:`CallbackRouter.asgi` wraps it as an ASGI app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple, TypeVar
+from urllib.parse import quote
+
+from aiohttp import web
+
+from .auth import CallbackVerifier
+from .errors import SignatureError, ValidationError
+from .events import (
+    AnsweredCallEvent,
+    DisconnectedCallEvent,
+    EventParseError,
+    EventType,
+    IncomingCallEvent,
+    NotificationEvent,
+    PromptInputEvent,
+    UnknownEvent,
+    parse,
+)
+from .serialization import dumps
+from .svaml import Continue, Hangup, SendDtmf, Svaml
+
+__all__ = [
+    "DEFAULT_ANSWERS",
+    "CallbackResponse",
+    "CallbackRouter",
+]
+
+logger = logging.getLogger("sinch_calling.webhooks")
+
+IceHandler = TypeVar("IceHandler", bound=Callable[[IncomingCallEvent], Awaitable[Svaml]])
+AceHandler = TypeVar("AceHandler", bound=Callable[[AnsweredCallEvent], Awaitable[Svaml]])
+PieHandler = TypeVar("PieHandler", bound=Callable[[PromptInputEvent], Awaitable[Svaml]])
+DiceHandler = TypeVar("DiceHandler", bound=Callable[[DisconnectedCallEvent], Awaitable[None]])
+NotifyHandler = TypeVar("NotifyHandler", bound=Callable[[NotificationEvent], Awaitable[None]])
+_Handler = TypeVar("_Handler", bound=Callable[[Any], Awaitable[Any]])
+
+DEFAULT_ANSWERS: Final[Mapping[EventType, Svaml]] = MappingProxyType({
+    # An incoming call nobody handles must not be connected anywhere.
+    EventType.ICE: Svaml(action=Hangup()),
+    # A callout's own plan (its TTS text, its conference) goes on, as with enableAce off.
+    EventType.ACE: Svaml(action=Continue()),
+    # A menu answer nobody handles has nowhere to go.
+    EventType.PIE: Svaml(action=Hangup()),
+})
+"""The SVAML sent for ICE, ACE and PIE when no handler is registered for them."""
+
+# Sinch's rules for where an action may appear (protocol notes, "SVAML"); actions not
+# listed (hangup, connectConf, runMenu, unknown ones) may appear everywhere.
+_ACTION_EVENTS: Final[Mapping[str, frozenset[EventType]]] = {
+    "connectPstn": frozenset({EventType.ICE, EventType.PIE}),
+    "connectMxp": frozenset({EventType.ICE}),
+    "connectSip": frozenset({EventType.ICE}),
+    "connectStream": frozenset({EventType.ICE}),
+    "park": frozenset({EventType.ICE}),
+    "continue": frozenset({EventType.ACE, EventType.PIE}),
+}
+
+_JSON: Final = MappingProxyType({"Content-Type": "application/json"})
+_TEXT: Final = MappingProxyType({"Content-Type": "text/plain; charset=utf-8"})
+_NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
+_MAX_ASGI_BODY: Final = 1024 * 1024
+
+
+class CallbackResponse(NamedTuple):
+    """What to answer a callback with: ``status, headers, body = await router.dispatch(...)``."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def _plain(status: int, text: str) -> CallbackResponse:
+    return CallbackResponse(status, _TEXT, text.encode())
+
+
+_OK_EMPTY: Final = CallbackResponse(200, _NO_HEADERS, b"")
+_UNAUTHORIZED: Final = _plain(401, "invalid or missing callback signature")
+_MALFORMED: Final = _plain(400, "malformed callback body")
+_FAILED: Final = _plain(500, "callback handler failed")
+_TOO_SLOW: Final = _plain(503, "callback handler timed out")
+
+
+_DEFAULT_RESPONSES: Final = {
+    kind: CallbackResponse(200, _JSON, dumps(answer)) for kind, answer in DEFAULT_ANSWERS.items()
+}
+
+
+class _HandlerError(Exception):
+    """A handler broke its contract (wrong return type, SVAML Sinch would refuse)."""
+
+
+class CallbackRouter:
+    """Verifies, decodes and routes Sinch callbacks to ``async`` handlers.
+
+    ``max_age`` bounds the ``x-timestamp`` skew accepted (default 5 minutes);
+    ``handler_timeout`` (seconds, default none) cancels a slower handler and answers
+    503. Register at most one handler per event type with the decorators :meth:`ice`,
+    :meth:`ace`, :meth:`pie` (returning :class:`~sinch_calling.svaml.Svaml`),
+    :meth:`dice` and :meth:`notify` (returning ``None``).
+    """
+
+    __slots__ = ("_handler_timeout", "_handlers", "_verifier")
+
+    def __init__(
+        self,
+        application_key: str,
+        application_secret: str,
+        *,
+        max_age: timedelta | float = timedelta(minutes=5),
+        handler_timeout: float | None = None,
+    ) -> None:
+        self._verifier = CallbackVerifier(application_key, application_secret, max_age)
+        if handler_timeout is not None and (
+            isinstance(handler_timeout, bool)
+            or not isinstance(handler_timeout, int | float)
+            or not handler_timeout > 0
+        ):
+            raise ValidationError("handler_timeout", "must be a positive number of seconds")
+        self._handler_timeout = handler_timeout
+        self._handlers: dict[EventType, Callable[[Any], Awaitable[Any]]] = {}
+
+    def __repr__(self) -> str:
+        names = ", ".join(sorted(kind.value for kind in self._handlers))
+        return f"CallbackRouter(verifier={self._verifier!r}, handlers=[{names}])"
+
+    # -- registration --------------------------------------------------------------
+
+    def ice(self, handler: IceHandler) -> IceHandler:
+        """Register the ICE handler: ``async def f(event: IncomingCallEvent) -> Svaml``."""
+        return self._register(EventType.ICE, handler)
+
+    def ace(self, handler: AceHandler) -> AceHandler:
+        """Register the ACE handler: ``async def f(event: AnsweredCallEvent) -> Svaml``."""
+        return self._register(EventType.ACE, handler)
+
+    def pie(self, handler: PieHandler) -> PieHandler:
+        """Register the PIE handler: ``async def f(event: PromptInputEvent) -> Svaml``."""
+        return self._register(EventType.PIE, handler)
+
+    def dice(self, handler: DiceHandler) -> DiceHandler:
+        """Register the DiCE handler: ``async def f(event: DisconnectedCallEvent) -> None``."""
+        return self._register(EventType.DICE, handler)
+
+    def notify(self, handler: NotifyHandler) -> NotifyHandler:
+        """Register the notify handler: ``async def f(event: NotificationEvent) -> None``."""
+        return self._register(EventType.NOTIFY, handler)
+
+    def _register(self, kind: EventType, handler: _Handler) -> _Handler:
+        if not _is_async(handler):
+            raise ValidationError(f"{kind.value} handler", "must be an async function")
+        if kind in self._handlers:
+            raise ValidationError(f"{kind.value} handler", "is already registered")
+        self._handlers[kind] = handler
+        return handler
+
+    # -- serving -------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """The aiohttp.web handler: ``app.router.add_post(path, router.handle)``."""
+        body = await request.read()
+        status, headers, payload = await self.dispatch(
+            request.method, request.rel_url.raw_path, request.headers, body
+        )
+        return web.Response(status=status, headers=headers, body=payload)
+
+    async def dispatch(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> CallbackResponse:
+        """Verify, decode and route one callback; never raises for anything it is sent.
+
+        ``path`` is the raw request path as received (percent-encoding intact, no query);
+        ``headers`` a mapping (case-insensitive or not) of the request's headers, with
+        ``Content-Type`` exactly as sent; ``body`` the raw bytes.
+        """
+        try:
+            self._verifier.verify(method, path, headers, body)
+        except SignatureError as exc:
+            logger.warning("rejected a callback to %s: %s", path, exc)
+            return _UNAUTHORIZED
+        try:
+            event = parse(body)
+        except EventParseError as exc:
+            logger.warning("rejected a malformed callback to %s: %s", path, exc)
+            return _MALFORMED
+        if isinstance(event, UnknownEvent):
+            logger.info("ignored callback event %r (call %s)", event.event, event.call_id)
+            return _OK_EMPTY
+        return await self._route(event)
+
+    async def _route(
+        self,
+        event: IncomingCallEvent | AnsweredCallEvent | PromptInputEvent
+        | DisconnectedCallEvent | NotificationEvent,
+    ) -> CallbackResponse:
+        kind = event.event
+        handler = self._handlers.get(kind)
+        if handler is None:
+            return _DEFAULT_RESPONSES.get(kind, _OK_EMPTY)
+        deadline = asyncio.timeout(self._handler_timeout)
+        try:
+            async with deadline:
+                answer = await handler(event)
+            if kind not in DEFAULT_ANSWERS:
+                return _OK_EMPTY
+            return CallbackResponse(200, _JSON, dumps(_checked(kind, answer)))
+        except TimeoutError:
+            if not deadline.expired():  # the handler's own timeout, not ours
+                logger.exception("%s handler for call %s failed", kind.value, event.call_id)
+                return _FAILED
+            logger.error("%s handler for call %s did not answer within %ss",
+                         kind.value, event.call_id, self._handler_timeout)
+            return _TOO_SLOW
+        except Exception:
+            logger.exception("%s handler for call %s failed", kind.value, event.call_id)
+            return _FAILED
+
+    async def asgi(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        """An ASGI 3 application answering every POST it is given as a callback.
+
+        Mount it at your callback URL's path in any ASGI framework or server. Bodies
+        over 1 MiB get 413, other methods 405.
+        """
+        if scope["type"] != "http":
+            raise ValueError(f"CallbackRouter.asgi serves HTTP only, not {scope['type']!r}")
+        if scope["method"] != "POST":
+            await _asgi_send(send, _plain(405, "method not allowed"), allow="POST")
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > _MAX_ASGI_BODY:
+                await _asgi_send(send, _plain(413, "callback body too large"))
+                return
+            if not message.get("more_body", False):
+                break
+        headers: dict[str, str] = {}
+        for name, value in scope.get("headers", ()):
+            key = name.decode("latin-1").lower()
+            # Keep the first value: a repeated Authorization must not be merged.
+            headers.setdefault(key, value.decode("latin-1"))
+        raw_path = scope.get("raw_path")
+        path = (raw_path.decode("latin-1").partition("?")[0] if raw_path
+                else quote(scope["path"], safe="/:@!$&'()*+,;=-._~"))
+        await _asgi_send(send, await self.dispatch("POST", path, headers, bytes(body)))
+
+
+def _checked(kind: EventType, answer: object) -> Svaml:
+    if not isinstance(answer, Svaml):
+        raise _HandlerError(f"returned {type(answer).__name__}, expected a Svaml document")
+    if answer.action is None:
+        raise _HandlerError("returned SVAML without an action; Sinch needs exactly one")
+    allowed = _ACTION_EVENTS.get(answer.action.name)
+    if allowed is not None and kind not in allowed:
+        raise _HandlerError(f"returned the {answer.action.name!r} action, which Sinch "
+                            f"refuses in a {kind.value} answer")
+    if kind is EventType.ACE and any(isinstance(i, SendDtmf) for i in answer.instructions):
+        raise _HandlerError("returned sendDtmf, which Sinch refuses in an ace answer")
+    return answer
+
+
+def _is_async(handler: object) -> bool:
+    call = getattr(handler, "__call__", None)  # noqa: B004 -- async callable objects count too
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
+
+
+async def _asgi_send(
+    send: Callable[[dict[str, Any]], Awaitable[None]],
+    response: CallbackResponse,
+    **extra_headers: str,
+) -> None:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+               for k, v in {**response.headers, **extra_headers}.items()]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
