@@ -105,6 +105,24 @@ def _positive(instance: object, attribute: attrs.Attribute[Any], value: object) 
                               f"must be a positive whole number; got {value!r}")
 
 
+def _strings(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise TypeError("expected a sequence of strings, not a single string")
+    return tuple(value)
+
+
+def _menus(value: Iterable[Menu]) -> tuple[Menu, ...]:
+    return tuple(value)
+
+
+def _options(value: Iterable[MenuOption] | None) -> tuple[MenuOption, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _raw(value: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(value)
+
+
 def _tag(name: str) -> Any:
     """The element's wire ``name``: fixed per class, encoded, never passed to ``__init__``."""
     return attrs.field(init=False, default=name, repr=False)
@@ -165,7 +183,7 @@ class StreamingOptions:
 class PlayFiles:
     """Play prompts: pre-recorded file ids or ``#tts[...]`` / ``#ssml[...]`` strings."""
 
-    ids: tuple[str, ...] = attrs.field(kw_only=False, converter=tuple)
+    ids: tuple[str, ...] = attrs.field(kw_only=False, converter=_strings)
     locale: str | None = None
     name: str = _tag("playFiles")
 
@@ -228,7 +246,7 @@ class UnknownInstruction:
     """An instruction this version does not know; ``data`` is the raw JSON object,
     encoded back unchanged."""
 
-    data: Mapping[str, Any] = attrs.field(kw_only=False, factory=dict, converter=dict)
+    data: Mapping[str, Any] = attrs.field(kw_only=False, factory=dict, converter=_raw)
 
     @property
     def name(self) -> str:
@@ -352,16 +370,14 @@ class Menu:
     max_digits: int | None = None
     timeout_mills: int | None = None
     max_timeout_mills: int | None = None
-    options: tuple[MenuOption, ...] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(tuple)
-    )
+    options: tuple[MenuOption, ...] | None = attrs.field(default=None, converter=_options)
 
 
 @attrs.frozen(kw_only=True)
 class RunMenu:
     """Play an IVR menu; the caller's choice arrives as a PIE callback."""
 
-    menus: tuple[Menu, ...] = attrs.field(kw_only=False, default=(), converter=tuple)
+    menus: tuple[Menu, ...] = attrs.field(kw_only=False, default=(), converter=_menus)
     main_menu: str | None = None
     barge: bool | None = None
     locale: str | None = None
@@ -385,7 +401,7 @@ class UnknownAction:
     """An action this version does not know; ``data`` is the raw JSON object,
     encoded back unchanged."""
 
-    data: Mapping[str, Any] = attrs.field(kw_only=False, factory=dict, converter=dict)
+    data: Mapping[str, Any] = attrs.field(kw_only=False, factory=dict, converter=_raw)
 
     @property
     def name(self) -> str:
