@@ -45,6 +45,8 @@ async def _emulator(args: argparse.Namespace) -> int:
 
     emu = Emulator(args.application_key, args.application_secret, host=args.host,
                    port=args.port)
+    for index in range(args.recordings):
+        emu.recordings.add_generated(f"recording-{index + 1:04d}.mp3", 64 * 1024, seed=index)
     async with emu:
         print(f"Sinch Calling emulator on {emu.url}", flush=True)
         print(f"  SINCH_APPLICATION_KEY={emu.application_key}", flush=True)
@@ -134,8 +136,13 @@ async def _recordings(args: argparse.Namespace) -> int:
                                              end=_moment(args.end),
                                              concurrency=args.concurrency,
                                              delete_after=args.delete_after)
-            print(report)
-            return 1 if report.failures else 0
+            print(f"listed {report.listed}, downloaded {report.downloaded} "
+                  f"({report.bytes_downloaded} bytes), skipped {report.skipped}, "
+                  f"deleted {report.deleted}, failed {report.failed}; "
+                  f"manifest {report.manifest}")
+            for failure in report.failures:
+                print(f"  {failure.key}: {failure.stage}: {failure.error}", file=sys.stderr)
+            return 0 if report.ok else 1
     return 0
 
 
@@ -209,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--port", type=int, default=8700)
     emulator.add_argument("--application-key", default=DEFAULT_KEY)
     emulator.add_argument("--application-secret", default=DEFAULT_SECRET)
+    emulator.add_argument("--recordings", type=int, default=0,
+                          help="store this many generated 64 KiB recordings")
     emulator.set_defaults(run=_emulator)
 
     numbers = sub.add_parser("numbers", help="list, assign, unassign or query numbers")

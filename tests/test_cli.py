@@ -22,7 +22,8 @@ def emulator_url() -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     child = subprocess.Popen([sys.executable, "-m", "sinch_calling", "emulator", "--port",
-                              str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                              str(port), "--recordings", "3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -100,3 +101,19 @@ def test_missing_credentials(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.delenv("SINCH_APPLICATION_KEY", raising=False)
     assert main(["numbers", "list"]) == 1
     assert "SINCH_APPLICATION_KEY" in capsys.readouterr().err
+
+
+def test_recordings_list_download_export(env: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["recordings", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "recording-0001.mp3" in out
+    assert main(["recordings", "download", "recording-0001.mp3", "--output", str(tmp_path)]) == 0
+    assert (tmp_path / "recording-0001.mp3").stat().st_size == 64 * 1024
+    capsys.readouterr()
+    export = tmp_path / "export"
+    assert main(["recordings", "export", "--output", str(export)]) == 0
+    assert "downloaded 3" in capsys.readouterr().out
+    assert main(["recordings", "export", "--output", str(export)]) == 0
+    assert "downloaded 0" in capsys.readouterr().out
+    assert (export / "manifest.jsonl").exists()
