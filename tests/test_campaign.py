@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sinch_calling import SinchCalling
-from sinch_calling.campaign import Campaign, CallOutcome
+from sinch_calling.campaign import CallOutcome, Campaign
 from sinch_calling.errors import ValidationError
 from sinch_calling.testing import Emulator
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
+import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..errors import SignatureError
+from .authn import authenticate
 from .context import APPLICATION_KEY, CUT_AFTER, EMULATOR
 from .faults import Fault
 from .journal import RecordedRequest
@@ -21,6 +20,8 @@ if TYPE_CHECKING:
     from .emulator import Emulator
 
 __all__ = ["build_app"]
+
+_log = logging.getLogger("sinch_calling.testing")
 
 _HTML = b"<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
 
@@ -35,67 +36,73 @@ def _fault_response(fault: Fault) -> web.Response:
     if fault.body == "html":
         return web.Response(status=status, headers=headers, content_type="text/html",
                             body=_HTML.replace(b"{status}", str(status).encode()))
-    response = sinch_error(status, status * 100, ERROR_STATUS_TEXT.get(status, "Fault"))
+    code = fault.error_code if fault.error_code is not None else status * 100
+    response = sinch_error(status, code, ERROR_STATUS_TEXT.get(status, "Fault"))
     response.headers.update(headers)
     return response
 
 
-def _application_key(authorization: str) -> str:
-    scheme, _, rest = authorization.strip().partition(" ")
-    if scheme.lower() == "application":
-        return rest.strip().rpartition(":")[0]
-    if scheme.lower() == "basic":
-        try:
-            return base64.b64decode(rest.strip()).decode().partition(":")[0]
-        except (binascii.Error, UnicodeDecodeError):
-            return ""
-    return ""
+def _drop(request: web.Request) -> web.Response:
+    """Close the connection without a response (the client sees a disconnect)."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=500)  # never reaches the client
 
 
-def _authenticate(emu: Emulator, request: web.Request, body: bytes) -> str:
-    authorization = request.headers.get("Authorization", "")
-    if not authorization:
-        raise SinchHTTPError(401, 40108, "Invalid credentials: missing Authorization header")
-    scheme = authorization.strip().partition(" ")[0].lower()
-    if scheme not in ("application", "basic"):
-        raise SinchHTTPError(401, 40301, "Invalid authorization scheme for calling the method")
-    key = _application_key(authorization)
-    app = emu.configuration.applications.get(key)
-    if app is None:
-        raise SinchHTTPError(401, 40108, "Invalid credentials: unknown application key")
-    try:
-        app.verifier.verify(request.method, request.rel_url.raw_path, request.headers, body)
-    except SignatureError as exc:
-        raise SinchHTTPError(401, 40108, f"Invalid credentials: {exc}") from None
-    return key
+async def _cut(request: web.Request, response: web.Response, cut_after: int) -> web.StreamResponse:
+    """Send ``response``'s head and its first ``cut_after`` body bytes, then hang up."""
+    body = response.body if isinstance(response.body, bytes) else b""
+    stream = web.StreamResponse(status=response.status, reason=response.reason,
+                                headers=response.headers)
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    if cut_after:
+        await stream.write(body[:cut_after])
+    request.protocol.force_close()
+    return stream
 
 
 @web.middleware
 async def _emulate(request: web.Request, handler: Handler) -> web.StreamResponse:
     emu = request.app[EMULATOR]
     body = await request.read()
+    raw_path = request.raw_path.partition("?")[0]
     emu.requests.append(RecordedRequest(
-        method=request.method, path=request.rel_url.raw_path, query=dict(request.query),
+        method=request.method, path=raw_path, query=dict(request.query),
         headers=request.headers, body=body,
     ))
-    fault = emu.faults.take(request.method, request.path)
+    fault = emu.faults.take(request.method, request.path) if len(emu.faults) else None
     if fault is not None:
         if fault.delay:
             await asyncio.sleep(fault.delay)
+        if fault.disconnect == "before":
+            return _drop(request)
         if fault.status is not None:
             return _fault_response(fault)
         if fault.cut_after is not None:
             request[CUT_AFTER] = fault.cut_after
     try:
-        request[APPLICATION_KEY] = _authenticate(emu, request, body)
+        request[APPLICATION_KEY] = authenticate(
+            emu.configuration.applications, request.method, raw_path, request.headers, body,
+            window=emu.auth_window)
         response: web.StreamResponse = await handler(request)
-        return response
     except SinchHTTPError as exc:
-        return exc.response()
+        response = exc.response()
     except web.HTTPNotFound:
-        return sinch_error(404, 40400, "Not found")
+        response = sinch_error(404, 40400, "Not found")
     except web.HTTPMethodNotAllowed:
-        return sinch_error(405, 40003, "Method not allowed")
+        response = sinch_error(405, 40003, "Method not allowed")
+    except Exception:  # a bug in a route: answer as Sinch would, but say so in the log
+        _log.exception("emulator route failed: %s %s", request.method, raw_path)
+        response = sinch_error(500, 50000, "Internal error")
+    if fault is None:
+        return response
+    if fault.disconnect == "after":
+        return _drop(request)
+    if (fault.cut_after is not None and isinstance(response, web.Response)
+            and not response.prepared):
+        return await _cut(request, response, fault.cut_after)
+    return response
 
 
 def build_app(emu: Emulator) -> web.Application:

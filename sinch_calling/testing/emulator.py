@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from aiohttp import web
 
+from ..errors import ValidationError
+from ..models import Destination
 from .app import build_app
+from .callbacks import CallbackSender
+from .clock import Clock
 from .faults import Faults
-from .journal import RecordedRequest
-from .lifecycle import CallLifecycle
+from .journal import RecordedRequest, SentEvent, matching_requests
+from .lifecycle import CallLifecycle, CallProgress
+from .outcomes import Outcome, Outcomes, OutcomeSource
 from .recordings_state import RecordingStore
 from .state import ConfigurationState
-from .traffic_state import TrafficState
+from .traffic_state import EmulatedCall, TrafficState
 
 __all__ = ["DEFAULT_KEY", "DEFAULT_SECRET", "Emulator"]
 
@@ -28,8 +34,14 @@ class Emulator:
     ``emu.url`` to ``SinchCalling(..., base_url=emu.url)``.
 
     It verifies signatures as Sinch does (or Basic), keeps state (numbers, callback
-    URLs, ...), answers errors with Sinch's bodies, records every request in
-    :attr:`requests` and follows the scripted failures in :attr:`faults`.
+    URLs, calls, conferences, recordings), answers errors with Sinch's bodies, plays
+    calls out according to :attr:`outcomes`, POSTs signed callbacks to the
+    application's callback URLs, records every request in :attr:`requests` and every
+    callback in :attr:`events`, and follows the scripted failures in :attr:`faults`.
+
+    ``auth_window``: seconds ``x-timestamp`` may differ from now (``None``: no check);
+    ``realtime=False``: emulated time moves only with :meth:`advance`;
+    ``callback_timeout``: seconds a backend gets to answer a callback.
     """
 
     def __init__(
@@ -39,22 +51,38 @@ class Emulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        outcomes: Outcomes | OutcomeSource | None = None,
+        auth_window: float | None = 300.0,
+        realtime: bool = True,
+        callback_timeout: float = 5.0,
     ) -> None:
+        if auth_window is not None and auth_window <= 0:
+            raise ValidationError("auth_window", "must be positive seconds, or None")
+        if callback_timeout <= 0:
+            raise ValidationError("callback_timeout", "must be positive seconds")
         self.application_key = application_key
         self.application_secret = application_secret
         self.host = host
         self.port = port
+        self.auth_window = auth_window
         self.configuration = ConfigurationState()
         self.configuration.add_application(application_key, application_secret)
         for number in DEFAULT_NUMBERS:
             self.configuration.add_number(number)
+        self.outcomes = outcomes if isinstance(outcomes, Outcomes) else Outcomes(
+            outcomes if outcomes is not None else Outcome())
+        self.clock = Clock(realtime=realtime)
         self.traffic = TrafficState()
         self.lifecycle = CallLifecycle(self)
         self.recordings = RecordingStore()
         self.faults = Faults()
         self.requests: list[RecordedRequest] = []
+        self.events: list[SentEvent] = []
+        self.callbacks = CallbackSender(self.events, timeout=callback_timeout)
         self.app = build_app(self)
         self._runner: web.AppRunner | None = None
+
+    # -- serving ------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
@@ -67,19 +95,27 @@ class Emulator:
         """Bind and serve (``port=0`` picks a free port)."""
         if self._runner is not None:
             return
+        await self.callbacks.start()
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        await site.start()
+        try:
+            await runner.setup()
+            site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            await self.callbacks.close()
+            raise
         if self.port == 0:
             self.port = int(runner.addresses[0][1])
         self._runner = runner
 
     async def stop(self) -> None:
-        """Stop serving; idempotent."""
+        """Stop serving, cancel pending calls' steps and callbacks; idempotent."""
         runner, self._runner = self._runner, None
+        await self.clock.close()
         if runner is not None:
             await runner.cleanup()
+        await self.callbacks.close()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -92,6 +128,67 @@ class Emulator:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    # -- time ---------------------------------------------------------------------------
+
+    async def settle(self) -> None:
+        """Wait until every callback due now is delivered and its SVAML applied, without
+        letting emulated time pass (re-raises an error a background step hit)."""
+        await self.clock.settle()
+
+    async def advance(self, seconds: float | None = None) -> None:
+        """Move emulated time forward ``seconds`` (``None``: until nothing is scheduled),
+        running rings, answers, hang-ups and their callbacks in order."""
+        await self.clock.advance(seconds)
+
+    # -- driving calls ------------------------------------------------------------------
+
+    def call(self, call_id: str) -> EmulatedCall:
+        """The emulated call ``call_id`` (``KeyError`` if unknown)."""
+        return self.traffic.calls[call_id]
+
+    def progress(self, call_id: str) -> CallProgress:
+        """What happened on ``call_id`` beyond its REST view: prompts, menus, cookies."""
+        return self.lifecycle.progress(call_id)
+
+    def press(self, call_id: str, *inputs: str) -> None:
+        """Script the keys the callee of ``call_id`` presses at its next menus."""
+        self.lifecycle.press(call_id, *inputs)
+
+    def incoming_call(self, cli: str, to: str, *, application_key: str | None = None,
+                      custom: str | None = None) -> EmulatedCall:
+        """Simulate a PSTN call from ``cli`` to ``to``: ICE goes to the application's
+        callback URL and its SVAML drives the call (needs a running loop)."""
+        key = application_key or self.application_key
+        if key not in self.configuration.applications:
+            raise ValidationError("application_key", "must be a registered application")
+        call = EmulatedCall(call_id=uuid.uuid4().hex, application_key=key, method="incoming",
+                            to=Destination.number(to), cli=cli, custom=custom)
+        self.traffic.calls[call.call_id] = call
+        self.lifecycle.started(call)
+        return call
+
+    async def notify(self, call_id: str, event_type: str, **fields: Any) -> SentEvent | None:
+        """Send a ``notify`` event about ``call_id`` (``recording_available``, ``amd``,
+        ...) to the application's callback URL; the journal entry, if one was sent."""
+        return await self.lifecycle.notify(self.call(call_id), event_type, **fields)
+
+    # -- inspection -----------------------------------------------------------------------
+
+    def requests_to(self, path: str, method: str | None = None) -> list[RecordedRequest]:
+        """Requests whose raw path matches the glob ``path`` (and ``method``, if given)."""
+        return matching_requests(self.requests, path, method)
+
+    def events_named(self, name: str, call_id: str | None = None) -> list[SentEvent]:
+        """Callbacks sent of one kind (``ice``, ``ace``, ``pie``, ``dice``, ``notify``),
+        optionally for one call."""
+        return [e for e in self.events
+                if e.name == name and (call_id is None or e.call_id == call_id)]
+
+    def clear(self) -> None:
+        """Forget the journals (:attr:`requests`, :attr:`events`); state stays."""
+        self.requests.clear()
+        self.events.clear()
 
     def __repr__(self) -> str:
         where = self.url if self._runner else "stopped"

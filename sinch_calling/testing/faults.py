@@ -1,53 +1,82 @@
-"""Scripted failures: make a route answer an error, stall, or cut the connection.
+"""Scripted failures: make a route answer an error, stall, cut or drop the connection.
 
-    emu.faults.add("POST", "/calling/v1/callouts", status=429, retry_after=2, times=1)
-    emu.faults.add("GET", "/calling/v1/recording/*", cut_after=1024)   # drop mid-body
-    emu.faults.add("GET", "*", delay=0.5)                              # latency
+    emu.faults.add("POST", "/calling/v1/callouts", status=429, retry_after=2)  # once
+    emu.faults.add("POST", "/calling/v1/callouts", status=503, body="html", times=3)
+    emu.faults.add("GET", "/calling/v1/recording/*", cut_after=1024)  # drop mid-body
+    emu.faults.add("GET", "*", delay=0.5, times=None)                  # latency, forever
+    emu.faults.add("POST", "/calling/v1/callouts", disconnect="after")  # acted, never answered
 
-``path`` is matched against the request's decoded path with :func:`fnmatch.fnmatchcase`.
-A rule fires for its first ``times`` matching requests (``None``: forever), in the
-order rules were added; the first rule that matches wins.
+``path`` is matched against the request's decoded path (no query) with
+:func:`fnmatch.fnmatchcase`; ``method`` is a method name or ``"*"``. A rule fires for
+its first ``times`` matching requests (``None``: forever), in the order rules were
+added: the first rule with turns left that matches wins, so two rules on one route
+play one after the other.
+
+What a rule does, in this order:
+
+1. ``delay`` seconds of latency (then the rest of the rule, or the route as usual);
+2. ``disconnect="before"``: the connection is closed without any response and the
+   route never runs; ``disconnect="after"`` (or ``True``): the route runs (a callout
+   *is* placed) and then the connection is closed without any response, the case a
+   client must not blindly retry;
+3. ``status``: answered instead of the route (the route never runs), with a Sinch JSON
+   error body (``body="json"``, ``error_code`` defaults to ``status * 100``), a proxy's
+   HTML page (``body="html"``) or nothing (``body="empty"``), and ``Retry-After`` when
+   ``retry_after`` is given (seconds, or an HTTP date as text);
+4. ``cut_after``: the route answers, but the connection is closed after that many
+   bytes of the response body (JSON and binary bodies alike).
+
+Faults fire before authentication, as a proxy or load balancer would.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterator
 from typing import Literal
 
 import attrs
 
-__all__ = ["Fault", "Faults"]
+from ..errors import ValidationError
+
+__all__ = ["BodyKind", "DisconnectWhen", "Fault", "Faults"]
 
 BodyKind = Literal["json", "html", "empty"]
+DisconnectWhen = Literal["before", "after"]
 
 
 @attrs.define(kw_only=True)
 class Fault:
-    """One rule. ``status`` answers instead of the route; ``delay`` (seconds) comes first;
-    ``cut_after`` lets the route answer but closes the connection after that many body
-    bytes."""
+    """One rule (see the module docstring). ``fired`` counts the requests it took."""
 
     method: str
     path: str
     status: int | None = None
     body: BodyKind = "json"
+    error_code: int | None = None
     retry_after: str | float | None = None
     delay: float = 0.0
     cut_after: int | None = None
+    disconnect: DisconnectWhen | None = None
     times: int | None = 1
     fired: int = 0
 
+    @property
+    def exhausted(self) -> bool:
+        """Has this rule used all its turns?"""
+        return self.times is not None and self.fired >= self.times
+
     def matches(self, method: str, path: str) -> bool:
         """Does this rule apply to the request (and has it turns left)?"""
-        if self.times is not None and self.fired >= self.times:
+        if self.exhausted:
             return False
-        if self.method != "*" and self.method.upper() != method.upper():
+        if self.method != "*" and self.method != method:
             return False
-        return fnmatch.fnmatchcase(path, self.path)
+        return self.path == path or fnmatch.fnmatchcase(path, self.path)
 
 
 class Faults:
-    """The emulator's fault rules."""
+    """The emulator's fault rules, in the order they were added."""
 
     def __init__(self) -> None:
         self._rules: list[Fault] = []
@@ -59,24 +88,57 @@ class Faults:
         *,
         status: int | None = None,
         body: BodyKind = "json",
+        error_code: int | None = None,
         retry_after: str | float | None = None,
         delay: float = 0.0,
         cut_after: int | None = None,
+        disconnect: DisconnectWhen | bool | None = None,
         times: int | None = 1,
     ) -> Fault:
         """Add a rule (see the module docstring); returns it, so a test can read ``fired``."""
-        if status is None and not delay and cut_after is None:
-            raise ValueError("a fault needs a status, a delay or cut_after")
+        if disconnect is True:
+            disconnect = "after"
+        elif disconnect is False:
+            disconnect = None
+        if disconnect not in (None, "before", "after"):
+            raise ValidationError("disconnect", "must be 'before', 'after', True or None")
+        if status is None and not delay and cut_after is None and disconnect is None:
+            raise ValidationError("status", "a fault needs a status, a delay, cut_after or "
+                                            "disconnect")
+        if status is not None and not 100 <= status <= 599:
+            raise ValidationError("status", "must be an HTTP status (100-599)")
+        if status is not None and (disconnect is not None or cut_after is not None):
+            raise ValidationError("status", "cannot be combined with disconnect or cut_after")
         if body not in ("json", "html", "empty"):
-            raise ValueError("body must be 'json', 'html' or 'empty'")
-        fault = Fault(method=method, path=path, status=status, body=body,
-                      retry_after=retry_after, delay=delay, cut_after=cut_after, times=times)
+            raise ValidationError("body", "must be 'json', 'html' or 'empty'")
+        if delay < 0:
+            raise ValidationError("delay", "must not be negative")
+        if cut_after is not None and cut_after < 0:
+            raise ValidationError("cut_after", "must not be negative")
+        if times is not None and times < 1:
+            raise ValidationError("times", "must be at least 1, or None for forever")
+        if not isinstance(method, str) or not method:
+            raise ValidationError("method", "must be an HTTP method or '*'")
+        fault = Fault(method=method if method == "*" else method.upper(), path=path,
+                      status=status, body=body, error_code=error_code,
+                      retry_after=retry_after, delay=float(delay), cut_after=cut_after,
+                      disconnect=disconnect, times=times)
         self._rules.append(fault)
         return fault
+
+    def remove(self, fault: Fault) -> None:
+        """Remove one rule."""
+        self._rules.remove(fault)
 
     def clear(self) -> None:
         """Remove every rule."""
         self._rules.clear()
+
+    def __iter__(self) -> Iterator[Fault]:
+        return iter(list(self._rules))
+
+    def __len__(self) -> int:
+        return len(self._rules)
 
     def take(self, method: str, path: str) -> Fault | None:
         """The first matching rule, counted as fired; ``None`` when none matches."""

@@ -1,55 +1,466 @@
-"""How emulated calls progress: answer, SVAML, hang-up (and, later, callbacks).
+"""How emulated calls progress: ring, answer or not, SVAML, callbacks, hang-up.
 
-Route handlers call exactly these three methods; everything about timing and
+Route handlers call exactly three methods: :meth:`CallLifecycle.started` after a
+callout created a call, :meth:`CallLifecycle.apply` for ``PATCH /calls/id/{callId}``
+and :meth:`CallLifecycle.hangup` for conference kicks. Everything about timing and
 callbacks lives here.
+
+With the default :class:`~sinch_calling.testing.Outcome` a callout is answered
+synchronously inside :meth:`started` (and a conference callout joins its room), and
+the call stays ONGOING until it is hung up. Steps that take emulated time or need a
+backend run as one tracked task per call (see :mod:`sinch_calling.testing.clock`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ..models import CallReason, CallResult
-from .traffic_state import EmulatedCall, ParticipantState
+import attrs
+
+from ..auth import format_timestamp
+from ..models import CallReason, CallResult, CallStatus
+from .journal import SentEvent
+from .outcomes import Outcome
+from .traffic_state import ConferenceState, EmulatedCall, ParticipantState
 
 if TYPE_CHECKING:
     from .emulator import Emulator
 
-__all__ = ["CallLifecycle"]
+__all__ = ["CallLifecycle", "CallProgress"]
+
+Document: TypeAlias = dict[str, Any]
+Route: TypeAlias = tuple[str, ...] | Document  # callback URLs, or inline SVAML
+MAX_MENU_ROUNDS = 50  # a backend answering every PIE with another menu must not spin forever
+RATE_PER_MINUTE = 0.0368
+RATE: dict[str, Any] = {"currencyId": "USD", "amount": RATE_PER_MINUTE}
+
+
+@attrs.define(kw_only=True, eq=False)
+class CallProgress:
+    """What the emulator knows about one call beyond the REST view, for assertions.
+
+    ``prompts``: texts said and file ids played, in order; ``sent_dtmf``: tones sent to
+    the callee; ``menu_results``: each ``runMenu`` outcome (PIE's ``menuResult``);
+    ``cookies``: ``setCookie`` values; ``recording``: the last ``startRecording``
+    options; ``parked``: waiting for a ``PATCH`` to unpark it.
+    """
+
+    call_id: str
+    outcome: Outcome
+    body: dict[str, Any] = attrs.Factory(dict)  # the callout's own fields, keys lower case
+    routes: dict[str, Route] = attrs.Factory(dict)
+    dtmf: list[str] = attrs.Factory(list)
+    prompts: list[str] = attrs.Factory(list)
+    sent_dtmf: list[str] = attrs.Factory(list)
+    menu_results: list[dict[str, Any]] = attrs.Factory(list)
+    cookies: dict[str, str] = attrs.Factory(dict)
+    recording: dict[str, Any] | None = None
+    parked: bool = False
+    amd: bool = False
+    wake: asyncio.Future[None] | None = attrs.field(default=None, repr=False)
+
+
+def _callout_body(call: EmulatedCall) -> dict[str, Any]:
+    """The callout's own fields (``request[method]``), keys in lower case."""
+    inner = call.request.get(call.method) if call.request else None
+    body = inner if isinstance(inner, dict) else call.request
+    return {k.lower(): v for k, v in body.items() if isinstance(k, str)}
+
+
+def _inline_or_url(value: object) -> Route | None:
+    """A custom callout's ``ice``/``ace``/``pie``/``dice`` field: URL, inline SVAML or blank."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return None
+        return document if isinstance(document, dict) else None
+    return (text,)
+
+
+def _name(element: object) -> str:
+    return str(element.get("name", "")).lower() if isinstance(element, dict) else ""
+
+
+def _wire(value: object) -> str:
+    return str(getattr(value, "value", value))
 
 
 class CallLifecycle:
-    """Default behaviour: a callout is answered at once (synchronously, inside
-    :meth:`started`), a conference callout joins its conference at once, and the call
-    stays ONGOING until it is hung up."""
+    """Moves emulated calls from ONGOING to FINAL and sends their callbacks."""
 
     def __init__(self, emulator: Emulator) -> None:
         self._emulator = emulator
+        self._progress: dict[str, CallProgress] = {}
+
+    # -- inspection -------------------------------------------------------------------
+
+    def progress(self, call_id: str) -> CallProgress:
+        """The call's :class:`CallProgress` (``KeyError`` for an unknown call)."""
+        return self._progress[call_id]
+
+    def press(self, call_id: str, *inputs: str) -> None:
+        """Script the keys the callee of ``call_id`` presses at its next menus."""
+        self._progress[call_id].dtmf.extend(inputs)
+
+    def clear(self) -> None:
+        """Forget per-call progress (calls stay in ``emulator.traffic``)."""
+        self._progress.clear()
+
+    # -- the three entry points -------------------------------------------------------
 
     def started(self, call: EmulatedCall) -> None:
         """A callout created ``call`` (already stored in ``emulator.traffic.calls``)."""
-        from datetime import UTC, datetime
-
-        call.answered_at = datetime.now(UTC)
-        if call.conference_id is not None:
-            conferences = self._emulator.traffic.conferences
-            from .traffic_state import ConferenceState
-
-            room = conferences.setdefault(call.conference_id,
-                                          ConferenceState(conference_id=call.conference_id))
-            room.participants[call.call_id] = ParticipantState(
-                call_id=call.call_id, cli=call.cli or ""
-            )
+        emu = self._emulator
+        outcome = emu.outcomes.choose(call.to.endpoint)
+        body = _callout_body(call)
+        progress = CallProgress(call_id=call.call_id, outcome=outcome, dtmf=list(outcome.dtmf),
+                                body=body, routes=self._routes(call, body))
+        self._progress[call.call_id] = progress
+        pending_menu: Document | None = None
+        ice = progress.routes.get("ice")
+        if isinstance(ice, dict):  # inline SVAML: no backend to wait for
+            del progress.routes["ice"]
+            pending_menu = self._execute(call, progress, ice)
+        if ("ice" not in progress.routes and pending_menu is None and not progress.parked
+                and outcome.answers and outcome.ring == 0 and call.status is CallStatus.ONGOING):
+            self._answer(call, progress)
+            if (outcome.talk is None and not progress.routes.keys() & {"ace", "pie", "dice"}):
+                return  # nothing happens until the call is hung up: no task needed
+        emu.clock.spawn(self._run(call, progress, pending_menu), f"sinch-call-{call.call_id}")
 
     def apply(self, call: EmulatedCall, document: dict[str, Any]) -> None:
         """A SVAML document arrived for ``call`` (``PATCH /calls/id/{callId}``)."""
-        call.svaml.append(document)
-        action = document.get("action") or {}
-        if isinstance(action, dict) and action.get("name") == "hangup":
-            self.hangup(call, CallReason.MANAGERHANGUP)
+        progress = self._progress_of(call)
+        if progress.parked:
+            progress.parked = False
+            self._emulator.clock.wake(progress.wake)
+        menu = self._execute(call, progress, document)
+        if menu is not None:
+            self._emulator.clock.spawn(self._menus(call, progress, menu),
+                                       f"sinch-menu-{call.call_id}")
 
     def hangup(self, call: EmulatedCall, reason: CallReason) -> None:
-        """End ``call`` now (manage hang-up, conference kick)."""
+        """End ``call`` now (manage hang-up, conference kick, callee hang-up)."""
+        if call.status is CallStatus.FINAL:
+            return
+        result = CallResult.ANSWERED if call.answered_at else CallResult.NA
+        self._end(call, result, reason)
+
+    # -- more ways in, for users' tests -------------------------------------------------
+
+    async def notify(self, call: EmulatedCall, event_type: str,
+                     **fields: Any) -> SentEvent | None:
+        """Send a ``notify`` event about ``call`` to the application's callback URL."""
+        progress = self._progress_of(call)
+        event = {"event": "notify", "callid": call.call_id, "version": 1,
+                 "type": event_type, **fields}
+        if call.custom is not None:
+            event.setdefault("custom", call.custom)
+        if call.conference_id:
+            event.setdefault("conferenceId", call.conference_id)
+        route = progress.routes.get("notify")
+        app = self._emulator.configuration.applications.get(call.application_key)
+        if not isinstance(route, tuple) or app is None:
+            return None
+        return await self._emulator.callbacks.send(app.credentials, route, event)
+
+    # -- progress ----------------------------------------------------------------------
+
+    def _progress_of(self, call: EmulatedCall) -> CallProgress:
+        progress = self._progress.get(call.call_id)
+        if progress is None:
+            progress = CallProgress(call_id=call.call_id, outcome=Outcome())
+            self._progress[call.call_id] = progress
+        return progress
+
+    def _routes(self, call: EmulatedCall, body: dict[str, Any]) -> dict[str, Route]:
+        """Where each event of ``call`` goes: callback URLs or inline SVAML."""
+        app = self._emulator.configuration.applications.get(call.application_key)
+        urls = tuple(u for u in (app.callbacks.primary, app.callbacks.fallback) if u) if app \
+            else ()
+        routes: dict[str, Route] = {}
+        if call.method == "customCallout" or call.method == "incoming":
+            for name in ("ice", "ace", "pie", "dice"):
+                route = _inline_or_url(body.get(name))
+                if route is None and urls and (name != "ice" or not body.get("destination")):
+                    route = urls
+                if route is not None:
+                    routes[name] = route
+        elif urls:
+            for name in ("ace", "pie", "dice"):
+                if body.get(f"enable{name}") is True:
+                    routes[name] = urls
+        if urls:
+            routes["notify"] = urls
+        return routes
+
+    async def _run(self, call: EmulatedCall, progress: CallProgress,
+                   pending_menu: Document | None) -> None:
+        outcome = progress.outcome
+        if pending_menu is not None:
+            await self._menus(call, progress, pending_menu)
+        if "ice" in progress.routes:
+            document = await self._send(call, progress, "ice", self._ice_event(call))
+            if document is None:  # no instructions: Sinch cannot go on with the call
+                self._end(call, CallResult.FAILED, CallReason.GENERALERROR)
+            await self._perform(call, progress, document)
+        while progress.parked and self._ongoing(call):
+            await self._pause(progress, None)
+        if self._ongoing(call) and call.answered_at is None:
+            await self._pause(progress, outcome.ring)
+            if self._ongoing(call):
+                if outcome.answers:
+                    self._answer(call, progress)
+                else:
+                    self._end(call, outcome.result, outcome.final_reason)
+        if self._ongoing(call) and "ace" in progress.routes:
+            await self._perform(call, progress, await self._send(
+                call, progress, "ace", self._ace_event(call, progress)))
+        if self._ongoing(call):
+            if outcome.talk is not None:
+                self._emulator.clock.schedule(
+                    outcome.talk, lambda: self.hangup(call, CallReason.CALLEEHANGUP))
+            while self._ongoing(call):
+                await self._pause(progress, None)
+        if "dice" in progress.routes:
+            await self._send(call, progress, "dice", self._dice_event(call))
+        recording = progress.recording or {}
+        options = recording.get("options") or recording.get("recordingOptions") or {}
+        if isinstance(options, dict) and options.get("notificationEvents"):
+            await self.notify(call, "recording_finished",
+                              destination=options.get("destinationUrl"))
+
+    async def _pause(self, progress: CallProgress, seconds: float | None) -> None:
+        """Wait ``seconds`` of emulated time (``None``: until woken by a hang-up or PATCH)."""
+        if seconds is not None and seconds <= 0:
+            return
+        clock = self._emulator.clock
+        future = clock.future()
+        progress.wake = future
+        timer = clock.schedule(seconds, lambda: clock.wake(future)) if seconds else None
+        try:
+            await clock.park(future)
+        finally:
+            progress.wake = None
+            if timer is not None:
+                timer.cancel()
+
+    @staticmethod
+    def _ongoing(call: EmulatedCall) -> bool:
+        return call.status is CallStatus.ONGOING
+
+    def _answer(self, call: EmulatedCall, progress: CallProgress) -> None:
+        call.answered_at = self._emulator.clock.utcnow()
+        body = progress.body
+        if call.method == "ttsCallout":
+            spoken = body.get("text") or body.get("prompts")
+            if isinstance(spoken, str):
+                progress.prompts.append(spoken)
+        if isinstance(body.get("dtmf"), str):
+            progress.sent_dtmf.append(body["dtmf"])
+        if call.method == "conferenceCallout":
+            if isinstance(body.get("greeting"), str):
+                progress.prompts.append(body["greeting"])
+            if call.conference_id is not None:
+                self._join(call, call.conference_id)
+        elif call.conference_id is not None:  # connectConf came before the answer
+            self._join(call, call.conference_id)
+
+    def _join(self, call: EmulatedCall, conference_id: str) -> None:
+        conferences = self._emulator.traffic.conferences
+        for room_id, room in list(conferences.items()):
+            if room_id != conference_id:
+                room.participants.pop(call.call_id, None)
+        call.conference_id = conference_id
+        if call.answered_at is None:
+            return
+        room = conferences.setdefault(conference_id,
+                                      ConferenceState(conference_id=conference_id))
+        if call.call_id not in room.participants:
+            room.participants[call.call_id] = ParticipantState(
+                call_id=call.call_id, cli=call.cli or "",
+                joined_at=self._emulator.clock.utcnow())
+
+    def _end(self, call: EmulatedCall, result: CallResult, reason: CallReason) -> None:
         for room in self._emulator.traffic.conferences.values():
             room.participants.pop(call.call_id, None)
-        result = CallResult.ANSWERED if call.answered_at else CallResult.NA
         call.finish(result, reason)
+        call.ended_at = self._emulator.clock.utcnow()
+        progress = self._progress.get(call.call_id)
+        if progress is not None:
+            self._emulator.clock.wake(progress.wake)
+
+    # -- SVAML -------------------------------------------------------------------------
+
+    def _execute(self, call: EmulatedCall, progress: CallProgress,
+                 document: Document) -> Document | None:
+        """Apply ``document``'s instructions and action; a ``runMenu`` action is returned
+        for the caller to run (it needs the backend's PIE answer)."""
+        call.svaml.append(document)
+        instructions = document.get("instructions")
+        for instruction in instructions if isinstance(instructions, list) else ():
+            self._instruction(call, progress, instruction)
+        action = document.get("action")
+        name = _name(action)
+        if not isinstance(action, dict):
+            return None
+        if name == "hangup":
+            self.hangup(call, CallReason.MANAGERHANGUP)
+        elif name == "connectconf" and action.get("conferenceId"):
+            self._join(call, str(action["conferenceId"]))
+        elif name == "runmenu":
+            return action
+        elif name == "park":
+            progress.parked = True
+        elif name == "connectpstn":
+            amd = action.get("amd")
+            progress.amd = isinstance(amd, dict) and bool(amd.get("enabled"))
+        return None
+
+    @staticmethod
+    def _instruction(call: EmulatedCall, progress: CallProgress, instruction: object) -> None:
+        name = _name(instruction)
+        if not isinstance(instruction, dict):
+            return
+        if name == "say" and isinstance(instruction.get("text"), str):
+            progress.prompts.append(instruction["text"])
+        elif name == "playfiles" and isinstance(instruction.get("ids"), list):
+            progress.prompts.extend(str(i) for i in instruction["ids"])
+        elif name == "senddtmf" and isinstance(instruction.get("value"), str):
+            progress.sent_dtmf.append(instruction["value"])
+        elif name == "setcookie":
+            progress.cookies[str(instruction.get("key"))] = str(instruction.get("value"))
+        elif name == "startrecording":
+            progress.recording = instruction
+
+    async def _perform(self, call: EmulatedCall, progress: CallProgress,
+                       document: Document | None) -> None:
+        if document is None or not self._ongoing(call):
+            return
+        menu = self._execute(call, progress, document)
+        if menu is not None:
+            await self._menus(call, progress, menu)
+
+    async def _menus(self, call: EmulatedCall, progress: CallProgress, menu: Document) -> None:
+        """Run ``menu``, send PIE, apply the answer; again while the answer is a menu."""
+        current: Document | None = menu
+        for _ in range(MAX_MENU_ROUNDS):
+            if current is None or not self._ongoing(call):
+                return
+            result = self._menu_result(progress, current)
+            progress.menu_results.append(result)
+            if "pie" not in progress.routes:
+                return
+            answer = await self._send(call, progress, "pie", self._pie_event(call, result))
+            if answer is None or not self._ongoing(call):
+                return
+            current = self._execute(call, progress, answer)
+        self.hangup(call, CallReason.TIMEOUT)
+
+    @staticmethod
+    def _menu_result(progress: CallProgress, action: Document) -> dict[str, Any]:
+        """What the callee's scripted keys make of a ``runMenu``: PIE's ``menuResult``."""
+        menus = {str(m.get("id")): m for m in action.get("menus") or () if isinstance(m, dict)}
+        menu_id = str(action.get("mainMenu") or next(iter(menus), "main"))
+        for _ in range(len(menus) + 1):
+            menu = menus.get(menu_id, {})
+            if not progress.dtmf:
+                return {"menuId": menu_id, "type": "timeout", "value": "", "inputMethod": "dtmf"}
+            pressed = progress.dtmf.pop(0)
+            options = {str(o.get("dtmf")): str(o.get("action", ""))
+                       for o in menu.get("options") or () if isinstance(o, dict)}
+            if pressed in options:
+                kind, _, argument = options[pressed].partition("(")
+                argument = argument.rstrip(")")
+                if kind.strip().lower() == "menu" and argument in menus:
+                    menu_id = argument
+                    continue
+                return {"menuId": menu_id, "type": "return", "value": argument or pressed,
+                        "inputMethod": "dtmf"}
+            kind = "sequence" if menu.get("maxDigits") else "invalidinput"
+            return {"menuId": menu_id, "type": kind, "value": pressed, "inputMethod": "dtmf"}
+        return {"menuId": menu_id, "type": "error", "value": "", "inputMethod": "dtmf"}
+
+    # -- events ------------------------------------------------------------------------
+
+    async def _send(self, call: EmulatedCall, progress: CallProgress, name: str,
+                    event: dict[str, Any]) -> Document | None:
+        """Deliver one event; the SVAML to apply next (inline, or the backend's answer)."""
+        route = progress.routes.get(name)
+        if route is None:
+            return None
+        if isinstance(route, dict):
+            return route
+        emu = self._emulator
+        app = emu.configuration.applications.get(call.application_key)
+        if app is None:
+            return None
+        sent = await emu.callbacks.send(app.credentials, route, event)
+        return sent.svaml if sent is not None and name in ("ice", "ace", "pie") else None
+
+    def _common(self, call: EmulatedCall, name: str) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "event": name,
+            "callid": call.call_id,
+            "timestamp": format_timestamp(self._emulator.clock.utcnow()),
+            "version": 1,
+            "applicationKey": call.application_key,
+        }
+        if call.custom is not None:
+            event["custom"] = call.custom
+        if call.conference_id:
+            event["conferenceId"] = call.conference_id
+        return event
+
+    def _to(self, call: EmulatedCall) -> dict[str, str]:
+        return {"type": _wire(call.to.type), "endpoint": call.to.endpoint}
+
+    def _ice_event(self, call: EmulatedCall) -> dict[str, Any]:
+        event = self._common(call, "ice")
+        event.update({
+            "callResourceUrl": f"{self._emulator.url}/calling/v1/calls/id/{call.call_id}",
+            "userRate": RATE,
+            "cli": call.cli or "private",
+            "to": self._to(call),
+            "domain": call.domain,
+            "originationType": call.domain.upper(),
+            "duration": 0,
+            "rdnis": "",
+            "callHeaders": [],
+        })
+        return event
+
+    def _ace_event(self, call: EmulatedCall, progress: CallProgress) -> dict[str, Any]:
+        event = self._common(call, "ace")
+        if progress.amd:
+            event["amd"] = {"status": progress.outcome.amd, "duration": 2}
+            if progress.outcome.amd == "machine":
+                event["amd"]["reason"] = "longgreeting"
+        return event
+
+    def _pie_event(self, call: EmulatedCall, result: dict[str, Any]) -> dict[str, Any]:
+        event = self._common(call, "pie")
+        event["menuResult"] = result
+        return event
+
+    def _dice_event(self, call: EmulatedCall) -> dict[str, Any]:
+        event = self._common(call, "dice")
+        minutes = -(-call.duration // 60)
+        event.update({
+            "reason": _wire(call.reason),
+            "result": _wire(call.result),
+            "debit": {"currencyId": RATE["currencyId"],
+                      "amount": round(minutes * RATE_PER_MINUTE, 4)},
+            "userRate": RATE,
+            "to": self._to(call),
+            "from": call.cli or "private",
+            "duration": call.duration,
+            "callHeaders": [],
+        })
+        return event

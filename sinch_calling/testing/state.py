@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import attrs
 
-from ..auth import CallbackVerifier
+from ..auth import CallbackVerifier, Credentials
 from ..models import CallbackUrls, Capability
 
 __all__ = ["Application", "ConfigurationState", "OwnedNumber"]
@@ -13,14 +13,17 @@ __all__ = ["Application", "ConfigurationState", "OwnedNumber"]
 
 @attrs.define(kw_only=True)
 class Application:
-    """An application: its key, secret and callback URLs."""
+    """An application: its key, secret and callback URLs (set ``callbacks`` to have the
+    emulator POST ICE/ACE/PIE/DiCE/notify events to your backend)."""
 
     key: str
-    secret: str
+    secret: str = attrs.field(repr=False)
     callbacks: CallbackUrls = attrs.Factory(CallbackUrls)
+    credentials: Credentials = attrs.field(init=False, repr=False)
     verifier: CallbackVerifier = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        self.credentials = Credentials(self.key, self.secret)
         self.verifier = CallbackVerifier(self.key, self.secret, allow_basic=True)
 
 
