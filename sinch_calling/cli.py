@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -40,14 +41,27 @@ async def _demo(args: argparse.Namespace) -> int:
     return await run_demo(verbose=not args.quiet)
 
 
-async def _emulator(args: argparse.Namespace) -> int:
-    from .testing import Emulator
+def _auth_window(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
 
+
+async def _emulator(args: argparse.Namespace) -> int:
+    from .models import CallbackUrls
+    from .testing import Emulator, Mix
+
+    outcomes = None
+    if args.mix:
+        outcomes = Mix.from_spec(args.mix, seed=args.seed, ring=args.ring, talk=args.talk)
     emu = Emulator(args.application_key, args.application_secret, host=args.host,
-                   port=args.port)
+                   port=args.port, outcomes=outcomes, auth_window=args.auth_window)
+    if args.callback_url:
+        emu.configuration.applications[args.application_key].callbacks = CallbackUrls(
+            primary=args.callback_url, fallback=args.fallback_url)
     for index in range(args.recordings):
         emu.recordings.add_generated(f"recording-{index + 1:04d}.mp3", 64 * 1024, seed=index)
     async with emu:
+        # A dedicated server process: keep its long-lived objects out of the collector's way.
+        gc.freeze()
         print(f"Sinch Calling emulator on {emu.url}", flush=True)
         print(f"  SINCH_APPLICATION_KEY={emu.application_key}", flush=True)
         print(f"  SINCH_APPLICATION_SECRET={emu.application_secret}", flush=True)
@@ -218,6 +232,15 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--application-secret", default=DEFAULT_SECRET)
     emulator.add_argument("--recordings", type=int, default=0,
                           help="store this many generated 64 KiB recordings")
+    emulator.add_argument("--auth-window", type=_auth_window, default=300.0,
+                          help="accepted x-timestamp skew in seconds, or 'none' (default 300)")
+    emulator.add_argument("--mix", help="call outcomes, e.g. answered=80,busy=10,noanswer=5,"
+                                        "failed=5 (default: every call answered at once)")
+    emulator.add_argument("--seed", default=0, help="seed of --mix")
+    emulator.add_argument("--ring", type=float, default=0.0, help="seconds each call rings")
+    emulator.add_argument("--talk", type=float, help="seconds each answered call lasts")
+    emulator.add_argument("--callback-url", help="the application's primary callback URL")
+    emulator.add_argument("--fallback-url", help="the application's fallback callback URL")
     emulator.set_defaults(run=_emulator)
 
     numbers = sub.add_parser("numbers", help="list, assign, unassign or query numbers")

@@ -117,3 +117,12 @@ def test_recordings_list_download_export(env: str, tmp_path: Path,
     assert main(["recordings", "export", "--output", str(export)]) == 0
     assert "downloaded 0" in capsys.readouterr().out
     assert (export / "manifest.jsonl").exists()
+
+
+def test_emulator_options_parse() -> None:
+    from sinch_calling.cli import build_parser
+
+    args = build_parser().parse_args(["emulator", "--mix", "answered=80,busy=20", "--seed", "7",
+                                      "--auth-window", "none", "--callback-url",
+                                      "http://127.0.0.1:9/cb", "--recordings", "2"])
+    assert (args.mix, args.auth_window, args.recordings) == ("answered=80,busy=20", None, 2)

@@ -283,8 +283,10 @@ class CallLifecycle:
         room = conferences.setdefault(conference_id,
                                       ConferenceState(conference_id=conference_id))
         if call.call_id not in room.participants:
+            # The participant's own number: the caller of an incoming call, else the callee.
+            number = call.cli if call.method == "incoming" else call.to.endpoint
             room.participants[call.call_id] = ParticipantState(
-                call_id=call.call_id, cli=call.cli or "",
+                call_id=call.call_id, cli=number or "",
                 joined_at=self._emulator.clock.utcnow())
 
     def _end(self, call: EmulatedCall, result: CallResult, reason: CallReason) -> None:
