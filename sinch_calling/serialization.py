@@ -129,13 +129,10 @@ def _make_converter() -> cattrs.Converter:
         return structure
 
     def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
-        renames = {f.name: override(rename=wire_key(f)) for f in attrs.fields(cls)}
-        omit_none = make_dict_unstructure_fn(cls, conv, **renames)  # type: ignore[arg-type]
-
-        def unstructure(obj: Any) -> dict[str, Any]:
-            return {k: v for k, v in omit_none(obj).items() if v is not None}
-
-        return unstructure
+        # Fields defaulting to None are left out when None: generated code, no second pass.
+        overrides = {f.name: override(rename=wire_key(f), omit_if_default=f.default is None)
+                     for f in attrs.fields(cls)}
+        return make_dict_unstructure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
 
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
