@@ -11,10 +11,10 @@ its ``name``. A name this version does not know decodes to
 :class:`UnknownInstruction` or :class:`UnknownAction`, which keep the raw object and
 encode it unchanged. Pure: no I/O.
 
-Where each action may appear (Sinch's rules, not checked here): ``connectPstn`` in
-ICE and PIE answers; ``connectMxp``, ``connectSip``, ``connectStream`` and ``park``
-in ICE; ``continue`` in ACE and PIE; ``hangup``, ``connectConf`` and ``runMenu``
-everywhere. ``sendDtmf`` is not allowed in ACE answers.
+Where each action may appear (Sinch's rules, checked by :func:`check_answer`):
+``connectPstn`` in ICE and PIE answers; ``connectMxp``, ``connectSip``,
+``connectStream`` and ``park`` in ICE; ``continue`` in ACE and PIE; ``hangup``,
+``connectConf`` and ``runMenu`` everywhere. ``sendDtmf`` is not allowed in ACE answers.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ __all__ = [
     "TranscriptionOptions",
     "UnknownAction",
     "UnknownInstruction",
+    "check_answer",
 ]
 
 _DTMF = re.compile(r"[0-9*#wW]+")
@@ -528,3 +529,33 @@ def _register() -> None:
 
 
 _register()
+
+
+# -- where elements may appear ---------------------------------------------------------
+
+_ACTION_EVENTS: dict[str, frozenset[str]] = {
+    "connectPstn": frozenset({"ice", "pie"}),
+    "connectMxp": frozenset({"ice"}),
+    "connectSip": frozenset({"ice"}),
+    "connectStream": frozenset({"ice"}),
+    "park": frozenset({"ice"}),
+    "continue": frozenset({"ace", "pie"}),
+}
+
+
+def check_answer(document: object, event: str, *, field: str = "svaml") -> Svaml:
+    """Check that ``document`` is SVAML Sinch accepts as the answer to ``event``
+    (``"ice"``, ``"ace"``, ``"pie"``, or ``"manage"`` for ``calls.manage``): a
+    :class:`Svaml` with exactly one action, allowed there. Returns it; raises
+    :class:`~sinch_calling.errors.ValidationError` naming ``field`` otherwise."""
+    if not isinstance(document, Svaml):
+        raise ValidationError(field, f"must be a svaml.Svaml; got {type(document).__name__}")
+    if document.action is None:
+        raise ValidationError(f"{field}.action", "a SVAML document needs exactly one action")
+    allowed = _ACTION_EVENTS.get(document.action.name)
+    if event != "manage" and allowed is not None and event not in allowed:
+        raise ValidationError(f"{field}.action", f"Sinch refuses {document.action.name!r} in "
+                                                 f"an {event} answer")
+    if event == "ace" and any(isinstance(i, SendDtmf) for i in document.instructions):
+        raise ValidationError(f"{field}.instructions", "Sinch refuses sendDtmf in an ace answer")
+    return document

@@ -49,7 +49,7 @@ from .events import (
     parse,
 )
 from .serialization import dumps
-from .svaml import Continue, Hangup, SendDtmf, Svaml
+from .svaml import Continue, Hangup, Svaml, check_answer
 
 __all__ = [
     "DEFAULT_ANSWERS",
@@ -78,15 +78,6 @@ DEFAULT_ANSWERS: Final[Mapping[EventType, Svaml]] = MappingProxyType({
 
 # Sinch's rules for where an action may appear (protocol notes, "SVAML"); actions not
 # listed (hangup, connectConf, runMenu, unknown ones) may appear everywhere.
-_ACTION_EVENTS: Final[Mapping[str, frozenset[EventType]]] = {
-    "connectPstn": frozenset({EventType.ICE, EventType.PIE}),
-    "connectMxp": frozenset({EventType.ICE}),
-    "connectSip": frozenset({EventType.ICE}),
-    "connectStream": frozenset({EventType.ICE}),
-    "park": frozenset({EventType.ICE}),
-    "continue": frozenset({EventType.ACE, EventType.PIE}),
-}
-
 _JSON: Final = MappingProxyType({"Content-Type": "application/json"})
 _TEXT: Final = MappingProxyType({"Content-Type": "text/plain; charset=utf-8"})
 _NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
@@ -285,17 +276,10 @@ class CallbackRouter:
 
 
 def _checked(kind: EventType, answer: object) -> Svaml:
-    if not isinstance(answer, Svaml):
-        raise _HandlerError(f"returned {type(answer).__name__}, expected a Svaml document")
-    if answer.action is None:
-        raise _HandlerError("returned SVAML without an action; Sinch needs exactly one")
-    allowed = _ACTION_EVENTS.get(answer.action.name)
-    if allowed is not None and kind not in allowed:
-        raise _HandlerError(f"returned the {answer.action.name!r} action, which Sinch "
-                            f"refuses in a {kind.value} answer")
-    if kind is EventType.ACE and any(isinstance(i, SendDtmf) for i in answer.instructions):
-        raise _HandlerError("returned sendDtmf, which Sinch refuses in an ace answer")
-    return answer
+    try:
+        return check_answer(answer, kind.value, field="answer")
+    except ValidationError as exc:
+        raise _HandlerError(f"returned SVAML Sinch would refuse: {exc}") from None
 
 
 def _is_async(handler: object) -> bool:

@@ -251,3 +251,23 @@ async def test_rate_limited_callout_is_retried_once_placed_once(
     call_id = await sinch.callouts.tts("+46000000001", text="Hello")
     assert len(emulator.requests) == 2
     assert list(emulator.traffic.calls) == [call_id]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"ice": svaml.Svaml(action=svaml.Park())}, "ice.action"),
+        ({"ice": svaml.Svaml([svaml.Say("hi")])}, "ice.action"),
+        ({"ace": svaml.Svaml(action=svaml.ConnectPstn(number="+46000000001"))}, "ace.action"),
+        ({"ace": svaml.Svaml([svaml.SendDtmf("1")], svaml.Hangup())}, "ace.instructions"),
+        ({"pie": svaml.Svaml(action=svaml.Park())}, "pie.action"),
+        ({"dice": svaml.Svaml(action=svaml.Hangup())}, "dice"),
+    ],
+)
+async def test_inline_svaml_sinch_would_refuse_is_refused_before_sending(
+    sinch: SinchCalling, emulator: Emulator, kwargs: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        await sinch.callouts.custom(destination="+46000000001", **kwargs)  # type: ignore[arg-type]
+    assert info.value.field == field
+    assert emulator.requests == []

@@ -93,8 +93,18 @@ async def test_manage_matches_java_fixture(sinch: SinchCalling, emulator: Emulat
 async def test_manage_without_hangup_keeps_the_call(sinch: SinchCalling,
                                                     emulator: Emulator) -> None:
     call_id = await _call(sinch, emulator)
-    await sinch.calls.manage(call_id, svaml.Svaml([svaml.PlayFiles(["welcome"])]))
+    await sinch.calls.manage(call_id, svaml.Svaml([svaml.PlayFiles(["welcome"])],
+                                                  svaml.Continue()))
     assert (await sinch.calls.get(call_id)).status == CallStatus.ONGOING
+
+
+async def test_manage_needs_exactly_one_action(sinch: SinchCalling, emulator: Emulator) -> None:
+    call_id = await _call(sinch, emulator)
+    sent = len(emulator.requests)
+    with pytest.raises(ValidationError) as info:
+        await sinch.calls.manage(call_id, svaml.Svaml([svaml.Say("no action")]))
+    assert info.value.field == "svaml.action"
+    assert len(emulator.requests) == sent
 
 
 async def test_manage_ended_call_is_not_found(sinch: SinchCalling, emulator: Emulator) -> None:

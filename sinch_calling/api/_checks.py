@@ -6,7 +6,7 @@ import re
 
 from ..errors import ValidationError
 from ..models import Destination, DestinationType
-from ..svaml import Svaml
+from ..svaml import Svaml, check_answer
 from ..validation import e164, http_url, non_empty
 
 __all__ = ["callback", "destination", "dtmf", "flag", "optional_text", "positive_int"]
@@ -64,10 +64,17 @@ def optional_text(field: str, value: object, *, blank: bool = False) -> str | No
 
 def callback(field: str, value: object) -> str | None:
     """A custom callout's event handler: a callback URL, or a :class:`Svaml` sent inline
-    as the compact JSON text Sinch expects."""
+    as the compact JSON text Sinch expects (checked against what Sinch accepts for that
+    event: ICE takes only ``connectPstn``; DiCE takes no SVAML)."""
     if value is None:
         return None
     if isinstance(value, Svaml):
+        if field == "dice":
+            raise ValidationError(field, "must be a callback URL: DiCE is answered with no SVAML")
+        check_answer(value, field, field=field)
+        if field == "ice" and value.action is not None and value.action.name != "connectPstn":
+            raise ValidationError(f"{field}.action", "a custom callout's inline ICE answer "
+                                                     "must be connectPstn")
         return value.to_json()
     if isinstance(value, str):
         return http_url(field, value)

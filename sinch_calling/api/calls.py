@@ -8,7 +8,7 @@ from ..errors import ValidationError
 from ..models import Call
 from ..regions import SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX
 from ..serialization import dumps
-from ..svaml import Svaml
+from ..svaml import Svaml, check_answer
 from ..transport import Transport, encode_segment
 from ..validation import non_empty
 
@@ -34,13 +34,16 @@ class CallsApi:
     async def manage(self, call_id: str, svaml: Svaml, *, resource_url: str | None = None) -> None:
         """Send SVAML to a live call: play or say something, hang up, or unpark it.
 
+        The document needs exactly one action: ``Hangup()`` to end the call,
+        ``Continue()`` to keep it going after the instructions, or (unparking) the
+        action the ICE answer would have had.
+
         ``resource_url`` is the ``callResourceUrl`` of the call's ICE event: the request
         then goes to that regional host, which must be a Sinch traffic host over
         https (or this client's own ``base_url`` host), with the path of this call.
         Not repeated unless the server provably did not act on it.
         """
-        if not isinstance(svaml, Svaml):
-            raise ValidationError("svaml", f"must be a svaml.Svaml; got {type(svaml).__name__}")
+        check_answer(svaml, "manage")
         url = self._url(call_id)
         if resource_url is not None:
             url = self._resource_origin(resource_url, url).with_path(url.raw_path,
