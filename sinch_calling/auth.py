@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 _EMPTY_MD5 = ""
+_URLSAFE_BASE64 = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 
 
 def content_md5(body: bytes) -> str:
@@ -75,10 +77,12 @@ def _decode_secret(secret: str) -> bytes:
     try:
         decoded = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        try:
-            decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        except (binascii.Error, ValueError):
-            decoded = b""
+        decoded = b""
+        if _URLSAFE_BASE64.fullmatch(text):  # the URL-safe alphabet, padding optional
+            try:
+                decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            except (binascii.Error, ValueError):
+                decoded = b""
     if not decoded:
         raise ValidationError(
             "application_secret", "must be base64 text, as the Sinch dashboard shows it"

@@ -14,6 +14,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "InvalidResponseError",
     "NotFoundError",
     "RateLimitedError",
@@ -46,6 +47,10 @@ class ValidationError(SinchError, ValueError):
 
 class TransportError(SinchError):
     """The request did not get an HTTP response: connection failure, reset or timeout."""
+
+
+class ClientClosedError(SinchError, RuntimeError):
+    """The client was used after ``close()`` (or after its ``async with`` block)."""
 
 
 class InvalidResponseError(SinchError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import ssl
+import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -98,30 +99,39 @@ def _transient(exc: BaseException) -> bool:
     )
 
 
+def _too_late(deadline: float | None, wait: float) -> bool:
+    # Leave the next attempt a little time of its own, too.
+    return deadline is not None and time.monotonic() + wait * 1.1 + 0.05 >= deadline
+
+
 def retry_middleware(
-    policy: RetryPolicy, *, idempotent: bool
+    policy: RetryPolicy, *, idempotent: bool, budget: float | None = None
 ) -> aiohttp.ClientMiddlewareType:
     """An aiohttp client middleware retrying per ``policy``.
 
     Put it before the signing middleware so that each attempt is signed afresh.
+    ``budget`` (seconds, the request's total timeout) stops it from starting a wait
+    that would outlast the request: the last answer (a 429 the server provably did not
+    act on) is returned rather than turned into a timeout.
     """
 
     async def middleware(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         attempt = 1
+        deadline = None if budget is None else time.monotonic() + budget
         while True:
             try:
                 response = await handler(request)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 retryable = _transient(exc) if idempotent else _unsent(exc)
                 wait = policy.delay(attempt, None) if retryable else None
-                if wait is None:
+                if wait is None or _too_late(deadline, wait):
                     raise
             else:
                 status = response.status
                 if status not in policy.statuses or (status != 429 and not idempotent):
                     return response
                 wait = policy.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
-                if wait is None:
+                if wait is None or _too_late(deadline, wait):
                     return response
                 response.release()
             await asyncio.sleep(wait)

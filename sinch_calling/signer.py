@@ -27,19 +27,21 @@ async def _body_bytes(request: ClientRequest) -> bytes:
 
 
 def auth_middleware(
-    credentials: Credentials, scheme: AuthScheme, allowed_hosts: Collection[str]
+    credentials: Credentials, scheme: AuthScheme, allowed_origins: Collection[tuple[str, str]]
 ) -> aiohttp.ClientMiddlewareType:
     """Sign (or Basic-authenticate) each attempt, over the exact bytes, path and type sent.
 
-    Requests to hosts outside ``allowed_hosts`` (say, after a redirect) are refused
-    rather than sent with credentials.
+    Requests outside ``allowed_origins`` (``(scheme, host)`` pairs), say after a
+    redirect to another host or from https to http, are refused rather than sent with
+    credentials.
     """
-    hosts = frozenset(h.lower() for h in allowed_hosts)
+    origins = frozenset((s.lower(), h.lower()) for s, h in allowed_origins)
 
     async def middleware(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        host = (request.url.raw_host or "").lower()
-        if host not in hosts:
-            raise UnexpectedHostError(f"refusing to send credentials to {host!r}")
+        url = request.url
+        if (url.scheme, (url.raw_host or "").lower()) not in origins:
+            raise UnexpectedHostError(
+                f"refusing to send credentials to {url.scheme}://{url.raw_host}")
         headers = request.headers
         if scheme == "basic":
             headers["Authorization"] = credentials.basic()

@@ -21,7 +21,13 @@ from yarl import URL
 
 from . import __version__
 from .auth import Credentials
-from .errors import InvalidResponseError, TransportError, ValidationError, error_from_response
+from .errors import (
+    ClientClosedError,
+    InvalidResponseError,
+    TransportError,
+    ValidationError,
+    error_from_response,
+)
 from .regions import CONFIGURATION_PREFIX, SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX
 from .retry import RetryPolicy, parse_retry_after, retry_middleware
 from .serialization import converter
@@ -41,7 +47,10 @@ def encode_segment(value: str, field: str) -> str:
     """Percent-encode one path segment; ``+`` stays as is, ``/`` and dot-segments cannot escape."""
     if not isinstance(value, str) or not value:
         raise ValidationError(field, "must be a non-empty string")
-    encoded = quote(value, safe="+")
+    try:
+        encoded = quote(value, safe="+")
+    except UnicodeEncodeError:
+        raise ValidationError(field, "must be valid Unicode text (no lone surrogates)") from None
     if encoded in (".", ".."):
         encoded = encoded.replace(".", "%2E")
     return encoded
@@ -67,12 +76,12 @@ class Transport:
         self.timeout = timeout
         self.retry = retry
         self._max_connections = max_connections
-        self.allowed_hosts: frozenset[str] = frozenset(
-            {*SINCH_TRAFFIC_HOSTS, traffic_origin.host or "", configuration_origin.host or ""}
-        )
-        signer = auth_middleware(credentials, auth, self.allowed_hosts)
-        self._safe = (retry_middleware(retry, idempotent=True), signer)
-        self._unsafe = (retry_middleware(retry, idempotent=False), signer)
+        origins = {("https", host) for host in SINCH_TRAFFIC_HOSTS}
+        origins |= {(o.scheme, o.host or "") for o in (traffic_origin, configuration_origin)}
+        signer = auth_middleware(credentials, auth, origins)
+        budget = timeout.total
+        self._safe = (retry_middleware(retry, idempotent=True, budget=budget), signer)
+        self._unsafe = (retry_middleware(retry, idempotent=False, budget=budget), signer)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -83,7 +92,7 @@ class Transport:
         """The session, created on first use inside the running event loop."""
         if self._session is None:
             if self._closed:
-                raise RuntimeError("this SinchCalling client is closed")
+                raise ClientClosedError("this SinchCalling client is closed")
             asyncio.get_running_loop()  # a session must belong to a running loop
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0),
@@ -161,7 +170,7 @@ class Transport:
                         retry_after=parse_retry_after(response.headers.get("Retry-After")),
                     )
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _transport_error(method, url, exc) from exc
+            raise _transport_error(method, url, exc) from None
         if not payload.strip():
             return None
         try:
@@ -210,7 +219,7 @@ class Transport:
                     )
                 yield response
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _transport_error(method, url, exc) from exc
+            raise _transport_error(method, url, exc) from None
 
 
 def decode(data: Any, cls: type[T], *, status: int = 200) -> T:
@@ -225,5 +234,8 @@ def decode(data: Any, cls: type[T], *, status: int = 200) -> T:
 
 
 def _transport_error(method: str, url: URL, exc: BaseException) -> TransportError:
+    # str(), never repr(): aiohttp's response errors carry the request headers in their
+    # repr, Authorization included.
     kind = "timed out" if isinstance(exc, asyncio.TimeoutError) else "failed"
-    return TransportError(f"{method} {url.with_query(None)} {kind}: {exc!r}")
+    return TransportError(f"{method} {url.with_query(None)} {kind}: "
+                          f"{type(exc).__name__}: {exc}")

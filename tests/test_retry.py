@@ -165,3 +165,16 @@ def test_delays_grow_and_stop() -> None:
 def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
     now = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after(header, now=now) == seconds
+
+
+async def test_a_wait_that_would_outlast_the_timeout_returns_the_429() -> None:
+    # Retry-After 2 s with 1 s left: a 429 (provably not acted on), never a timeout.
+    flaky = Flaky(429, failures=10, headers={"Retry-After": "2"})
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", flaky.handle)
+    async with TestServer(app) as server:
+        sinch = SinchCalling("key", "c2VjcmV0", base_url=f"http://{server.host}:{server.port}",
+                             timeout=1.0, retry=RetryPolicy(max_retry_after=10))
+        with pytest.raises(RateLimitedError):
+            await _send(sinch, "POST")
+    assert len(flaky.hits) == 1

@@ -60,12 +60,17 @@ def test_basic_authorization() -> None:
     assert basic_authorization("key", "c2VjcmV0") == "Basic a2V5OmMyVmpjbVYw"
 
 
-@pytest.mark.parametrize("secret", ["", "   ", "not base64!!", "@@@@"])
+@pytest.mark.parametrize("secret", ["", "   ", "not base64!!", "@@@@", "my secret!"])
 def test_bad_secret_is_rejected_with_the_field_named(secret: str) -> None:
     with pytest.raises(ValidationError) as info:
         Credentials("key", secret)
     assert info.value.field == "application_secret"
     assert secret.strip() == "" or secret not in str(info.value)
+
+
+def test_url_safe_and_unpadded_secrets_are_accepted() -> None:
+    assert Credentials("key", "c2VjcmV0LXNlY3JldA").application_key == "key"
+    assert Credentials("key", "_-_-").application_key == "key"
 
 
 def test_empty_key_is_rejected() -> None:
