@@ -9,10 +9,11 @@ Safety rules, in order of importance:
 * A destination is called at most once per campaign: duplicates in the input are
   skipped, and with a ``journal`` a second run skips everything the first one placed.
 * A call whose outcome is unknown (the connection dropped after the request was sent,
-  a 5xx answer) is reported as *uncertain* and never retried automatically: Sinch
-  may have placed it. Only failures that provably placed nothing are retried
-  (HTTP 429, a refused connection); a journal line ``sending`` is written before each
-  request, so a crash leaves such calls marked, not forgotten.
+  a 5xx answer, a success that could not be decoded, an error from a custom ``place``)
+  is reported as *uncertain* and never retried automatically: Sinch may have placed
+  it. Only failures that provably placed nothing are retried (HTTP 429, a refused
+  connection); a journal line ``sending`` is written before each request, so a call
+  cut short by a crash is reported as uncertain by the next run, not forgotten.
 * ``rate`` (calls per second, a leaky bucket) and ``concurrency`` bound the pace; a 429
   pauses every worker for the server's ``Retry-After``.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from collections import deque
@@ -34,14 +36,16 @@ from aiolimiter import AsyncLimiter
 from .client import SinchCalling
 from .errors import (
     ApiError,
+    InvalidResponseError,
     RateLimitedError,
     ServerError,
-    SinchError,
     TransportError,
     ValidationError,
 )
 
 __all__ = ["CallOutcome", "Campaign", "CampaignReport", "PlaceCall"]
+
+logger = logging.getLogger(__name__)
 
 PlaceCall = Callable[[SinchCalling, str], Awaitable[str]]
 """Places one call to a destination and returns its call id."""
@@ -143,7 +147,8 @@ class Campaign:
         on_outcome: Callable[[CallOutcome], None] | None = None,
         max_requeues: int = 5,
     ) -> None:
-        if rate is not None and (isinstance(rate, bool) or not rate > 0):
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float)
+                                 or not rate > 0):
             raise ValidationError("rate", "must be a positive number of calls per second")
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValidationError("concurrency", "must be an integer >= 1")
@@ -152,7 +157,9 @@ class Campaign:
             raise ValidationError("max_requeues", "must be an integer >= 0")
         self._sinch = sinch
         self._place = place
-        self._limiter = AsyncLimiter(rate, 1.0) if rate else None
+        # A bucket holds at least one call: below 1/s, one call per 1/rate seconds.
+        self._limiter = None if rate is None else (
+            AsyncLimiter(rate, 1.0) if rate >= 1 else AsyncLimiter(1, 1.0 / rate))
         self._concurrency = concurrency
         self._journal_path = Path(journal) if journal is not None else None
         self._on_outcome = on_outcome
@@ -181,6 +188,8 @@ class Campaign:
 
     async def run(self, destinations: Iterable[str] | AsyncIterable[str]) -> CampaignReport:
         """Call every destination once; return the report. Failures never raise."""
+        if isinstance(destinations, str):
+            raise ValidationError("destinations", "must be an iterable of numbers, not one string")
         report = CampaignReport()
         seen: set[str] = set()
         done = _Journal.read(self._journal_path) if self._journal_path else {}
@@ -193,7 +202,10 @@ class Campaign:
         def record(outcome: CallOutcome) -> None:
             report.count(outcome)
             if self._on_outcome is not None:
-                self._on_outcome(outcome)
+                try:
+                    self._on_outcome(outcome)
+                except Exception:
+                    logger.exception("on_outcome failed for %s", outcome.destination)
 
         async def next_destination() -> tuple[str, int] | None:
             if requeued:
@@ -202,6 +214,13 @@ class Campaign:
                 async for destination in source:
                     key = destination.strip()
                     previous = done.get(key)
+                    if key not in seen and previous is not None \
+                            and previous.get("state") == "sending":
+                        seen.add(key)  # the last run stopped between sending and answer
+                        record(CallOutcome(destination=key, status="uncertain",
+                                           error="a previous run was interrupted while "
+                                                 "placing this call"))
+                        continue
                     if key in seen or (previous is not None
                                        and previous.get("state") in _FINAL):
                         record(CallOutcome(destination=key, status="skipped"))
@@ -220,7 +239,9 @@ class Campaign:
                         requeued.append((destination, requeues + 1))
                         continue
                     outcome = CallOutcome(destination=destination, status="failed",
-                                          error="still rate limited after requeues")
+                                          error="not placed: still rate limited or "
+                                                "unreachable after requeues; a later run "
+                                                "retries it")
                 record(outcome)
 
         try:
@@ -251,11 +272,21 @@ class Campaign:
             if journal is not None:
                 journal.write(destination=destination, state="retryable")
             return None
-        except (ServerError, TransportError) as exc:
+        except TransportError as exc:
+            if not exc.maybe_sent:  # refused before anything was sent: safe to try again
+                if journal is not None:
+                    journal.write(destination=destination, state="retryable")
+                return None
+            return self._settle(journal, destination, "uncertain", error=str(exc))
+        except (ServerError, InvalidResponseError) as exc:
             # The request may have reached Sinch: never place it again automatically.
             return self._settle(journal, destination, "uncertain", error=str(exc))
-        except (ApiError, SinchError) as exc:
+        except ApiError as exc:  # 4xx: Sinch refused it, nothing was placed
             return self._settle(journal, destination, "failed", error=str(exc))
+        except Exception as exc:
+            logger.exception("placing a call to %s failed unexpectedly", destination)
+            return self._settle(journal, destination, "uncertain",
+                                error=f"{type(exc).__name__}: {exc}")
         return self._settle(journal, destination, "placed", call_id=call_id)
 
     @staticmethod

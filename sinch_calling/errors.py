@@ -46,7 +46,16 @@ class ValidationError(SinchError, ValueError):
 
 
 class TransportError(SinchError):
-    """The request did not get an HTTP response: connection failure, reset or timeout."""
+    """The request did not get an HTTP response: connection failure, reset or timeout.
+
+    ``maybe_sent`` is False only when the request provably never reached the server
+    (the connection was refused or the name did not resolve), so even a callout may
+    be sent again safely.
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
 
 
 class ClientClosedError(SinchError, RuntimeError):

@@ -21,7 +21,7 @@ from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
 from .errors import ValidationError
 
-__all__ = ["RetryPolicy", "parse_retry_after", "retry_middleware"]
+__all__ = ["RetryPolicy", "parse_retry_after", "provably_unsent", "retry_middleware"]
 
 _TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -83,7 +83,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
-def _unsent(exc: BaseException) -> bool:
+def provably_unsent(exc: BaseException) -> bool:
     """True when the request provably never reached the server."""
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
         return False
@@ -93,7 +93,7 @@ def _unsent(exc: BaseException) -> bool:
 
 
 def _transient(exc: BaseException) -> bool:
-    return _unsent(exc) or isinstance(
+    return provably_unsent(exc) or isinstance(
         exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | aiohttp.ClientPayloadError
         | asyncio.TimeoutError
     )
@@ -122,7 +122,7 @@ def retry_middleware(
             try:
                 response = await handler(request)
             except (TimeoutError, aiohttp.ClientError) as exc:
-                retryable = _transient(exc) if idempotent else _unsent(exc)
+                retryable = _transient(exc) if idempotent else provably_unsent(exc)
                 wait = policy.delay(attempt, None) if retryable else None
                 if wait is None or _too_late(deadline, wait):
                     raise

@@ -29,7 +29,7 @@ from .errors import (
     error_from_response,
 )
 from .regions import CONFIGURATION_PREFIX, SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX
-from .retry import RetryPolicy, parse_retry_after, retry_middleware
+from .retry import RetryPolicy, parse_retry_after, provably_unsent, retry_middleware
 from .serialization import converter
 from .signer import AuthScheme, auth_middleware
 
@@ -238,4 +238,4 @@ def _transport_error(method: str, url: URL, exc: BaseException) -> TransportErro
     # repr, Authorization included.
     kind = "timed out" if isinstance(exc, asyncio.TimeoutError) else "failed"
     return TransportError(f"{method} {url.with_query(None)} {kind}: "
-                          f"{type(exc).__name__}: {exc}")
+                          f"{type(exc).__name__}: {exc}", maybe_sent=not provably_unsent(exc))

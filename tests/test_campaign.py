@@ -11,6 +11,8 @@ from sinch_calling.campaign import CallOutcome, Campaign
 from sinch_calling.errors import ValidationError
 from sinch_calling.testing import Emulator
 
+from .conftest import FAST_RETRY
+
 NUMBERS = [f"+4670000{i:04d}" for i in range(40)]
 TTS = Campaign.tts(text="Your code is 1234", cli="+46000000000")
 
@@ -84,7 +86,8 @@ async def test_a_crash_between_sending_and_outcome_is_never_repeated(
     journal.write_text(f'{{"destination":"{NUMBERS[0]}","state":"sending"}}\n'
                        '{"destination":"torn')
     report = await Campaign(sinch, TTS, journal=journal).run(NUMBERS[:2])
-    assert (report.placed, report.skipped) == (1, 1)
+    assert (report.placed, report.uncertain, report.skipped) == (1, 1, 0)
+    assert "interrupted" in (report.problems[0].error or "")
     assert _callouts(emulator) == [NUMBERS[1]]
 
 
@@ -110,3 +113,61 @@ async def test_rate_is_applied(sinch: SinchCalling) -> None:
     report = await Campaign(sinch, TTS, rate=200, concurrency=16).run(NUMBERS[:20])
     assert report.placed == 20
     assert report.calls_per_second > 0
+
+
+async def test_a_rate_below_one_per_second_works(sinch: SinchCalling) -> None:
+    report = await Campaign(sinch, TTS, rate=0.5).run(NUMBERS[:1])
+    assert report.placed == 1
+
+
+async def test_one_string_is_not_a_list_of_numbers(sinch: SinchCalling) -> None:
+    with pytest.raises(ValidationError, match="destinations"):
+        await Campaign(sinch, TTS).run(NUMBERS[0])
+
+
+async def test_a_success_that_cannot_be_decoded_is_uncertain(sinch: SinchCalling) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    hits: list[str] = []
+
+    async def placed_but_odd(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.json_response({"id": "not-the-field-you-expect"})
+
+    app = web.Application()
+    app.router.add_post("/calling/v1/callouts", placed_but_odd)
+    async with TestServer(app, host="127.0.0.1") as server, \
+            SinchCalling("key", "c2VjcmV0", base_url=f"http://127.0.0.1:{server.port}") as odd:
+        report = await Campaign(odd, TTS).run(NUMBERS[:1])
+    assert (report.placed, report.uncertain, report.failed) == (0, 1, 0)
+    assert len(hits) == 1
+
+
+async def test_a_custom_place_that_raises_is_uncertain_not_a_crash(sinch: SinchCalling) -> None:
+    async def broken(_: SinchCalling, destination: str) -> str:
+        raise KeyError(destination)
+
+    seen: list[str] = []
+
+    def noisy(outcome: CallOutcome) -> None:
+        seen.append(outcome.status)
+        raise RuntimeError("a progress bar bug")
+
+    report = await Campaign(sinch, broken, on_outcome=noisy).run(NUMBERS[:2])
+    assert (report.uncertain, seen) == (2, ["uncertain", "uncertain"])
+
+
+async def test_an_unreachable_server_places_nothing_and_a_later_run_retries(
+    unused_tcp_port: int, tmp_path: Path
+) -> None:
+    journal = tmp_path / "campaign.jsonl"
+    async with SinchCalling("key", "c2VjcmV0", base_url=f"http://127.0.0.1:{unused_tcp_port}",
+                            retry=FAST_RETRY) as down:
+        report = await Campaign(down, TTS, journal=journal, max_requeues=1).run(NUMBERS[:2])
+    assert (report.placed, report.failed, report.uncertain) == (0, 2, 0)
+    assert "later run" in (report.problems[0].error or "")
+    async with Emulator() as emu, SinchCalling(emu.application_key, emu.application_secret,
+                                               base_url=emu.url) as up:
+        again = await Campaign(up, TTS, journal=journal).run(NUMBERS[:2])
+    assert again.placed == 2
