@@ -47,15 +47,17 @@ def _auth_window(text: str) -> float | None:
 
 async def _emulator(args: argparse.Namespace) -> int:
     from .models import CallbackUrls
-    from .testing import Emulator, Mix
+    from .testing import DEFAULT_KEY, DEFAULT_SECRET, Emulator, Mix
 
+    key = args.application_key or DEFAULT_KEY
+    secret = args.application_secret or DEFAULT_SECRET
     outcomes = None
     if args.mix:
         outcomes = Mix.from_spec(args.mix, seed=args.seed, ring=args.ring, talk=args.talk)
-    emu = Emulator(args.application_key, args.application_secret, host=args.host,
+    emu = Emulator(key, secret, host=args.host,
                    port=args.port, outcomes=outcomes, auth_window=args.auth_window)
     if args.callback_url:
-        emu.configuration.applications[args.application_key].callbacks = CallbackUrls(
+        emu.configuration.applications[key].callbacks = CallbackUrls(
             primary=args.callback_url, fallback=args.fallback_url)
     for index in range(args.recordings):
         emu.recordings.add_generated(f"recording-{index + 1:04d}.mp3", 64 * 1024, seed=index)
@@ -212,8 +214,6 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from .testing.emulator import DEFAULT_KEY, DEFAULT_SECRET
-
     parser = argparse.ArgumentParser(
         prog="sinch-calling",
         description="Sinch Calling API client. Credentials come from SINCH_APPLICATION_KEY "
@@ -228,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = sub.add_parser("emulator", help="serve the local Calling API emulator")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8700)
-    emulator.add_argument("--application-key", default=DEFAULT_KEY)
-    emulator.add_argument("--application-secret", default=DEFAULT_SECRET)
+    emulator.add_argument("--application-key", help="default: the emulator's own key")
+    emulator.add_argument("--application-secret", help="default: the emulator's own secret")
     emulator.add_argument("--recordings", type=int, default=0,
                           help="store this many generated 64 KiB recordings")
     emulator.add_argument("--auth-window", type=_auth_window, default=300.0,
@@ -308,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(command(args))
     except KeyboardInterrupt:
         return 130
-    except (SinchError, ValueError) as exc:
+    except (SinchError, ValueError, OSError) as exc:
         print(f"sinch-calling: {exc}", file=sys.stderr)
         return 1
 
