@@ -9,6 +9,7 @@ it: the connection was refused before anything was sent, or the server answered
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import ssl
 import time
@@ -24,6 +25,7 @@ from .errors import ValidationError
 __all__ = ["RetryPolicy", "parse_retry_after", "provably_unsent", "retry_middleware"]
 
 _TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+_log = logging.getLogger(__name__)
 
 
 @attrs.frozen(kw_only=True)
@@ -126,6 +128,7 @@ def retry_middleware(
                 wait = policy.delay(attempt, None) if retryable else None
                 if wait is None or _too_late(deadline, wait):
                     raise
+                cause = type(exc).__name__
             else:
                 status = response.status
                 if status not in policy.statuses or (status != 429 and not idempotent):
@@ -134,6 +137,9 @@ def retry_middleware(
                 if wait is None or _too_late(deadline, wait):
                     return response
                 response.release()
+                cause = f"HTTP {status}"
+            _log.debug("retrying %s %s after %s in %.2f s (attempt %d of %d)", request.method,
+                       request.url.path, cause, wait, attempt + 1, policy.attempts)
             await asyncio.sleep(wait)
             attempt += 1
 
