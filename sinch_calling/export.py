@@ -8,6 +8,14 @@ disk, resumes ``.part`` files left by an interrupted run, and downloads the rest
 
 Failures of single recordings are collected, not raised; an error while listing
 stops the export and propagates (what was downloaded stays in the manifest).
+
+With ``delete`` (``delete_after``), nothing is deleted before the listing is complete:
+the listing is read page by page while downloads run, and deleting a recording
+would shift later ones into pages already read, so they would never be listed.
+Recordings verified before then wait (their keys only) and are deleted, then
+reported, once the last page has been read; after that each is deleted as soon as
+its file is verified. So that this wait is short, the listing is then read ahead
+without bound (the entries are kept in memory, never the bodies).
 """
 
 from __future__ import annotations
@@ -141,27 +149,55 @@ def read_manifest(path: Path) -> dict[str, ManifestEntry]:
     return entries
 
 
+_APPEND = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+           | getattr(os, "O_BINARY", 0))
+
+
+def _open_for_append(path: Path) -> IO[bytes]:
+    """Open ``path`` to append to, never through a symlink (``OSError`` instead)."""
+    fd = os.open(path, _APPEND, 0o666)
+    try:
+        return os.fdopen(fd, "ab")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class _Manifest:
-    """The manifest file, appended to from worker threads."""
+    """The manifest file, appended to from worker threads.
+
+    Opening, appending and closing hold one lock, so closing waits for an append in
+    progress; a file still finishing after the export was torn down (a cancelled
+    commit completes in its thread) appends its line by opening the file again.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
+        self._closed = False
 
     def open(self) -> None:
-        self._file = self.path.open("ab")
+        with self._lock:
+            if not self._closed and self._file is None:
+                self._file = _open_for_append(self.path)
 
     def append(self, entry: ManifestEntry) -> None:
+        line = entry.to_line()
         with self._lock:
-            assert self._file is not None
-            self._file.write(entry.to_line())
+            if self._file is None:
+                with _open_for_append(self.path) as late:
+                    late.write(line)
+                return
+            self._file.write(line)
             self._file.flush()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with self._lock:
+            self._closed = True
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 def _scan(directory: Path, manifest: Path) -> tuple[dict[str, int], dict[str, ManifestEntry]]:
@@ -179,6 +215,16 @@ def _check_manifest_name(name: object) -> str:
     if not isinstance(name, str) or file_name_for_key(name) != name:
         raise ValidationError("manifest", f"must be a plain file name; got {name!r}")
     return name
+
+
+@attrs.frozen
+class _Verified:
+    """A recording whose file is complete (or was already), not yet reported."""
+
+    key: str
+    outcome: Outcome
+    path: Path
+    size: int | None
 
 
 @attrs.define
@@ -208,9 +254,10 @@ async def run_export(
     started = time.perf_counter()
     manifest = _Manifest(directory / manifest_name)
     sizes, exported = await asyncio.to_thread(_scan, directory, manifest.path)
-    await asyncio.to_thread(manifest.open)
     tally = _Tally()
     reserved = frozenset({manifest_name})
+    listing_done = False
+    held: list[_Verified] = []  # verified before the listing was complete: delete later
 
     def report(key: str, outcome: Outcome, path: Path | None, size: int | None,
                deleted: bool) -> None:
@@ -257,24 +304,38 @@ async def run_export(
             tally.bytes_downloaded += received
             outcome, size = "downloaded", written_size[0] if written_size else None
             tally.downloaded += 1
+        verified = _Verified(key, outcome, target, size)
+        if delete is not None and not listing_done:
+            held.append(verified)  # no await since the check: the listing can't end between
+            return
+        await finish(verified)
+
+    async def finish(verified: _Verified) -> None:
         deleted = False
         if delete is not None:
             try:
-                await delete(key)
+                await delete(verified.key)
             except SinchError as exc:
-                fail(key, "delete", exc)
+                fail(verified.key, "delete", exc)
             else:
                 deleted = True
                 tally.deleted += 1
-        report(key, outcome, target, size, deleted)
+        report(verified.key, verified.outcome, verified.path, verified.size, deleted)
 
-    queue: asyncio.Queue[Recording | None] = asyncio.Queue(maxsize=2 * concurrency)
+    # With deletes, the listing may run ahead unbounded (entries, never bodies) so that
+    # it completes early and deletions (and their progress reports) are not held long.
+    ahead = 0 if delete is not None else 2 * concurrency
+    queue: asyncio.Queue[Recording | _Verified | None] = asyncio.Queue(maxsize=ahead)
 
     async def worker() -> None:
-        while (recording := await queue.get()) is not None:
-            await export_one(recording)
+        while (job := await queue.get()) is not None:
+            if isinstance(job, _Verified):
+                await finish(job)
+            else:
+                await export_one(job)
 
     async def produce() -> None:
+        nonlocal listing_done
         seen: set[str] = set()
         async for recording in recordings:
             if recording.key in seen:
@@ -282,12 +343,19 @@ async def run_export(
             seen.add(recording.key)
             tally.listed += 1
             await queue.put(recording)
+        listing_done = True
+        waiting = held[:]
+        held.clear()
+        for verified in waiting:
+            await queue.put(verified)
         for _ in range(concurrency):
             await queue.put(None)
 
-    tasks = [asyncio.create_task(produce()), *(asyncio.create_task(worker())
-                                                for _ in range(concurrency))]
+    tasks: list[asyncio.Task[None]] = []
     try:
+        await asyncio.to_thread(manifest.open)
+        tasks = [asyncio.create_task(produce()), *(asyncio.create_task(worker())
+                                                    for _ in range(concurrency))]
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
             if (error := task.exception()) is not None:
@@ -296,7 +364,8 @@ async def run_export(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.to_thread(manifest.close)
+        # shielded: a second cancellation must not leave the file open
+        await asyncio.shield(asyncio.to_thread(manifest.close))
     return ExportReport(
         directory=directory, manifest=manifest.path, listed=tally.listed,
         downloaded=tally.downloaded, skipped=tally.skipped, deleted=tally.deleted,

@@ -11,17 +11,28 @@ costs ~50 us per 64 KiB; 1 MiB batches keep both off the loop at full speed.
 The file lives beside its target as ``.{name}.part`` and is renamed into place by
 :meth:`FileSink.commit` only when its length is the expected one. For a resumable
 download, ``.{name}.part.json`` remembers the server's ``ETag``.
+
+Both temporary files are opened without following symbolic links: a new one is
+created with ``O_CREAT | O_EXCL`` after removing whatever had its name, a resumed
+one with ``O_NOFOLLOW``, so a planted link cannot send the bytes elsewhere.
+
+The worker-thread steps of one sink run strictly one after another, each chained
+to the one before, and are shielded from cancellation: a cancelled download that
+calls :meth:`FileSink.abandon` waits for a write or a commit already in a thread
+instead of racing it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 import attrs
 
@@ -36,6 +47,37 @@ __all__ = [
 
 DEFAULT_FLUSH_SIZE = 1024 * 1024
 _HASH_READ = 1024 * 1024
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+T = TypeVar("T")
+
+
+def _open_existing(path: Path, flags: int) -> IO[bytes]:
+    """Open the regular file ``path`` as it is: a symlink (``ELOOP``) or anything
+    but a regular file raises ``OSError``; a planted FIFO does not block."""
+    mode = "rb" if flags & (os.O_WRONLY | os.O_RDWR) == 0 else "r+b"
+    fd = os.open(path, flags | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _create_fresh(path: Path) -> IO[bytes]:
+    """Create ``path`` anew for writing, replacing whatever had that name (a stale
+    file or a planted symlink, which is removed, never followed)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
+    try:
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class Sink(Protocol):
@@ -72,19 +114,21 @@ def read_partial(part: Path, state: Path, *, hashing: bool) -> Partial:
     """Inspect a leftover ``.part`` file (blocking: call it in a thread).
 
     A partial without a recorded ETag cannot be resumed safely and counts as empty.
+    Symbolic links in place of either file are not followed: they count as no partial.
     """
     digest = hashlib.sha256() if hashing else None
     try:
-        etag = json.loads(state.read_text("utf-8")).get("etag")
-        size = part.stat().st_size
+        with _open_existing(state, os.O_RDONLY) as handle:
+            etag = json.loads(handle.read().decode("utf-8")).get("etag")
+        with _open_existing(part, os.O_RDONLY) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if isinstance(etag, str) and etag and size and digest is not None:
+                while block := handle.read(_HASH_READ):
+                    digest.update(block)
     except (OSError, ValueError, AttributeError):
-        return Partial(0, None, digest)
+        return Partial(0, None, hashlib.sha256() if hashing else None)
     if not isinstance(etag, str) or not etag or size == 0:
-        return Partial(0, None, digest)
-    if digest is not None:
-        with part.open("rb") as handle:
-            while block := handle.read(_HASH_READ):
-                digest.update(block)
+        return Partial(0, None, hashlib.sha256() if hashing else None)
     return Partial(size, etag, digest)
 
 
@@ -117,9 +161,10 @@ class FileSink:
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._written = partial.size
-        self._pending: asyncio.Future[None] | None = None
+        self._last: asyncio.Future[Any] | None = None
         self._etag: str | None = partial.etag
         self._state_written = False
+        self._stale_state = partial.etag is not None
         self.received = 0
         """Bytes given to :meth:`write` (over the wire), resets included."""
 
@@ -134,7 +179,8 @@ class FileSink:
         return self._etag
 
     def remember_etag(self, etag: str | None) -> None:
-        """Record the server's ETag; written beside the part file with the first flush."""
+        """Record the server's ETag (``None``: not resumable); written beside the
+        part file with the first flush."""
         self._etag = etag
 
     async def write(self, chunk: bytes) -> None:
@@ -144,7 +190,7 @@ class FileSink:
         self.received += len(chunk)
         if self._buffered >= self._flush_size:
             await self._wait()
-            self._start(self._take())
+            self._then(self._write_batch, self._take())
 
     async def reset(self) -> None:
         """Drop everything written so far (the server restarted the body)."""
@@ -153,8 +199,8 @@ class FileSink:
         self._written = self._resume_from = 0
         if self._digest is not None:
             self._digest = hashlib.sha256()
-        if self._file is not None:
-            await asyncio.to_thread(self._truncate)
+        if self._file is not None:  # nothing is in flight: safe to look
+            await self._run(self._truncate)
 
     async def commit(
         self, expected_size: int | None, then: Callable[[int, str | None], None] | None = None
@@ -163,26 +209,24 @@ class FileSink:
 
         ``then(size, sha256)`` runs in the same worker thread right after the rename
         (the export appends its manifest line there). On a length mismatch, raises
-        :class:`ValueError` and the target is left untouched.
+        :class:`ValueError` and the target is left untouched. Cancelling the caller
+        does not stop a commit that has started: :meth:`abandon` waits for it.
         """
         await self._wait()
-        batch = self._take()
-        return await asyncio.to_thread(self._finish, batch, expected_size, then)
+        return await self._run(self._finish, self._take(), expected_size, then)
 
     async def abandon(self) -> None:
-        """Write what was received and close, keeping the part file for a resume."""
-        try:
-            await self._wait()
-            batch = self._take()
-            await asyncio.to_thread(self._close_keeping, batch)
-        finally:
-            self._pending = None
+        """Write what was received and close, keeping the part file for a resume.
+
+        Runs after any write or commit still in a thread (if that commit completes,
+        the file is in place and there is nothing left to do).
+        """
+        await self._run(self._close_keeping, self._take())
 
     async def discard(self) -> None:
         """Close and delete the part file (nothing worth resuming)."""
-        await self._wait()
         self._take()
-        await asyncio.to_thread(self._close_removing)
+        await self._run(self._close_removing)
 
     # -- the event loop side ----------------------------------------------------
 
@@ -192,14 +236,30 @@ class FileSink:
         self._buffered = 0
         return batch
 
-    def _start(self, batch: list[bytes]) -> None:
-        self._pending = asyncio.ensure_future(asyncio.to_thread(self._write_batch, batch))
+    def _then(self, step: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Run ``step(*args)`` in a thread once the previous step has finished (however
+        it finished); the step runs even if whoever scheduled it is cancelled."""
+        previous = self._last
+
+        async def chained() -> T:
+            if previous is not None:
+                # its error, if any, goes to whoever waited for that step
+                with contextlib.suppress(Exception):
+                    await previous
+            return await asyncio.to_thread(step, *args)
+
+        future = asyncio.ensure_future(chained())
+        self._last = future
+        return future
+
+    async def _run(self, step: Callable[..., T], *args: Any) -> T:
+        # shield: if we are cancelled, the thread still owns the file until it is done
+        return await asyncio.shield(self._then(step, *args))
 
     async def _wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            # shield: if we are cancelled, the thread still owns the file until it is done
-            await asyncio.shield(pending)
+        """Wait for the step in flight, raising its error."""
+        if self._last is not None:
+            await asyncio.shield(self._last)
 
     # -- the worker thread side -------------------------------------------------
 
@@ -207,16 +267,16 @@ class FileSink:
         """Open the part file; a body that spans batches also records its ETag,
         so that a later run can resume it (a one-batch body just starts over)."""
         if self._file is None:
-            handle: IO[bytes]
             if self._resume_from:
-                handle = self.part.open("r+b")
+                handle = _open_existing(self.part, os.O_RDWR)
                 handle.seek(self._resume_from)
                 handle.truncate()
             else:
-                handle = self.part.open("wb")
+                handle = _create_fresh(self.part)
             self._file = handle
         if resumable and self._etag and not self._state_written:
-            self.state.write_text(json.dumps({"etag": self._etag}), "utf-8")
+            with _create_fresh(self.state) as state:
+                state.write(json.dumps({"etag": self._etag}).encode("utf-8"))
             self._state_written = True
         return self._file
 
@@ -253,7 +313,7 @@ class FileSink:
             handle.close()
             self._file = None
         os.replace(self.part, self.target)
-        if self._state_written or self._resume_from:
+        if self._state_written or self._stale_state:
             self.state.unlink(missing_ok=True)
         sha256 = self._digest.hexdigest() if self._digest is not None else None
         if then is not None:
@@ -261,11 +321,13 @@ class FileSink:
         return size, sha256
 
     def _close_keeping(self, batch: list[bytes]) -> None:
-        if batch or self._file is not None:
-            self._write_batch(batch)
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        try:
+            if batch or self._file is not None:
+                self._write_batch(batch)
+        finally:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def _close_removing(self) -> None:
         if self._file is not None:

@@ -10,6 +10,16 @@ file left by an earlier run is resumed the same way when its ETag was recorded.
 Interruptions that make no progress are retried per the client's
 :class:`~sinch_calling.retry.RetryPolicy`; after that the part file stays for a later
 resume and :class:`~sinch_calling.errors.TransportError` is raised.
+
+Recording GETs send ``Accept-Encoding: identity``: the file is the recording's bytes,
+``Content-Length`` counts them and ``Range`` offsets index them. A server that
+compresses anyway (``Content-Encoding`` gzip, deflate, br or zstd) gets its body
+decoded by aiohttp, so the file still holds the recording itself; but then
+``Content-Length`` (aiohttp checks it against the bytes on the wire) and ``Range``
+offsets count encoded bytes, so such a body is not resumed: no ETag is recorded, an
+interruption starts it over and a ranged answer that is encoded is thrown away. A
+coding aiohttp cannot decode raises :class:`~sinch_calling.errors.InvalidResponseError`
+before anything is written.
 """
 
 from __future__ import annotations
@@ -27,14 +37,22 @@ from .errors import ApiError, InvalidResponseError, TransportError
 from .sinks import DEFAULT_FLUSH_SIZE, FileSink, Partial, part_paths, read_partial
 from .transport import Transport
 
-__all__ = ["DOWNLOAD_TIMEOUT", "Downloaded", "download_file"]
+__all__ = [
+    "DOWNLOAD_TIMEOUT",
+    "RECORDING_HEADERS",
+    "Downloaded",
+    "content_decoded",
+    "download_file",
+]
 
 DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=60)
 """No bound on a whole download; 60 s without a byte counts as a stall."""
 
 _INTERRUPTED = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError)
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-_BINARY = {"Accept": "*/*"}
+RECORDING_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity"}
+"""Headers of a recording GET: any media type, the bytes as stored."""
+_DECODED_CODINGS = frozenset({"gzip", "deflate", "br", "zstd"})
 
 
 @attrs.frozen(kw_only=True)
@@ -54,6 +72,21 @@ class _Interrupted(Exception):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(str(cause))
         self.cause = cause
+
+
+def content_decoded(response: aiohttp.ClientResponse) -> bool:
+    """Whether aiohttp decoded a ``Content-Encoding`` (so lengths and ranges on the
+    wire do not count the bytes read); raises
+    :class:`~sinch_calling.errors.InvalidResponseError` for a coding it passes through
+    undecoded (the bytes would not be the recording)."""
+    coding = response.headers.get("Content-Encoding", "").strip().lower()
+    if coding in ("", "identity"):
+        return False
+    if coding in _DECODED_CODINGS:
+        return True
+    raise InvalidResponseError(
+        f"{response.method} {response.url.with_query(None)}: "
+        f"unsupported Content-Encoding {coding[:40]!r}", status=response.status)
 
 
 def _content_range(header: str | None, offset: int) -> int | None:
@@ -128,14 +161,21 @@ async def _fetch_into(
     raises :class:`_Interrupted` when the body stops early.
     """
     offset = sink.position
-    headers = dict(_BINARY)
+    headers = dict(RECORDING_HEADERS)
     if offset:
         headers["Range"] = f"bytes={offset}-"
         if sink.etag:
             headers["If-Range"] = sink.etag
     try:
         async with transport.stream("GET", url, headers=headers, timeout=timeout) as response:
+            encoded = content_decoded(response)
             if response.status == 206 and offset:
+                if encoded:
+                    # its offsets count encoded bytes: start over, unranged
+                    await sink.reset()
+                    raise _Interrupted(InvalidResponseError(
+                        f"GET {url.with_query(None)}: ranged response is content-encoded",
+                        status=206))
                 total = _content_range(response.headers.get("Content-Range"), offset)
                 if total is None:
                     raise InvalidResponseError(
@@ -147,9 +187,14 @@ async def _fetch_into(
             else:
                 if offset:
                     await sink.reset()  # the server sent the whole body again
-                expected = response.content_length
-                sink.remember_etag(response.headers.get("ETag"))
-            await _pump(response, sink.write)
+                expected = None if encoded else response.content_length
+                sink.remember_etag(None if encoded else response.headers.get("ETag"))
+            try:
+                await _pump(response, sink.write)
+            except _Interrupted:
+                if encoded:
+                    await sink.reset()  # not resumable with Range: start over
+                raise
             return expected
     except ApiError as exc:
         if exc.status == 416 and offset:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import os
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from sinch_calling import SinchCalling
 from sinch_calling.api.recordings import download_slots
@@ -18,6 +23,7 @@ from sinch_calling.sinks import part_paths
 from sinch_calling.testing import Emulator
 from sinch_calling.testing.recordings_state import pattern_bytes
 from tests.conftest import FAST_RETRY
+from tests.test_transfer import serve
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 MiB = 1024 * 1024
@@ -262,3 +268,169 @@ async def test_concurrency_leaves_connections_for_other_calls(
         report = await c.recordings.export(tmp_path, concurrency=50)
     assert report.concurrency == 4
     assert report.downloaded == 3
+
+
+async def test_delete_after_exports_every_page_and_deletes_only_after_the_listing(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    """Deleting while pages are still being read would shift recordings into pages
+    already read; none may be missed."""
+    bodies = _fill(emulator, 25)
+    # slow pages: downloads complete while the listing is still being read
+    emulator.faults.add("GET", "/calling/v1/recording", delay=0.02, times=None)
+    seen: list[ExportProgress] = []
+    report = await sinch.recordings.export(tmp_path, page_size=10, concurrency=2,
+                                           delete_after=True, progress=seen.append)
+    assert report.ok
+    assert (report.listed, report.downloaded, report.deleted) == (25, 25, 25)
+    assert emulator.recordings.items == {}
+    for key, body in bodies.items():
+        assert (tmp_path / file_name_for_key(key)).read_bytes() == body
+    assert sorted(p.key for p in seen) == sorted(bodies)
+    assert all(p.deleted for p in seen)
+    kinds = [(r.method, r.path) for r in emulator.requests]
+    last_list = max(i for i, (m, p) in enumerate(kinds) if p == "/calling/v1/recording")
+    first_delete = min(i for i, (m, _) in enumerate(kinds) if m == "DELETE")
+    first_download = min(i for i, (m, p) in enumerate(kinds) if m == "GET" and p.count("/") == 4)
+    assert first_download < last_list < first_delete
+    assert len(_list_queries(emulator)) == 3
+
+
+def _list_queries(emulator: Emulator) -> list[dict[str, str]]:
+    return [r.query for r in emulator.requests if r.path == "/calling/v1/recording"]
+
+
+async def test_a_listing_error_deletes_nothing(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    _fill(emulator, 15)
+    emulator.faults.add("GET", "/calling/v1/recording", delay=0.001)  # the first page passes
+    emulator.faults.add("GET", "/calling/v1/recording", status=400)
+    with pytest.raises(BadRequestError):
+        await sinch.recordings.export(tmp_path, page_size=10, delete_after=True)
+    assert [r for r in emulator.requests if r.method == "DELETE"] == []
+    assert len(emulator.recordings.items) == 15
+    for entry in read_manifest(tmp_path / "manifest.jsonl").values():
+        assert (tmp_path / entry.path).stat().st_size == entry.size
+
+
+# -- cancellation (a real aiohttp server that stalls some bodies) ------------------------
+
+
+async def test_a_cancelled_export_leaves_only_complete_files_and_resumes(
+    tmp_path: Path,
+) -> None:
+    bodies = {f"quick-{i}": f"quick {i}".encode() * 1000 for i in range(3)}
+    bodies |= {f"stall-{i}": bytes([i]) * (3 * MiB) for i in range(2)}
+    stalled, release = asyncio.Event(), asyncio.Event()
+    half_sent: set[str] = set()
+    ranges: list[tuple[str, str | None]] = []
+
+    async def listing(request: web.Request) -> web.Response:
+        page = int(request.query.get("page", "1"))
+        return web.json_response([{"key": key} for key in bodies] if page == 1 else [])
+
+    async def body(request: web.Request) -> web.StreamResponse:
+        key = request.match_info["key"]
+        data, start = bodies[key], 0
+        ranges.append((key, request.headers.get("Range")))
+        if request.headers.get("Range"):
+            start = int(request.headers["Range"][6:-1])
+        response = web.StreamResponse(status=206 if start else 200, headers={"ETag": '"e"'})
+        if start:
+            response.headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        response.content_length = len(data) - start
+        await response.prepare(request)
+        if key.startswith("stall") and not start:
+            await response.write(data[:2 * MiB])
+            half_sent.add(key)
+            if len(half_sent) == 2:
+                stalled.set()
+            await release.wait()
+        await response.write(data[start:])
+        return response
+
+    finished: set[str] = set()
+
+    def progress(update: ExportProgress) -> None:
+        finished.add(update.key)
+
+    async with serve(web.get("/calling/v1/recording", listing),
+                     web.get("/calling/v1/recording/{key}", body)) as client:
+        try:
+            task = asyncio.create_task(client.recordings.export(
+                tmp_path, concurrency=4, progress=progress))
+            await asyncio.wait([task, asyncio.ensure_future(stalled.wait())],
+                               return_when=asyncio.FIRST_COMPLETED)
+            assert not task.done()
+            while len(finished) < 3:  # noqa: ASYNC110 - the quick ones, via progress
+                await asyncio.sleep(0.001)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            entries = read_manifest(tmp_path / "manifest.jsonl")
+            assert sorted(entries) == sorted(k for k in bodies if k.startswith("quick"))
+            for entry in entries.values():
+                assert (tmp_path / entry.path).read_bytes() == bodies[entry.key]
+            assert not (tmp_path / "stall-0").exists()
+            assert not (tmp_path / "stall-1").exists()
+            ranges.clear()
+            report = await client.recordings.export(tmp_path)
+        finally:
+            release.set()
+    assert (report.downloaded, report.skipped, report.failed) == (2, 3, 0)
+    for key, data in bodies.items():
+        assert (tmp_path / key).read_bytes() == data
+    assert all(header is not None for _, header in ranges)  # both resumed their part files
+    assert _names(tmp_path) == sorted([*bodies, "manifest.jsonl"])
+
+
+@pytest.fixture
+def held_fsync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """``os.fsync`` that signals ``entered`` and then waits for ``release``."""
+    entered, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        entered.set()
+        release.wait(30)  # a safety net only: the test releases it
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    yield entered, release
+    release.set()
+
+
+async def test_cancelling_an_export_mid_commit_keeps_the_manifest_line(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path,
+    held_fsync: tuple[threading.Event, threading.Event],
+) -> None:
+    """The manifest is closed only after the commit in flight has appended to it."""
+    entered, release = held_fsync
+    emulator.recordings.add("r.mp3", b"abc" * 1000)
+    task = asyncio.create_task(sinch.recordings.export(tmp_path, durable=True))
+    await asyncio.to_thread(entered.wait)
+    task.cancel()
+    for _ in range(20):  # let the cancellation reach the export's clean-up
+        await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    [entry] = read_manifest(tmp_path / "manifest.jsonl").values()
+    assert (tmp_path / entry.path).read_bytes() == b"abc" * 1000
+    assert _names(tmp_path) == ["manifest.jsonl", "r.mp3"]
+
+
+async def test_a_symlinked_manifest_is_refused(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    _fill(emulator, 1)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "manifest.jsonl").symlink_to(victim)
+    with pytest.raises(OSError, match=r"manifest\.jsonl"):
+        await sinch.recordings.export(tmp_path / "out")
+    assert victim.read_bytes() == b"precious"

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from sinch_calling import SinchCalling
 from sinch_calling.errors import BadRequestError, NotFoundError, TransportError, ValidationError
 from sinch_calling.testing import Emulator
 from sinch_calling.testing.recordings_state import pattern_bytes, pattern_sha256
+from tests.test_transfer import serve
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 T1 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -283,3 +286,19 @@ async def test_emulator_cut_after_drops_the_connection(
     with pytest.raises(aiohttp.ClientPayloadError):
         await consume()
     assert sum(received) == 5000
+
+
+async def test_stream_asks_for_identity_and_decodes_a_compressed_body() -> None:
+    data = bytes(range(256)) * 4000
+    seen: list[str | None] = []
+
+    async def compressing(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Accept-Encoding"))
+        return web.Response(body=gzip.compress(data), headers={"Content-Encoding": "gzip"})
+
+    async with serve(web.get("/calling/v1/recording/{key}", compressing)) as client, \
+            client.recordings.stream("r") as body:
+        assert body.content_length is None  # the announced length counts gzip bytes
+        received = b"".join([chunk async for chunk in body])
+    assert received == data
+    assert seen == ["identity"]

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import json
 import os
+import random
 import tempfile
+import threading
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sinch_calling import SinchCalling
-from sinch_calling.errors import NotFoundError, TransportError, ValidationError
+from sinch_calling.errors import (
+    InvalidResponseError,
+    NotFoundError,
+    TransportError,
+    ValidationError,
+)
 from sinch_calling.filenames import MAX_NAME_BYTES, file_name_for_key
 from sinch_calling.sinks import part_paths
 from sinch_calling.testing import Emulator
@@ -281,3 +294,235 @@ def test_any_key_downloads_inside_the_directory(key: str) -> None:
         assert written[0] == "inside"
         assert len(written) == 2
         assert Path(written[1]).parent == Path("inside")
+
+
+# -- servers that compress, stall or misbehave (real aiohttp servers on loopback) ---
+
+RECORDING_PATH = "/calling/v1/recording/{key}"
+
+
+@asynccontextmanager
+async def serve(*routes: web.RouteDef) -> AsyncIterator[SinchCalling]:
+    """A client of a real aiohttp server on 127.0.0.1 answering ``routes``."""
+    app = web.Application()
+    app.add_routes(routes)
+    async with TestServer(app, host="127.0.0.1") as server, SinchCalling(
+        "key", "c2VjcmV0", base_url=f"http://127.0.0.1:{server.port}", retry=FAST_RETRY
+    ) as client:
+        yield client
+
+
+def _seen(requests: list[web.Request], name: str) -> list[str | None]:
+    return [r.headers.get(name) for r in requests]
+
+
+async def test_download_asks_for_the_bytes_as_stored(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.recordings.add("r", b"abc")
+    await sinch.recordings.download("r", tmp_path)
+    [get] = [r for r in emulator.requests if r.method == "GET"]
+    assert get.headers["Accept-Encoding"] == "identity"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+async def test_a_compressed_body_is_saved_decoded(tmp_path: Path, coding: str) -> None:
+    data = random.Random(1).randbytes(3 * MiB)
+    requests: list[web.Request] = []
+
+    async def compressing(request: web.Request) -> web.Response:
+        requests.append(request)
+        body = gzip.compress(data) if coding == "gzip" else zlib.compress(data)
+        return web.Response(body=body, headers={"Content-Encoding": coding, "ETag": '"e1"'})
+
+    async with serve(web.get(RECORDING_PATH, compressing)) as client:
+        path = await client.recordings.download("r.wav", tmp_path)
+    assert path.read_bytes() == data
+    assert _names(tmp_path) == ["r.wav"]
+    assert _seen(requests, "Accept-Encoding") == ["identity"]
+
+
+async def test_a_compressed_body_cut_short_starts_over_without_range(tmp_path: Path) -> None:
+    data = random.Random(2).randbytes(3 * MiB)
+    compressed = gzip.compress(data)
+    requests: list[web.Request] = []
+
+    async def cut_once(request: web.Request) -> web.StreamResponse:
+        requests.append(request)
+        response = web.StreamResponse(headers={"Content-Encoding": "gzip", "ETag": '"e1"'})
+        response.content_length = len(compressed)
+        await response.prepare(request)
+        if len(requests) == 1:
+            await response.write(compressed[:2 * MiB])
+            assert request.transport is not None
+            request.transport.close()
+            return response
+        await response.write(compressed)
+        await response.write_eof()
+        return response
+
+    async with serve(web.get(RECORDING_PATH, cut_once)) as client:
+        path = await client.recordings.download("r", tmp_path)
+    assert path.read_bytes() == data
+    assert _seen(requests, "Range") == [None, None]
+    assert _names(tmp_path) == ["r"]  # no .part.json: an encoded body is not resumable
+
+
+async def test_a_compressed_answer_to_a_range_is_thrown_away(tmp_path: Path) -> None:
+    data = random.Random(3).randbytes(MiB)
+    part, state = part_paths(tmp_path / "r")
+    part.write_bytes(data[:1000])
+    state.write_text(json.dumps({"etag": '"e1"'}))
+    requests: list[web.Request] = []
+
+    async def always_gzip(request: web.Request) -> web.Response:
+        requests.append(request)
+        if request.headers.get("Range"):
+            return web.Response(status=206, body=gzip.compress(data[1000:]), headers={
+                "Content-Encoding": "gzip", "ETag": '"e1"',
+                "Content-Range": f"bytes 1000-{len(data) - 1}/{len(data)}"})
+        return web.Response(body=gzip.compress(data), headers={"Content-Encoding": "gzip"})
+
+    async with serve(web.get(RECORDING_PATH, always_gzip)) as client:
+        path = await client.recordings.download("r", tmp_path / "r")
+    assert path.read_bytes() == data
+    assert _seen(requests, "Range") == ["bytes=1000-", None]
+    assert _names(tmp_path) == ["r"]
+
+
+async def test_an_unknown_content_encoding_is_refused(tmp_path: Path) -> None:
+    async def compress(request: web.Request) -> web.Response:
+        return web.Response(body=b"\x1f\x9d...", headers={"Content-Encoding": "compress"})
+
+    async with serve(web.get(RECORDING_PATH, compress)) as client:
+        with pytest.raises(InvalidResponseError, match="unsupported Content-Encoding"):
+            await client.recordings.download("r", tmp_path)
+    assert _names(tmp_path) == []
+
+
+# -- cancellation ---------------------------------------------------------------------
+
+
+async def test_a_cancelled_download_leaves_a_resumable_part_and_no_file(
+    tmp_path: Path,
+) -> None:
+    data = random.Random(4).randbytes(3 * MiB)
+    half_sent, release = asyncio.Event(), asyncio.Event()
+    requests: list[web.Request] = []
+
+    async def stalling(request: web.Request) -> web.StreamResponse:
+        requests.append(request)
+        start = int(request.headers.get("Range", "bytes=0-")[6:-1])
+        response = web.StreamResponse(status=206 if start else 200, headers={"ETag": '"e1"'})
+        if start:
+            response.headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        response.content_length = len(data) - start
+        await response.prepare(request)
+        if not start:
+            await response.write(data[:2 * MiB])
+            half_sent.set()
+            await release.wait()
+        await response.write(data[start:])
+        return response
+
+    target = tmp_path / "r"
+    part, state = part_paths(target)
+    async with serve(web.get(RECORDING_PATH, stalling)) as client:
+        try:
+            task = asyncio.create_task(client.recordings.download("r", target))
+            await half_sent.wait()
+            # a state file means a batch reached the disk: the download is mid-body
+            while not state.exists():  # noqa: ASYNC110 - the writer thread has no event
+                await asyncio.sleep(0.001)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert not target.exists()
+            kept = part.read_bytes()
+            assert kept == data[:len(kept)]
+            assert json.loads(state.read_text()) == {"etag": '"e1"'}
+            path = await client.recordings.download("r", target)
+        finally:
+            release.set()
+    assert path.read_bytes() == data
+    assert _seen(requests, "Range") == [None, f"bytes={len(kept)}-"]
+    assert _names(tmp_path) == ["r"]
+
+
+@pytest.fixture
+def held_fsync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """``os.fsync`` that signals ``entered`` and then waits for ``release``."""
+    entered, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        entered.set()
+        release.wait(30)  # a safety net only: the test releases it
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    yield entered, release
+    release.set()
+
+
+async def test_cancelling_during_the_commit_waits_for_it(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path,
+    held_fsync: tuple[threading.Event, threading.Event],
+) -> None:
+    """abandon() must not touch the file while the commit's thread still owns it."""
+    entered, release = held_fsync
+    emulator.recordings.add("r", b"abc" * 1000)
+    task = asyncio.create_task(sinch.recordings.download("r", tmp_path, durable=True))
+    await asyncio.to_thread(entered.wait)
+    task.cancel()
+    for _ in range(20):  # let the cancellation reach abandon()
+        await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (tmp_path / "r").read_bytes() == b"abc" * 1000
+    assert _names(tmp_path) == ["r"]  # no stale .r.part.json written beside it
+
+
+# -- planted symlinks -------------------------------------------------------------------
+
+
+async def test_planted_symlinks_are_replaced_not_followed(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.recordings.add_generated("r", 2 * MiB + 1, seed=6)  # spans batches: state written
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victims = [outside / "a", outside / "b"]
+    for victim in victims:
+        victim.write_bytes(b"precious")
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    part, state = part_paths(inside / "r")
+    part.symlink_to(victims[0])
+    state.symlink_to(victims[1])
+    path = await sinch.recordings.download("r", inside)
+    assert path.read_bytes() == pattern_bytes(6, 0, 2 * MiB + 1)
+    assert [v.read_bytes() for v in victims] == [b"precious", b"precious"]
+    assert _names(inside) == ["r"]
+    assert [r for r, _ in _downloads(emulator)] == [None]
+
+
+async def test_a_symlinked_part_is_not_resumed_through(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    stored = emulator.recordings.add_generated("r", MiB, seed=7)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    inside = tmp_path / "inside"
+    inside.mkdir()
+    part, state = part_paths(inside / "r")
+    part.symlink_to(victim)
+    state.write_text(json.dumps({"etag": stored.etag}))  # a valid-looking resume state
+    path = await sinch.recordings.download("r", inside)
+    assert path.read_bytes() == pattern_bytes(7, 0, MiB)
+    assert victim.read_bytes() == b"precious"
+    assert [r for r, _ in _downloads(emulator)] == [None]
+    assert _names(inside) == ["r"]

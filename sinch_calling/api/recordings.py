@@ -26,7 +26,7 @@ from ..errors import InvalidResponseError, ValidationError
 from ..export import MANIFEST_NAME, ExportProgress, ExportReport, run_export
 from ..filenames import file_name_for_key
 from ..models import Recording
-from ..transfer import DOWNLOAD_TIMEOUT, download_file
+from ..transfer import DOWNLOAD_TIMEOUT, RECORDING_HEADERS, content_decoded, download_file
 from ..transport import Transport, decode, encode_segment
 
 __all__ = ["RecordingBody", "RecordingsApi", "download_slots"]
@@ -125,11 +125,14 @@ class RecordingBody:
 
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
+        self._decoded = content_decoded(response)
 
     @property
     def content_length(self) -> int | None:
-        """Length announced by the server, if any."""
-        return self._response.content_length
+        """Length announced by the server, if any. ``None`` when the server
+        compressed the body anyway (the announced length counts compressed bytes;
+        the chunks are decoded)."""
+        return None if self._decoded else self._response.content_length
 
     @property
     def content_type(self) -> str:
@@ -172,7 +175,13 @@ class RecordingsApi:
         """Recordings created between ``start`` and ``end`` (timezone-aware), fetched
         a page at a time as you iterate: ``async for rec in sinch.recordings.list(...)``.
 
-        Arguments are checked now, before any request.
+        Arguments are checked now, before any request. The API gives no total, so a
+        page shorter than ``page_size`` is taken as the last one: a server that
+        capped the page size below ``page_size`` would end the listing after its
+        first page (the spec documents no cap). Pages are read by number as you go:
+        recordings created or deleted meanwhile can shift later ones into pages
+        already read (an export with ``delete_after`` deletes only once the listing
+        is complete for that reason).
         """
         params = _window_params(start, end)
         params["pageSize"] = str(_page_size(page_size))
@@ -203,10 +212,12 @@ class RecordingsApi:
 
         The connection is released when the block exits, whatever happens.
         ``timeout`` defaults to :data:`~sinch_calling.transfer.DOWNLOAD_TIMEOUT`.
+        The body is asked for uncompressed (``Accept-Encoding: identity``); one
+        compressed anyway is decoded (see :mod:`sinch_calling.transfer`).
         """
         url, limits = self._url(key), _timeout(timeout)
         async with self._download_slots(), self._transport.stream(
-            "GET", url, headers={"Accept": "*/*"}, timeout=limits
+            "GET", url, headers=RECORDING_HEADERS, timeout=limits
         ) as response:
             yield RecordingBody(response)
 
@@ -257,7 +268,8 @@ class RecordingsApi:
         line to ``directory/manifest`` (``key, path, size, sha256, created_on``).
         Failures of single recordings do not stop the export: they are reported in
         the returned :class:`~sinch_calling.export.ExportReport`. ``delete_after``
-        deletes each recording from Sinch once its file is complete and verified.
+        deletes each recording from Sinch once its file is complete and verified,
+        but never before the whole listing has been read (deleting shifts pages).
         ``progress`` is called after each recording. ``concurrency`` is capped to
         the client's download slots (see :func:`download_slots`).
         """
