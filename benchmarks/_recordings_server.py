@@ -7,14 +7,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from benchmarks._server import KEY, SECRET, free_port
+from benchmarks._server import KEY, SECRET, child_server, free_port
 from sinch_calling.testing import Emulator
 
 __all__ = ["KEY", "SECRET", "recordings_server"]
@@ -26,27 +22,13 @@ def recordings_server(*, generated: dict[str, int] | None = None,
     """Start the seeded emulator (pinned to ``cpu`` when there are cores to spare);
     yield its origin."""
     port = free_port()
-    command = [sys.executable, "-m", "benchmarks._recordings_server", str(port)]
+    arguments = ["-m", "benchmarks._recordings_server", str(port)]
     for key, size in (generated or {}).items():
-        command += ["--generated", f"{key}:{size}"]
+        arguments += ["--generated", f"{key}:{size}"]
     if small is not None:
-        command += ["--small", f"{small[0]}:{small[1]}"]
-    if cpu is not None and (os.cpu_count() or 1) > cpu:
-        command = ["taskset", "-c", str(cpu), *command]
-    child = subprocess.Popen(command)
-    try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("the recordings server did not start")
+        arguments += ["--small", f"{small[0]}:{small[1]}"]
+    with child_server(arguments, port, cpu=cpu, name="recordings server"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        child.terminate()
-        child.wait(10)
 
 
 async def _serve(port: int, generated: list[str], small: str | None) -> None:

@@ -22,13 +22,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def emulator_process(cpu: int | None = 1) -> Iterator[str]:
-    """Start ``sinch-calling emulator`` on a free port (pinned to ``cpu`` when possible);
-    yield its origin."""
-    port = free_port()
-    command = [sys.executable, "-m", "sinch_calling", "emulator", "--port", str(port)]
-    if cpu is not None and hasattr(os, "sched_setaffinity") and os.cpu_count() and \
-            os.cpu_count() > cpu:  # type: ignore[operator]
+def child_server(arguments: list[str], port: int, *, cpu: int | None = 1,
+                 name: str = "server") -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``python <arguments>`` (pinned to ``cpu`` when there are cores to spare) until
+    it accepts connections on ``port``; yield the process; terminate it afterwards."""
+    command = [sys.executable, *arguments]
+    if cpu is not None and (os.cpu_count() or 1) > cpu:
         command = ["taskset", "-c", str(cpu), *command]
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -39,11 +38,20 @@ def emulator_process(cpu: int | None = 1) -> Iterator[str]:
                     break
             time.sleep(0.05)
         else:
-            raise RuntimeError("the emulator did not start")
-        yield f"http://127.0.0.1:{port}"
+            raise RuntimeError(f"the {name} did not start")
+        yield child
     finally:
         child.terminate()
         child.wait(10)
+
+
+@contextmanager
+def emulator_process(cpu: int | None = 1) -> Iterator[str]:
+    """Start ``sinch-calling emulator`` on a free port; yield its origin."""
+    port = free_port()
+    with child_server(["-m", "sinch_calling", "emulator", "--port", str(port)], port, cpu=cpu,
+                      name="emulator"):
+        yield f"http://127.0.0.1:{port}"
 
 
 def pin_self(cpu: int = 0) -> None:

@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from ._server import KEY, SECRET, free_port, pin_self
+from ._server import KEY, SECRET, child_server, free_port, pin_self
 
 TTS_BODY = json.dumps({"method": "ttsCallout", "ttsCallout": {
     "destination": {"type": "number", "endpoint": "+46000000001"},
@@ -83,27 +82,11 @@ def server_process(kind: str, cpu: int = 1) -> Iterator[tuple[str, int]]:
     yield (origin, pid)."""
     port = free_port()
     if kind == "emulator":
-        command = [sys.executable, "-m", "sinch_calling", "emulator", "--port", str(port)]
+        arguments = ["-m", "sinch_calling", "emulator", "--port", str(port)]
     else:
-        command = [sys.executable, "-m", "benchmarks.bench_emulator", "--serve-bare", str(port)]
-    if (os.cpu_count() or 1) > cpu:
-        command = ["taskset", "-c", str(cpu), *command]
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        import socket
-
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError(f"the {kind} server did not start")
+        arguments = ["-m", "benchmarks.bench_emulator", "--serve-bare", str(port)]
+    with child_server(arguments, port, cpu=cpu, name=f"{kind} server") as child:
         yield f"http://127.0.0.1:{port}", child.pid
-    finally:
-        child.terminate()
-        child.wait(10)
 
 
 # -- the driver ----------------------------------------------------------------------

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +38,21 @@ async def sinch(emulator: Emulator) -> AsyncIterator[SinchCalling]:
     async with SinchCalling(emulator.application_key, emulator.application_secret,
                             base_url=emulator.url, retry=FAST_RETRY) as client:
         yield client
+
+
+@pytest.fixture
+def held_fsync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """``os.fsync`` that signals ``entered`` and then waits for ``release``."""
+    entered, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        entered.set()
+        release.wait(30)  # a safety net only: the test releases it
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    yield entered, release
+    release.set()

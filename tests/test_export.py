@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -383,24 +381,6 @@ async def test_a_cancelled_export_leaves_only_complete_files_and_resumes(
         assert (tmp_path / key).read_bytes() == data
     assert all(header is not None for _, header in ranges)  # both resumed their part files
     assert _names(tmp_path) == sorted([*bodies, "manifest.jsonl"])
-
-
-@pytest.fixture
-def held_fsync(
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[tuple[threading.Event, threading.Event]]:
-    """``os.fsync`` that signals ``entered`` and then waits for ``release``."""
-    entered, release = threading.Event(), threading.Event()
-    real_fsync = os.fsync
-
-    def fsync(fd: int) -> None:
-        entered.set()
-        release.wait(30)  # a safety net only: the test releases it
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    yield entered, release
-    release.set()
 
 
 async def test_cancelling_an_export_mid_commit_keeps_the_manifest_line(

@@ -11,7 +11,7 @@ import random
 import tempfile
 import threading
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -447,24 +447,6 @@ async def test_a_cancelled_download_leaves_a_resumable_part_and_no_file(
     assert path.read_bytes() == data
     assert _seen(requests, "Range") == [None, f"bytes={len(kept)}-"]
     assert _names(tmp_path) == ["r"]
-
-
-@pytest.fixture
-def held_fsync(
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[tuple[threading.Event, threading.Event]]:
-    """``os.fsync`` that signals ``entered`` and then waits for ``release``."""
-    entered, release = threading.Event(), threading.Event()
-    real_fsync = os.fsync
-
-    def fsync(fd: int) -> None:
-        entered.set()
-        release.wait(30)  # a safety net only: the test releases it
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    yield entered, release
-    release.set()
 
 
 async def test_cancelling_during_the_commit_waits_for_it(
