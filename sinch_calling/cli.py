@@ -16,6 +16,7 @@ from .auth import parse_timestamp
 from .client import SinchCalling
 from .errors import SinchError
 from .serialization import converter
+from .validation import http_url
 
 __all__ = ["main"]
 
@@ -41,8 +42,43 @@ async def _demo(args: argparse.Namespace) -> int:
     return await run_demo(verbose=not args.quiet)
 
 
-def _auth_window(text: str) -> float | None:
-    return None if text.lower() == "none" else float(text)
+def seconds_or_none(text: str) -> float | None:
+    """``none`` or a positive number of seconds."""
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive seconds or 'none'; got {text!r}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535 (0 picks a free one)."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535; got {text!r}")
+    return int(text)
+
+
+def timestamp(text: str) -> datetime:
+    """An ISO-8601 timestamp; without a zone it means UTC."""
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an ISO-8601 timestamp such as 2024-05-01T00:00:00Z; got {text!r}"
+        ) from None
+
+
+def url(text: str) -> str:
+    """An absolute http(s) URL."""
+    try:
+        return http_url("url", text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an absolute http(s) URL; got {text!r}") \
+            from None
 
 
 async def _emulator(args: argparse.Namespace) -> int:
@@ -130,17 +166,14 @@ async def _conferences(args: argparse.Namespace) -> int:
     return 0
 
 
-def _moment(text: str | None) -> datetime | None:
-    return None if text is None else parse_timestamp(text)
-
-
 async def _recordings(args: argparse.Namespace) -> int:
     async with _client(args) as sinch:
         recordings = sinch.recordings
         if args.action == "list":
-            async for recording in recordings.list(start=_moment(args.start),
-                                                   end=_moment(args.end)):
+            async for recording in recordings.list(start=args.start, end=args.end):
                 _print_json(recording)
+        elif args.action in ("download", "delete") and not args.keys:
+            raise ValueError(f"recordings {args.action} needs at least one key")
         elif args.action == "download":
             for key in args.keys:
                 print(await recordings.download(key, args.output))
@@ -148,8 +181,7 @@ async def _recordings(args: argparse.Namespace) -> int:
             for key in args.keys:
                 await recordings.delete(key)
         else:
-            report = await recordings.export(args.output, start=_moment(args.start),
-                                             end=_moment(args.end),
+            report = await recordings.export(args.output, start=args.start, end=args.end,
                                              concurrency=args.concurrency,
                                              delete_after=args.delete_after)
             print(f"listed {report.listed}, downloaded {report.downloaded} "
@@ -168,18 +200,23 @@ async def _campaign(args: argparse.Namespace) -> int:
     text = await asyncio.to_thread(Path(args.file).read_text)
     destinations = [line.strip() for line in text.splitlines()
                     if line.strip() and not line.lstrip().startswith("#")]
-    progress = _progress(len(destinations))
+    updates: list[Callable[[str | None], None]] = []
 
     def on_outcome(outcome: CallOutcome) -> None:
-        progress(outcome.status)
+        for update in updates:
+            update(outcome.status)
 
     async with _client(args) as sinch:
         campaign = Campaign(sinch, Campaign.tts(text=args.text, cli=args.cli,
                                                 locale=args.locale),
                             rate=args.rate, concurrency=args.concurrency,
                             journal=args.journal, on_outcome=on_outcome)
-        report = await campaign.run(destinations)
-    progress(None)
+        progress = _progress(len(destinations))  # only once the options are known good
+        updates.append(progress)
+        try:
+            report = await campaign.run(destinations)
+        finally:
+            progress(None)
     print(f"placed {report.placed}, skipped {report.skipped}, failed {report.failed}, "
           f"uncertain {report.uncertain} in {report.elapsed:.1f} s "
           f"({report.calls_per_second:.1f} calls/s)")
@@ -227,20 +264,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulator = sub.add_parser("emulator", help="serve the local Calling API emulator")
     emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8700)
+    emulator.add_argument("--port", type=port_number, default=8700)
     emulator.add_argument("--application-key", help="default: the emulator's own key")
     emulator.add_argument("--application-secret", help="default: the emulator's own secret")
     emulator.add_argument("--recordings", type=int, default=0,
                           help="store this many generated 64 KiB recordings")
-    emulator.add_argument("--auth-window", type=_auth_window, default=300.0,
+    emulator.add_argument("--auth-window", type=seconds_or_none, default=300.0,
                           help="accepted x-timestamp skew in seconds, or 'none' (default 300)")
     emulator.add_argument("--mix", help="call outcomes, e.g. answered=80,busy=10,noanswer=5,"
                                         "failed=5 (default: every call answered at once)")
     emulator.add_argument("--seed", default=0, help="seed of --mix")
     emulator.add_argument("--ring", type=float, default=0.0, help="seconds each call rings")
     emulator.add_argument("--talk", type=float, help="seconds each answered call lasts")
-    emulator.add_argument("--callback-url", help="the application's primary callback URL")
-    emulator.add_argument("--fallback-url", help="the application's fallback callback URL")
+    emulator.add_argument("--callback-url", type=url,
+                          help="the application's primary callback URL")
+    emulator.add_argument("--fallback-url", type=url,
+                          help="the application's fallback callback URL")
     emulator.set_defaults(run=_emulator)
 
     numbers = sub.add_parser("numbers", help="list, assign, unassign or query numbers")
@@ -278,8 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     recordings = sub.add_parser("recordings", help="list, download, export or delete")
     recordings.add_argument("action", choices=["list", "download", "export", "delete"])
     recordings.add_argument("keys", nargs="*", help="recording keys (download, delete)")
-    recordings.add_argument("--from", dest="start", help="ISO-8601 start of the window")
-    recordings.add_argument("--to", dest="end", help="ISO-8601 end of the window")
+    recordings.add_argument("--from", dest="start", type=timestamp,
+                            help="ISO-8601 start of the window")
+    recordings.add_argument("--to", dest="end", type=timestamp, help="ISO-8601 end of the window")
     recordings.add_argument("--output", default=".", help="directory (or file, for one key)")
     recordings.add_argument("--concurrency", type=int, default=8)
     recordings.add_argument("--delete-after", action="store_true",

@@ -74,7 +74,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.replace(".", "", 1).isdigit():  # delta-seconds; some servers send "2.5"
         return float(text)
     try:
         moment = parsedate_to_datetime(text)

@@ -126,3 +126,34 @@ def test_emulator_options_parse() -> None:
                                       "--auth-window", "none", "--callback-url",
                                       "http://127.0.0.1:9/cb", "--recordings", "2"])
     assert (args.mix, args.auth_window, args.recordings) == ("answered=80,busy=20", None, 2)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["emulator", "--port", "99999"], "port number"),
+        (["recordings", "list", "--from", "garbage"], "ISO-8601"),
+        (["emulator", "--auth-window", "abc"], "positive seconds"),
+        (["emulator", "--callback-url", "notaurl"], "http(s) URL"),
+    ],
+)
+def test_bad_options_name_the_option(argv: list[str], message: str,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_recordings_download_needs_a_key(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["recordings", "download"]) == 1
+    assert "needs at least one key" in capsys.readouterr().err
+
+
+def test_campaign_checks_options_before_starting(env: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_text("+46700000020\n")
+    assert main(["campaign", str(numbers), "--text", "Hi", "--rate", "0"]) == 1
+    assert capsys.readouterr().err.strip() == \
+        "sinch-calling: rate: must be a positive number of calls per second"

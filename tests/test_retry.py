@@ -159,7 +159,8 @@ def test_delays_grow_and_stop() -> None:
 
 @pytest.mark.parametrize(
     ("header", "seconds"),
-    [(None, None), ("", None), ("5", 5.0), ("  12 ", 12.0), ("soon", None),
+    [(None, None), ("", None), ("5", 5.0), ("  12 ", 12.0), ("2.5", 2.5), ("soon", None),
+     ("-1", None), ("1.2.3", None),
      ("Fri, 27 Nov 2026 12:00:10 GMT", 10.0), ("Fri, 27 Nov 2026 11:00:00 GMT", 0.0)],
 )
 def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
