@@ -7,10 +7,12 @@ well-behaved client would send them, not only ours.
 from __future__ import annotations
 
 import base64
+import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -20,8 +22,9 @@ from hypothesis import strategies as st
 from sinch_calling import SinchCalling
 from sinch_calling.auth import signed_headers
 from sinch_calling.errors import ValidationError
-from sinch_calling.testing import Emulator
+from sinch_calling.testing import Emulator, Fault
 from sinch_calling.testing.authn import authenticate
+from sinch_calling.testing.journal import path_matches
 from sinch_calling.testing.responses import SinchHTTPError
 from sinch_calling.testing.state import ConfigurationState
 
@@ -267,6 +270,8 @@ async def test_unknown_route_and_method(emulator: Emulator, http: aiohttp.Client
     ({"numbers": ["+46999999999"]}, (400, 40001)),
     ({"numbers": ["+46000000000"], "capability": "fax"}, (400, 40001)),
     ({"numbers": ["+46000000000"], "applicationkey": "unknown"}, (400, 40003)),
+    ({"numbers": ["+46000000000"], "applicationkey": ["x"]}, (400, 40001)),
+    ({"numbers": ["+46000000000"], "applicationkey": 5}, (400, 40001)),
     ([1, 2], (400, 40003)),
 ])
 async def test_assign_numbers_errors(emulator: Emulator, http: aiohttp.ClientSession,
@@ -300,6 +305,66 @@ async def test_callbacks_errors(emulator: Emulator, http: aiohttp.ClientSession)
     assert _error(await send(http, emulator, "POST", unknown, body={"url": {}})) == (400, 40003)
     own = f"/v1/configuration/callbacks/applications/{emulator.application_key}"
     assert _error(await send(http, emulator, "POST", own, body={"url": "x"})) == (400, 40002)
+    for url in ({"primary": 5}, {"primary": "http://a", "fallback": ["http://b"]}):
+        result = await send(http, emulator, "POST", own, body={"url": url})
+        assert _error(result) == (400, 40001)
+    assert (await send(http, emulator, "GET", own))[1] == {"url": {}}
+
+
+SECOND = ("second", "c2Vjb25kLXNlY3JldA==")
+
+
+async def test_callbacks_of_another_application_are_off_limits(
+        emulator: Emulator, http: aiohttp.ClientSession) -> None:
+    emulator.configuration.add_application(*SECOND)
+    theirs = f"/v1/configuration/callbacks/applications/{emulator.application_key}"
+    ours = "/v1/configuration/callbacks/applications/second"
+    body = {"url": {"primary": "http://127.0.0.1:9/mine"}}
+    as_second = {"key": SECOND[0], "secret": SECOND[1]}
+    assert _error(await send(http, emulator, "GET", theirs, **as_second)) == (400, 40003)
+    assert _error(await send(http, emulator, "POST", theirs, body=body,
+                             **as_second)) == (400, 40003)
+    assert emulator.configuration.applications[emulator.application_key].callbacks.primary \
+        is None
+    assert (await send(http, emulator, "POST", ours, body=body, **as_second))[0] == 200
+    assert (await send(http, emulator, "GET", ours, **as_second))[1] == {
+        "url": {"primary": "http://127.0.0.1:9/mine"}}
+
+
+async def test_calls_and_conferences_of_another_application_are_not_found(
+        emulator: Emulator, sinch: SinchCalling, http: aiohttp.ClientSession) -> None:
+    emulator.configuration.add_application(*SECOND)
+    as_second = {"key": SECOND[0], "secret": SECOND[1]}
+    call_id = await sinch.callouts.conference("+46700000001", "room-1")
+    call = f"/calling/v1/calls/id/{call_id}"
+    room = "/calling/v1/conferences/id/room-1"
+    hangup = {"action": {"name": "hangup"}}
+    assert _error(await send(http, emulator, "GET", call, **as_second)) == (404, 40400)
+    assert _error(await send(http, emulator, "PATCH", call, body=hangup,
+                             **as_second)) == (404, 40400)
+    assert _error(await send(http, emulator, "GET", room, **as_second)) == (404, 40400)
+    assert _error(await send(http, emulator, "PATCH", f"{room}/{call_id}",
+                             body={"command": "mute"}, **as_second)) == (404, 40400)
+    assert _error(await send(http, emulator, "DELETE", f"{room}/{call_id}",
+                             **as_second)) == (404, 40400)
+    assert _error(await send(http, emulator, "DELETE", room, **as_second)) == (404, 40400)
+    assert (await sinch.calls.get(call_id)).status.value == "ONGOING"
+    assert [p.call_id for p in (await sinch.conferences.get("room-1")).participants] == [
+        call_id]
+
+
+async def test_a_body_over_the_size_limit_gets_a_sinch_error(
+        emulator: Emulator, http: aiohttp.ClientSession) -> None:
+    path = "/calling/v1/callouts"
+    raw = json.dumps({"method": "ttsCallout", "padding": "x" * (9 * 1024 * 1024)}).encode()
+    headers = signed_headers(emulator.application_key, emulator.application_secret,
+                             method="POST", path=path, content_type=JSON, body=raw)
+    async with http.post(emulator.url + path, data=io.BytesIO(raw),
+                         headers={**headers, "Content-Type": JSON}) as response:
+        assert (response.status, response.content_type) == (413, "application/json")
+        assert (await response.json())["errorCode"] == 40003
+    assert emulator.requests_to("/calling/v1/callouts")[0].body == b""
+    assert emulator.traffic.calls == {}
 
 
 async def test_query_number_errors(emulator: Emulator, http: aiohttp.ClientSession) -> None:
@@ -323,6 +388,19 @@ async def test_fault_json_body_retry_after_and_times(emulator: Emulator,
     assert fault.fired == 2
     assert fault.exhausted
     assert (await send(http, emulator, "GET", NUMBERS))[0] == 200
+
+
+@pytest.mark.parametrize(("retry_after", "sent"), [
+    (2.0, "2"), (2.1, "3"), (0, "0"), (0.2, "1"), ("Wed, 21 Oct 2015 07:28:00 GMT",
+                                                   "Wed, 21 Oct 2015 07:28:00 GMT"),
+    ("1.5", "1.5"),
+])
+async def test_fault_retry_after_is_whole_seconds_or_text_as_given(
+        emulator: Emulator, http: aiohttp.ClientSession, retry_after: float | str,
+        sent: str) -> None:
+    emulator.faults.add("GET", NUMBERS, status=429, retry_after=retry_after)
+    async with http.get(emulator.url + NUMBERS) as response:
+        assert response.headers["Retry-After"] == sent
 
 
 async def test_fault_html_and_empty_bodies(emulator: Emulator,
@@ -392,6 +470,43 @@ async def test_fault_disconnect_after_the_route_acted(emulator: Emulator,
         emulator.application_key
 
 
+async def test_fault_disconnect_after_stops_a_streamed_download(
+        emulator: Emulator, http: aiohttp.ClientSession) -> None:
+    emulator.recordings.add("k.mp3", b"x" * 100_000)
+    path = "/calling/v1/recording/k.mp3"
+    # aiohttp retries a GET once on a disconnect: drop every attempt
+    fault = emulator.faults.add("GET", path, disconnect="after", times=None)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await send(http, emulator, "GET", path)
+    emulator.faults.remove(fault)
+    status, body = await send(http, emulator, "GET", path)
+    assert (status, len(body)) == (200, 100_000)
+
+
+@pytest.mark.parametrize("written", ["/calling/v1/recording/a b/c.mp3",
+                                     "/calling/v1/recording/a%20b%2Fc.mp3",
+                                     "/calling/v1/recording/a b*",
+                                     "/calling/v1/recording/a%20b*"])
+async def test_paths_match_as_sent_or_decoded(emulator: Emulator, http: aiohttp.ClientSession,
+                                              written: str) -> None:
+    emulator.recordings.add("a b/c.mp3", b"abc")
+    fault = emulator.faults.add("GET", written, status=503)
+    raw = "/calling/v1/recording/a%20b%2Fc.mp3"
+    assert (await send(http, emulator, "GET", raw))[0] == 503
+    assert fault.fired == 1
+    assert [r.path for r in emulator.requests_to(written)] == [raw]
+
+
+@given(key=st.text(st.characters(blacklist_categories=("Cs",),
+                                 blacklist_characters="*?[]%"), min_size=1))
+def test_a_key_matches_in_both_spellings(key: str) -> None:
+    raw = "/calling/v1/recording/" + quote(key, safe="")
+    decoded = "/calling/v1/recording/" + key
+    for pattern in (raw, decoded):
+        assert path_matches(pattern, raw)
+        assert Fault(method="GET", path=pattern).matches("GET", raw)
+
+
 async def test_client_does_not_retry_a_post_the_server_may_have_acted_on(
         emulator: Emulator, sinch: SinchCalling) -> None:
     from sinch_calling.errors import TransportError
@@ -412,6 +527,7 @@ async def test_client_does_not_retry_a_post_the_server_may_have_acted_on(
     ({"cut_after": -1}, "cut_after"),
     ({"status": 500, "times": 0}, "times"),
     ({"disconnect": "sometimes"}, "disconnect"),
+    ({"status": 429, "retry_after": -1}, "retry_after"),
 ])
 def test_fault_validation(emulator: Emulator, kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as info:

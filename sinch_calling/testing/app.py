@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .authn import authenticate
-from .context import APPLICATION_KEY, CUT_AFTER, EMULATOR
+from .context import APPLICATION_KEY, CUT_AFTER, DROP_ON_PREPARE, EMULATOR
 from .faults import Fault
 from .journal import RecordedRequest
 from .responses import ERROR_STATUS_TEXT, SinchHTTPError, sinch_error
@@ -23,14 +24,18 @@ __all__ = ["build_app"]
 
 _log = logging.getLogger("sinch_calling.testing")
 
+MAX_BODY = 8 * 1024 * 1024
+
 _HTML = b"<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
 
 
 def _fault_response(fault: Fault) -> web.Response:
     status = fault.status or 500
     headers = {}
-    if fault.retry_after is not None:
-        headers["Retry-After"] = str(fault.retry_after)
+    if isinstance(fault.retry_after, str):
+        headers["Retry-After"] = fault.retry_after
+    elif fault.retry_after is not None:  # delta-seconds are a whole number on the wire
+        headers["Retry-After"] = str(math.ceil(fault.retry_after))
     if fault.body == "empty":
         return web.Response(status=status, headers=headers)
     if fault.body == "html":
@@ -62,16 +67,35 @@ async def _cut(request: web.Request, response: web.Response, cut_after: int) -> 
     return stream
 
 
+class _Dropped(Exception):
+    """A ``disconnect="after"`` fault stopped a route's own response before its head."""
+
+
+async def _drop_on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: refuse to send the head of a response the route prepares
+    itself while a ``disconnect="after"`` fault is armed."""
+    if request.get(DROP_ON_PREPARE):
+        raise _Dropped
+
+
 @web.middleware
 async def _emulate(request: web.Request, handler: Handler) -> web.StreamResponse:
     emu = request.app[EMULATOR]
-    body = await request.read()
     raw_path = request.raw_path.partition("?")[0]
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        body, too_large = b"", True
+    else:
+        too_large = False
     emu.requests.append(RecordedRequest(
         method=request.method, path=raw_path, query=dict(request.query),
         headers=request.headers, body=body,
     ))
-    fault = emu.faults.take(request.method, request.path) if len(emu.faults) else None
+    if too_large:
+        return sinch_error(413, 40003, f"Invalid request: body larger than {MAX_BODY} bytes")
+    fault = emu.faults.take(request.method, raw_path, request.path) if len(emu.faults) \
+        else None
     if fault is not None:
         if fault.delay:
             await asyncio.sleep(fault.delay)
@@ -81,11 +105,16 @@ async def _emulate(request: web.Request, handler: Handler) -> web.StreamResponse
             return _fault_response(fault)
         if fault.cut_after is not None:
             request[CUT_AFTER] = fault.cut_after
+    drop_after = fault is not None and fault.disconnect == "after"
     try:
         request[APPLICATION_KEY] = authenticate(
             emu.configuration.applications, request.method, raw_path, request.headers, body,
             window=emu.auth_window)
+        if drop_after:
+            request[DROP_ON_PREPARE] = True
         response: web.StreamResponse = await handler(request)
+    except _Dropped:
+        return _drop(request)
     except SinchHTTPError as exc:
         response = exc.response()
     except web.HTTPNotFound:
@@ -95,9 +124,12 @@ async def _emulate(request: web.Request, handler: Handler) -> web.StreamResponse
     except Exception:  # a bug in a route: answer as Sinch would, but say so in the log
         _log.exception("emulator route failed: %s %s", request.method, raw_path)
         response = sinch_error(500, 50000, "Internal error")
+    finally:
+        if drop_after:
+            request[DROP_ON_PREPARE] = False
     if fault is None:
         return response
-    if fault.disconnect == "after":
+    if drop_after:
         return _drop(request)
     if (fault.cut_after is not None and isinstance(response, web.Response)
             and not response.prepared):
@@ -107,8 +139,9 @@ async def _emulate(request: web.Request, handler: Handler) -> web.StreamResponse
 
 def build_app(emu: Emulator) -> web.Application:
     """The application serving every route of the emulated API on one origin."""
-    app = web.Application(middlewares=[_emulate], client_max_size=8 * 1024 * 1024)
+    app = web.Application(middlewares=[_emulate], client_max_size=MAX_BODY)
     app[EMULATOR] = emu
+    app.on_response_prepare.append(_drop_on_prepare)
     app.add_routes(configuration.routes)
     app.add_routes(traffic.routes)
     app.add_routes(recordings.routes)

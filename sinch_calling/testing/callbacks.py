@@ -18,7 +18,7 @@ import aiohttp
 from yarl import URL
 
 from ..auth import Credentials, content_md5, format_timestamp, string_to_sign
-from .journal import SentEvent
+from .journal import Journal, SentEvent
 
 __all__ = ["CONTENT_TYPE", "CallbackSender", "parse_svaml"]
 
@@ -50,7 +50,7 @@ class CallbackSender:
     """Owns the one client session callbacks go through (opened by :meth:`start`,
     closed by :meth:`close`)."""
 
-    def __init__(self, journal: list[SentEvent], *, timeout: float = 5.0) -> None:
+    def __init__(self, journal: Journal[SentEvent], *, timeout: float = 5.0) -> None:
         self._journal = journal
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
@@ -58,9 +58,11 @@ class CallbackSender:
     async def start(self) -> None:
         """Open the session (in the running loop)."""
         if self._session is None:
+            # No connection limit: Sinch has none, and the timeout must not count time
+            # spent queueing for a pooled connection (a busy backend would look dead).
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout, connect=self.timeout),
-                connector=aiohttp.TCPConnector(limit=64),
+                connector=aiohttp.TCPConnector(limit=0),
                 headers={"User-Agent": "sinch_calling-emulator"},
             )
 

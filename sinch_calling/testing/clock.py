@@ -10,7 +10,8 @@ of it without sleeping:
   until nothing is scheduled any more.
 
 With ``realtime=True`` (the default) scheduled steps also fire on their own as wall
-time passes; with ``realtime=False`` time moves only through :meth:`Clock.advance`.
+time passes; with ``realtime=False`` time is frozen (at the moment the clock was made)
+and moves only through :meth:`Clock.advance`.
 """
 
 from __future__ import annotations
@@ -31,19 +32,26 @@ _log = logging.getLogger("sinch_calling.testing")
 class Timer:
     """A scheduled step; :meth:`cancel` it to skip it."""
 
-    __slots__ = ("_callback", "_handle", "cancelled", "due")
+    __slots__ = ("_callback", "_clock", "_handle", "cancelled", "due")
 
-    def __init__(self, due: float, callback: Callable[[], None]) -> None:
+    def __init__(self, due: float, callback: Callable[[], None],
+                 clock: Clock | None = None) -> None:
         self.due = due
         self._callback = callback
+        self._clock = clock
         self._handle: asyncio.TimerHandle | None = None
         self.cancelled = False
 
     def cancel(self) -> None:
         """Do not run this step."""
+        if self.cancelled:
+            return
         self.cancelled = True
         if self._handle is not None:
             self._handle.cancel()
+            self._handle = None
+        if self._clock is not None:
+            self._clock._retired()
 
     def _fire(self) -> None:
         if self.cancelled:
@@ -52,13 +60,25 @@ class Timer:
         self._callback()
 
 
+_COMPACT_AFTER = 64  # dead heap entries tolerated before the heap is rebuilt
+
+
 class Clock:
-    """Emulated time (wall time plus whatever :meth:`advance` added) and tracked tasks."""
+    """Emulated time and tracked tasks.
+
+    Realtime, emulated time is wall time plus whatever :meth:`advance` added; otherwise
+    it is the moment the clock was made plus whatever :meth:`advance` added. After
+    :meth:`close`, :meth:`spawn` and :meth:`schedule` do nothing (until :meth:`open`).
+    """
 
     def __init__(self, *, realtime: bool = True) -> None:
         self.realtime = realtime
         self.offset = 0.0
+        self.closed = False
+        self._base_monotonic = time.monotonic()
+        self._base_wall = datetime.now(UTC)
         self._timers: list[tuple[float, int, Timer]] = []
+        self._dead = 0  # cancelled or fired timers still in the heap
         self._sequence = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._active = 0
@@ -69,15 +89,22 @@ class Clock:
 
     def monotonic(self) -> float:
         """Emulated monotonic seconds."""
-        return time.monotonic() + self.offset
+        base = time.monotonic() if self.realtime else self._base_monotonic
+        return base + self.offset
 
     def utcnow(self) -> datetime:
         """Emulated wall-clock time (aware, UTC)."""
-        return datetime.now(UTC) + timedelta(seconds=self.offset)
+        if self.realtime:
+            return datetime.now(UTC) + timedelta(seconds=self.offset)
+        return self._base_wall + timedelta(seconds=self.offset)
 
     def schedule(self, delay: float, callback: Callable[[], None]) -> Timer:
-        """Run ``callback`` (synchronous) after ``delay`` emulated seconds."""
-        timer = Timer(self.monotonic() + max(delay, 0.0), callback)
+        """Run ``callback`` (synchronous) after ``delay`` emulated seconds (never, once
+        the clock is closed: the timer comes back cancelled)."""
+        timer = Timer(self.monotonic() + max(delay, 0.0), callback, self)
+        if self.closed:
+            timer.cancelled = True
+            return timer
         self._sequence += 1
         heapq.heappush(self._timers, (timer.due, self._sequence, timer))
         if self.realtime:
@@ -91,11 +118,28 @@ class Clock:
         except Exception as exc:  # a bug in a step must not kill the loop's timer
             self._record(exc)
 
+    def _retired(self) -> None:
+        """A timer in the heap was cancelled or fired: rebuild the heap once dead entries
+        outnumber live ones (realtime timers fire without leaving it otherwise)."""
+        self._dead += 1
+        if self._dead > _COMPACT_AFTER and self._dead * 2 > len(self._timers):
+            self._timers = [entry for entry in self._timers if not entry[2].cancelled]
+            heapq.heapify(self._timers)
+            self._dead = 0
+
+    def _pop(self) -> Timer:
+        timer = heapq.heappop(self._timers)[2]
+        if timer.cancelled:
+            self._dead -= 1
+        else:
+            timer._clock = None  # out of the heap: firing it retires nothing
+        return timer
+
     @property
     def next_due(self) -> float | None:
         """When the next scheduled step falls due (emulated monotonic), if any."""
         while self._timers and self._timers[0][2].cancelled:
-            heapq.heappop(self._timers)
+            self._pop()
         return self._timers[0][0] if self._timers else None
 
     async def advance(self, seconds: float | None = None) -> None:
@@ -112,16 +156,20 @@ class Clock:
             if due > self.monotonic():
                 self.offset += due - self.monotonic()
             while self._timers and self._timers[0][0] <= due:
-                self._ring(heapq.heappop(self._timers)[2])
+                self._ring(self._pop())
             await self.settle()
         if target is not None and target > self.monotonic():
             self.offset += target - self.monotonic()
 
     # -- tasks --------------------------------------------------------------------------
 
-    def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    def spawn(self, coroutine: Coroutine[Any, Any, None],
+              name: str) -> asyncio.Task[None] | None:
         """Run ``coroutine`` as a tracked task (awaited by :meth:`settle`, cancelled by
-        :meth:`close`)."""
+        :meth:`close`); ``None``, without running it, once the clock is closed."""
+        if self.closed:
+            coroutine.close()
+            return None
         task = asyncio.get_running_loop().create_task(coroutine, name=name)
         self._tasks.add(task)
         self._set_active(+1)
@@ -184,14 +232,21 @@ class Clock:
             first, self.errors = self.errors[0], []
             raise first
 
+    def open(self) -> None:
+        """Accept tasks and timers again after :meth:`close`."""
+        self.closed = False
+
     async def close(self) -> None:
-        """Cancel every tracked task and timer, and wait for the tasks to end."""
-        for _, _, timer in self._timers:
+        """Cancel every tracked task and timer, wait for the tasks to end, and refuse new
+        ones (:meth:`spawn` and :meth:`schedule` become no-ops)."""
+        self.closed = True
+        timers, self._timers, self._dead = self._timers, [], 0
+        for _, _, timer in timers:
+            timer._clock = None
             timer.cancel()
-        self._timers.clear()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
+        while self._tasks:  # a cancelled task's cleanup cannot spawn more: the clock is closed
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         self._active = 0

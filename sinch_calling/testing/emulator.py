@@ -14,7 +14,7 @@ from .app import build_app
 from .callbacks import CallbackSender
 from .clock import Clock
 from .faults import Faults
-from .journal import RecordedRequest, SentEvent, matching_requests
+from .journal import Journal, RecordedRequest, SentEvent, matching_requests
 from .lifecycle import CallLifecycle, CallProgress
 from .outcomes import Outcome, Outcomes, OutcomeSource
 from .recordings_state import RecordingStore
@@ -27,6 +27,9 @@ DEFAULT_KEY = "emulator-application-key"
 DEFAULT_SECRET = "ZW11bGF0b3Itc2VjcmV0LXNlY3JldA=="  # base64 of b"emulator-secret-secret"
 
 DEFAULT_NUMBERS = ("+46000000000", "+46000000001", "+14045001000")
+# Seconds in-flight requests get to finish when the emulator stops; aiohttp waits this
+# long twice (to finish, then after cancelling), so stop() takes half a second at most.
+SHUTDOWN_TIMEOUT = 0.25
 
 
 class Emulator:
@@ -40,8 +43,11 @@ class Emulator:
     callback in :attr:`events`, and follows the scripted failures in :attr:`faults`.
 
     ``auth_window``: seconds ``x-timestamp`` may differ from now (``None``: no check);
-    ``realtime=False``: emulated time moves only with :meth:`advance`;
-    ``callback_timeout``: seconds a backend gets to answer a callback.
+    ``realtime=False``: emulated time stands still except through :meth:`advance`;
+    ``callback_timeout``: seconds a backend gets to answer a callback;
+    ``max_journal``: keep only the newest that many entries in :attr:`requests` and
+    :attr:`events`, and only that many finished calls (older ones are forgotten: their
+    ``GET`` answers 404) -- for long runs; ``None`` (the default) keeps everything.
     """
 
     def __init__(
@@ -55,11 +61,15 @@ class Emulator:
         auth_window: float | None = 300.0,
         realtime: bool = True,
         callback_timeout: float = 5.0,
+        max_journal: int | None = None,
     ) -> None:
         if auth_window is not None and auth_window <= 0:
             raise ValidationError("auth_window", "must be positive seconds, or None")
         if callback_timeout <= 0:
             raise ValidationError("callback_timeout", "must be positive seconds")
+        if max_journal is not None and (isinstance(max_journal, bool)
+                                        or not isinstance(max_journal, int) or max_journal < 1):
+            raise ValidationError("max_journal", "must be a positive integer, or None")
         self.application_key = application_key
         self.application_secret = application_secret
         self.host = host
@@ -72,12 +82,13 @@ class Emulator:
         self.outcomes = outcomes if isinstance(outcomes, Outcomes) else Outcomes(
             outcomes if outcomes is not None else Outcome())
         self.clock = Clock(realtime=realtime)
-        self.traffic = TrafficState()
+        self.traffic = TrafficState(max_finished=max_journal)
         self.lifecycle = CallLifecycle(self)
         self.recordings = RecordingStore()
         self.faults = Faults()
-        self.requests: list[RecordedRequest] = []
-        self.events: list[SentEvent] = []
+        self.max_journal = max_journal
+        self.requests: Journal[RecordedRequest] = Journal(maxlen=max_journal)
+        self.events: Journal[SentEvent] = Journal(maxlen=max_journal)
         self.callbacks = CallbackSender(self.events, timeout=callback_timeout)
         self.app = build_app(self)
         self._runner: web.AppRunner | None = None
@@ -95,8 +106,10 @@ class Emulator:
         """Bind and serve (``port=0`` picks a free port)."""
         if self._runner is not None:
             return
+        self.clock.open()
         await self.callbacks.start()
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+                               shutdown_timeout=SHUTDOWN_TIMEOUT)
         try:
             await runner.setup()
             site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
@@ -110,11 +123,13 @@ class Emulator:
         self._runner = runner
 
     async def stop(self) -> None:
-        """Stop serving, cancel pending calls' steps and callbacks; idempotent."""
-        runner, self._runner = self._runner, None
-        await self.clock.close()
+        """Stop serving (requests in flight get a moment to finish, then are cut off),
+        then cancel pending calls' steps and callbacks; idempotent."""
+        runner = self._runner
         if runner is not None:
-            await runner.cleanup()
+            await runner.cleanup()  # first: no request can start work after the clock stops
+            self._runner = None
+        await self.clock.close()
         await self.callbacks.close()
 
     async def __aenter__(self) -> Self:
@@ -163,7 +178,8 @@ class Emulator:
         if key not in self.configuration.applications:
             raise ValidationError("application_key", "must be a registered application")
         call = EmulatedCall(call_id=uuid.uuid4().hex, application_key=key, method="incoming",
-                            to=Destination.number(to), cli=cli, custom=custom)
+                            to=Destination.number(to), cli=cli, custom=custom,
+                            clock=self.clock.utcnow)
         self.traffic.calls[call.call_id] = call
         self.lifecycle.started(call)
         return call
@@ -176,7 +192,9 @@ class Emulator:
     # -- inspection -----------------------------------------------------------------------
 
     def requests_to(self, path: str, method: str | None = None) -> list[RecordedRequest]:
-        """Requests whose raw path matches the glob ``path`` (and ``method``, if given)."""
+        """Requests whose path matches the glob ``path`` (and ``method``, if given); the
+        path may be written as sent (``/calling/v1/recording/a%20b%2Fc``) or decoded
+        (``/calling/v1/recording/a b/c``), as for :attr:`faults`."""
         return matching_requests(self.requests, path, method)
 
     def events_named(self, name: str, call_id: str | None = None) -> list[SentEvent]:

@@ -6,8 +6,11 @@
     emu.faults.add("GET", "*", delay=0.5, times=None)                  # latency, forever
     emu.faults.add("POST", "/calling/v1/callouts", disconnect="after")  # acted, never answered
 
-``path`` is matched against the request's decoded path (no query) with
-:func:`fnmatch.fnmatchcase`; ``method`` is a method name or ``"*"``. A rule fires for
+``path`` is a :func:`fnmatch.fnmatchcase` glob matched against the request's path (no
+query) as sent and as decoded, so a recording key ``a b/c`` matches both
+``/calling/v1/recording/a b/c`` and ``/calling/v1/recording/a%20b%2Fc`` (as in
+:meth:`Emulator.requests_to <sinch_calling.testing.Emulator.requests_to>`);
+``method`` is a method name or ``"*"``. A rule fires for
 its first ``times`` matching requests (``None``: forever), in the order rules were
 added: the first rule with turns left that matches wins, so two rules on one route
 play one after the other.
@@ -18,11 +21,13 @@ What a rule does, in this order:
 2. ``disconnect="before"``: the connection is closed without any response and the
    route never runs; ``disconnect="after"`` (or ``True``): the route runs (a callout
    *is* placed) and then the connection is closed without any response, the case a
-   client must not blindly retry;
+   client must not blindly retry (a streaming route, such as a recording download, is
+   stopped before it sends its head);
 3. ``status``: answered instead of the route (the route never runs), with a Sinch JSON
    error body (``body="json"``, ``error_code`` defaults to ``status * 100``), a proxy's
    HTML page (``body="html"``) or nothing (``body="empty"``), and ``Retry-After`` when
-   ``retry_after`` is given (seconds, or an HTTP date as text);
+   ``retry_after`` is given (a number of seconds, sent rounded up to a whole number,
+   or text such as an HTTP date, sent as given);
 4. ``cut_after``: the route answers, but the connection is closed after that many
    bytes of the response body (JSON and binary bodies alike).
 
@@ -31,13 +36,13 @@ Faults fire before authentication, as a proxy or load balancer would.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator
 from typing import Literal
 
 import attrs
 
 from ..errors import ValidationError
+from .journal import path_matches
 
 __all__ = ["BodyKind", "DisconnectWhen", "Fault", "Faults"]
 
@@ -66,13 +71,14 @@ class Fault:
         """Has this rule used all its turns?"""
         return self.times is not None and self.fired >= self.times
 
-    def matches(self, method: str, path: str) -> bool:
-        """Does this rule apply to the request (and has it turns left)?"""
+    def matches(self, method: str, path: str, decoded_path: str | None = None) -> bool:
+        """Does this rule apply to the request (and has it turns left)? ``path`` as sent
+        (``decoded_path``, if not given, is decoded from it); either form may match."""
         if self.exhausted:
             return False
         if self.method != "*" and self.method != method:
             return False
-        return self.path == path or fnmatch.fnmatchcase(path, self.path)
+        return path_matches(self.path, path, decoded_path)
 
 
 class Faults:
@@ -113,6 +119,8 @@ class Faults:
             raise ValidationError("body", "must be 'json', 'html' or 'empty'")
         if delay < 0:
             raise ValidationError("delay", "must not be negative")
+        if not isinstance(retry_after, str | None) and retry_after < 0:
+            raise ValidationError("retry_after", "must not be negative seconds")
         if cut_after is not None and cut_after < 0:
             raise ValidationError("cut_after", "must not be negative")
         if times is not None and times < 1:
@@ -140,12 +148,13 @@ class Faults:
     def __len__(self) -> int:
         return len(self._rules)
 
-    def take(self, method: str, path: str) -> Fault | None:
-        """The first matching rule, counted as fired; ``None`` when none matches."""
+    def take(self, method: str, path: str, decoded_path: str | None = None) -> Fault | None:
+        """The first rule matching the request (``path`` as sent, see :meth:`Fault.matches`),
+        counted as fired; ``None`` when none matches."""
         if not self._rules:
             return None
         for fault in self._rules:
-            if fault.matches(method, path):
+            if fault.matches(method, path, decoded_path):
                 fault.fired += 1
                 return fault
         return None

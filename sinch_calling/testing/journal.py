@@ -4,13 +4,41 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, SupportsIndex, TypeVar, overload
+from urllib.parse import unquote
 
 import attrs
 from multidict import CIMultiDictProxy
 
-__all__ = ["RecordedRequest", "SentEvent", "matching_requests"]
+__all__ = ["Journal", "RecordedRequest", "SentEvent", "matching_requests", "path_matches"]
+
+_T = TypeVar("_T")
+
+
+class Journal(deque[_T]):
+    """A journal that reads like a list (``len``, ``[i]``, ``[a:b]``, iteration,
+    ``== [...]``) and keeps only the newest ``maxlen`` entries (all, when ``None``)."""
+
+    __hash__ = None
+
+    @overload
+    def __getitem__(self, index: SupportsIndex, /) -> _T: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> list[_T]: ...
+    def __getitem__(self, index: SupportsIndex | slice, /) -> _T | list[_T]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        return super().__getitem__(index)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, list):
+            return list(self) == other
+        return super().__eq__(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
 
 
 @attrs.frozen(kw_only=True)
@@ -61,10 +89,18 @@ class SentEvent:
         return self.status is not None and 200 <= self.status < 300
 
 
+def path_matches(pattern: str, raw_path: str, decoded_path: str | None = None) -> bool:
+    """Does the glob ``pattern`` match a request path, written either as sent
+    (``/recording/a%20b%2Fc``) or decoded (``/recording/a b/c``)?"""
+    decoded = unquote(raw_path) if decoded_path is None else decoded_path
+    return any(path == pattern or fnmatch.fnmatchcase(path, pattern)
+               for path in (raw_path, decoded))
+
+
 def matching_requests(requests: Iterable[RecordedRequest], path: str,
                       method: str | None = None) -> list[RecordedRequest]:
-    """Requests whose raw path matches the glob ``path`` (and ``method``, if given)."""
+    """Requests whose path, raw or decoded, matches the glob ``path`` (and ``method``,
+    if given)."""
     wanted = method.upper() if method else None
     return [r for r in requests
-            if (wanted is None or r.method == wanted)
-            and (r.path == path or fnmatch.fnmatchcase(r.path, path))]
+            if (wanted is None or r.method == wanted) and path_matches(path, r.path)]

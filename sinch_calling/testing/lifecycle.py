@@ -21,6 +21,7 @@ import attrs
 
 from ..auth import format_timestamp
 from ..models import CallReason, CallResult, CallStatus
+from .clock import Timer
 from .journal import SentEvent
 from .outcomes import Outcome
 from .traffic_state import ConferenceState, EmulatedCall, ParticipantState
@@ -60,6 +61,7 @@ class CallProgress:
     parked: bool = False
     amd: bool = False
     wake: asyncio.Future[None] | None = attrs.field(default=None, repr=False)
+    hangup_timer: Timer | None = attrs.field(default=None, repr=False)  # the talk time's end
 
 
 def _callout_body(call: EmulatedCall) -> dict[str, Any]:
@@ -157,7 +159,10 @@ class CallLifecycle:
     async def notify(self, call: EmulatedCall, event_type: str,
                      **fields: Any) -> SentEvent | None:
         """Send a ``notify`` event about ``call`` to the application's callback URL."""
-        progress = self._progress_of(call)
+        return await self._notify(call, self._progress_of(call), event_type, **fields)
+
+    async def _notify(self, call: EmulatedCall, progress: CallProgress, event_type: str,
+                      **fields: Any) -> SentEvent | None:
         event = {"event": "notify", "callid": call.call_id, "version": 1,
                  "type": event_type, **fields}
         if call.custom is not None:
@@ -176,7 +181,8 @@ class CallLifecycle:
         progress = self._progress.get(call.call_id)
         if progress is None:
             progress = CallProgress(call_id=call.call_id, outcome=Outcome())
-            self._progress[call.call_id] = progress
+            if call.call_id in self._emulator.traffic.calls:  # not for a forgotten call
+                self._progress[call.call_id] = progress
         return progress
 
     def _routes(self, call: EmulatedCall, body: dict[str, Any]) -> dict[str, Route]:
@@ -224,7 +230,7 @@ class CallLifecycle:
                 call, progress, "ace", self._ace_event(call, progress)))
         if self._ongoing(call):
             if outcome.talk is not None:
-                self._emulator.clock.schedule(
+                progress.hangup_timer = self._emulator.clock.schedule(
                     outcome.talk, lambda: self.hangup(call, CallReason.CALLEEHANGUP))
             while self._ongoing(call):
                 await self._pause(progress, None)
@@ -233,8 +239,8 @@ class CallLifecycle:
         recording = progress.recording or {}
         options = recording.get("options") or recording.get("recordingOptions") or {}
         if isinstance(options, dict) and options.get("notificationEvents"):
-            await self.notify(call, "recording_finished",
-                              destination=options.get("destinationUrl"))
+            await self._notify(call, progress, "recording_finished",
+                               destination=options.get("destinationUrl"))
 
     async def _pause(self, progress: CallProgress, seconds: float | None) -> None:
         """Wait ``seconds`` of emulated time (``None``: until woken by a hang-up or PATCH)."""
@@ -274,9 +280,7 @@ class CallLifecycle:
 
     def _join(self, call: EmulatedCall, conference_id: str) -> None:
         conferences = self._emulator.traffic.conferences
-        for room_id, room in list(conferences.items()):
-            if room_id != conference_id:
-                room.participants.pop(call.call_id, None)
+        self._emulator.traffic.leave(call.call_id, keep=conference_id)
         call.conference_id = conference_id
         if call.answered_at is None:
             return
@@ -290,13 +294,19 @@ class CallLifecycle:
                 joined_at=self._emulator.clock.utcnow())
 
     def _end(self, call: EmulatedCall, result: CallResult, reason: CallReason) -> None:
-        for room in self._emulator.traffic.conferences.values():
-            room.participants.pop(call.call_id, None)
+        if call.status is CallStatus.FINAL:
+            return
+        traffic = self._emulator.traffic
+        traffic.leave(call.call_id)
         call.finish(result, reason)
-        call.ended_at = self._emulator.clock.utcnow()
         progress = self._progress.get(call.call_id)
         if progress is not None:
+            if progress.hangup_timer is not None:
+                progress.hangup_timer.cancel()
+                progress.hangup_timer = None
             self._emulator.clock.wake(progress.wake)
+        for forgotten in traffic.retire(call.call_id):
+            self._progress.pop(forgotten, None)
 
     # -- SVAML -------------------------------------------------------------------------
 

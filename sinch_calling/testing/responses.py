@@ -12,6 +12,7 @@ ERROR_STATUS_TEXT = {
     403: "403 Forbidden",
     404: "404 NotFound",
     405: "405 MethodNotAllowed",
+    413: "413 PayloadTooLarge",
     429: "429 TooManyRequests",
     500: "500 InternalServerError",
     503: "503 ServiceUnavailable",

@@ -1,4 +1,9 @@
-"""Configuration API: numbers, callback URLs, number lookup (prefix ``/v1``)."""
+"""Configuration API: numbers, callback URLs, number lookup (prefix ``/v1``).
+
+Numbers belong to the account: any application may list them and assign them to any of
+the account's applications. Callback URLs belong to one application: another
+application's are answered 400 40003 Invalid Application Key, as an unknown key.
+"""
 
 from __future__ import annotations
 
@@ -33,9 +38,11 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 def _application_key(request: web.Request, data: dict[str, Any]) -> str:
     emu = emulator_of(request)
     key = data.get("applicationkey", data.get("applicationKey")) or request[APPLICATION_KEY]
+    if not isinstance(key, str):
+        raise bad_request("Illegal parameter: applicationkey must be a string")
     if key not in emu.configuration.applications:
         raise SinchHTTPError(400, 40003, "Invalid Application Key")
-    return str(key)
+    return key
 
 
 def _capability(data: dict[str, Any]) -> Capability:
@@ -96,9 +103,10 @@ async def unassign_number(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
-def _known_application(request: web.Request) -> str:
+def _own_application(request: web.Request) -> str:
+    """The path's application key: the caller's own (any other is invalid for it)."""
     key = request.match_info["application_key"]
-    if key not in emulator_of(request).configuration.applications:
+    if key != request[APPLICATION_KEY]:  # the caller's key is a known application
         raise SinchHTTPError(400, 40003, "Invalid Application Key")
     return key
 
@@ -106,7 +114,7 @@ def _known_application(request: web.Request) -> str:
 @routes.get("/v1/configuration/callbacks/applications/{application_key}")
 async def get_callbacks(request: web.Request) -> web.Response:
     """``GET /v1/configuration/callbacks/applications/{applicationkey}``."""
-    app = emulator_of(request).configuration.applications[_known_application(request)]
+    app = emulator_of(request).configuration.applications[_own_application(request)]
     url = {k: v for k, v in (("primary", app.callbacks.primary),
                              ("fallback", app.callbacks.fallback)) if v}
     return web.json_response({"url": url})
@@ -115,11 +123,14 @@ async def get_callbacks(request: web.Request) -> web.Response:
 @routes.post("/v1/configuration/callbacks/applications/{application_key}")
 async def update_callbacks(request: web.Request) -> web.Response:
     """``POST /v1/configuration/callbacks/applications/{applicationkey}``."""
-    key = _known_application(request)
+    key = _own_application(request)
     data = await _json_body(request)
     url = data.get("url")
     if not isinstance(url, dict):
         raise bad_request("Missing parameter: url", 40002)
+    for name in ("primary", "fallback"):
+        if not isinstance(url.get(name), str | None):
+            raise bad_request(f"Illegal parameter: url.{name} must be a string")
     emulator_of(request).configuration.applications[key].callbacks = CallbackUrls(
         primary=url.get("primary"), fallback=url.get("fallback")
     )

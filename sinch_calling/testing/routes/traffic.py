@@ -3,6 +3,10 @@
 Requests are checked as Sinch checks them (400 with ``errorCode`` 40001 illegal
 parameter, 40002 missing parameter, 40003 invalid request; 404 with 40400 for an
 unknown call or conference); call progress is left to ``emulator.lifecycle``.
+
+An application sees only its own calls: another application's call is answered 404,
+as an unknown one, and a conference shows (and lets it manage) only its own
+participants.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ...serialization import converter
 from ...svaml import Svaml, UnknownAction, UnknownInstruction
 from ..context import APPLICATION_KEY, emulator_of
 from ..responses import bad_request, not_found
-from ..traffic_state import ConferenceState, EmulatedCall, ParticipantState
+from ..traffic_state import EmulatedCall, ParticipantState
 
 if TYPE_CHECKING:
     from ..emulator import Emulator
@@ -210,7 +214,7 @@ async def callout(request: web.Request) -> web.Response:
         custom=body.get("custom"),
         request=data,
         conference_id=conference_id,
-        started_at=now(emu),
+        clock=emu.clock.utcnow,
     )
     emu.traffic.calls[call.call_id] = call
     emu.lifecycle.started(call)
@@ -230,7 +234,7 @@ def _domain_of(destination: Destination) -> str:
 
 def _call(request: web.Request) -> EmulatedCall:
     call = emulator_of(request).traffic.calls.get(request.match_info["call_id"])
-    if call is None:
+    if call is None or call.application_key != request[APPLICATION_KEY]:
         raise not_found("Call not found")
     return call
 
@@ -301,15 +305,21 @@ async def manage_call(request: web.Request) -> web.Response:
 # -- conferences -------------------------------------------------------------------
 
 
-def _conference_of(request: web.Request) -> ConferenceState:
-    room = emulator_of(request).traffic.conferences.get(request.match_info["conference_id"])
-    if room is None or not room.participants:
+def _conference_of(request: web.Request) -> dict[str, ParticipantState]:
+    """The participants of the conference that are the caller's own calls (404: none)."""
+    emu = emulator_of(request)
+    room = emu.traffic.conferences.get(request.match_info["conference_id"])
+    key = request[APPLICATION_KEY]
+    mine = {call_id: participant for call_id, participant in room.participants.items()
+            if (call := emu.traffic.calls.get(call_id)) is not None
+            and call.application_key == key} if room is not None else {}
+    if not mine:
         raise not_found("Conference not found")
-    return room
+    return mine
 
 
-def _participant(request: web.Request, room: ConferenceState) -> ParticipantState:
-    participant = room.participants.get(request.match_info["call_id"])
+def _participant(request: web.Request, room: dict[str, ParticipantState]) -> ParticipantState:
+    participant = room.get(request.match_info["call_id"])
     if participant is None:
         raise not_found("Participant not found in conference")
     return participant
@@ -323,7 +333,7 @@ async def get_conference(request: web.Request) -> web.Response:
     return web.json_response({"participants": [
         {"cli": p.cli, "id": p.call_id, "duration": p.duration_at(at), "muted": p.muted,
          "onhold": p.onhold}
-        for p in room.participants.values()
+        for p in room.values()
     ]})
 
 
@@ -355,11 +365,10 @@ async def manage_participant(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _kick(emu: Emulator, room: ConferenceState, call_id: str) -> None:
+def _kick(emu: Emulator, call_id: str) -> None:
     call = emu.traffic.calls.get(call_id)
     if call is not None:
-        emu.lifecycle.hangup(call, CallReason.MANAGERHANGUP)
-    room.participants.pop(call_id, None)
+        emu.lifecycle.hangup(call, CallReason.MANAGERHANGUP)  # leaves the room too
 
 
 @routes.delete(f"{_PREFIX}/conferences/id/{{conference_id}}/{{call_id}}")
@@ -367,7 +376,7 @@ async def kick_participant(request: web.Request) -> web.Response:
     """``DELETE /conferences/id/{conferenceId}/{callId}``: hang up one participant."""
     room = _conference_of(request)
     participant = _participant(request, room)
-    _kick(emulator_of(request), room, participant.call_id)
+    _kick(emulator_of(request), participant.call_id)
     return web.Response(status=204)
 
 
@@ -376,6 +385,6 @@ async def kick_all(request: web.Request) -> web.Response:
     """``DELETE /conferences/id/{conferenceId}``: hang up every participant."""
     room = _conference_of(request)
     emu = emulator_of(request)
-    for call_id in list(room.participants):
-        _kick(emu, room, call_id)
+    for call_id in room:
+        _kick(emu, call_id)
     return web.Response(status=204)
