@@ -90,7 +90,7 @@ async def _emulator(args: argparse.Namespace) -> int:
     outcomes = None
     if args.mix:
         outcomes = Mix.from_spec(args.mix, seed=args.seed, ring=args.ring, talk=args.talk)
-    emu = Emulator(key, secret, host=args.host,
+    emu = Emulator(key, secret, host=args.host, max_journal=args.max_journal,
                    port=args.port, outcomes=outcomes, auth_window=args.auth_window)
     if args.callback_url:
         emu.configuration.applications[key].callbacks = CallbackUrls(
@@ -276,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--seed", default=0, help="seed of --mix")
     emulator.add_argument("--ring", type=float, default=0.0, help="seconds each call rings")
     emulator.add_argument("--talk", type=float, help="seconds each answered call lasts")
+    emulator.add_argument("--max-journal", type=int, default=10_000,
+                          help="keep the newest N requests, callbacks and finished calls "
+                               "(default 10000; bounds memory under load)")
     emulator.add_argument("--callback-url", type=url,
                           help="the application's primary callback URL")
     emulator.add_argument("--fallback-url", type=url,
