@@ -26,6 +26,8 @@ _WINDOWS_DEVICES = frozenset(
     {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
     | {f"{stem}{n}" for stem in ("COM", "LPT") for n in (*"123456789", "¹", "²", "³")}
 )
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]*")
+"""Keys made of these need no change (the common case), bar the checks in the fast path."""
 _FALLBACK = "recording"
 _HASH_LENGTH = 12
 
@@ -56,6 +58,14 @@ def file_name_for_key(key: str, *, reserved: Collection[str] = ()) -> str:
     ``reserved`` names (say, the export manifest) are never returned: such a key
     gets the hash suffix too.
     """
+    if (len(key) <= MAX_NAME_BYTES and _PLAIN.fullmatch(key) and key[-1] not in ". "
+            and key not in reserved
+            and key.split(".", 1)[0].rstrip(" ").upper() not in _WINDOWS_DEVICES):
+        return key  # what _cleaned_name returns for such a key, without its cost
+    return _cleaned_name(key, reserved)
+
+
+def _cleaned_name(key: str, reserved: Collection[str]) -> str:
     name = "".join(_clean_char(c) for c in key)
     name = name.rstrip(". ")
     if name.startswith("."):

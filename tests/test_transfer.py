@@ -268,6 +268,18 @@ def test_reserved_names_are_never_returned(key: str) -> None:
     assert file_name_for_key(key, reserved={"manifest.jsonl"}) != "manifest.jsonl"
 
 
+plain_keys = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,250}", fullmatch=True)
+
+
+@given(st.one_of(keys, plain_keys, st.sampled_from(["CON.mp3", "nul", "a.", "b ", "x" * 201,
+                                                    "manifest.jsonl"])))
+def test_the_fast_path_agrees_with_the_general_one(key: str) -> None:
+    from sinch_calling.filenames import _cleaned_name
+
+    reserved = {"manifest.jsonl"}
+    assert file_name_for_key(key, reserved=reserved) == _cleaned_name(key, reserved)
+
+
 @pytest.mark.parametrize("key", ["call-123.mp3", "2024-01-01_a.wav", "Ünïcode.mp3"])
 def test_ordinary_keys_are_kept(key: str) -> None:
     assert file_name_for_key(key) == key
