@@ -5,8 +5,9 @@ own import, and what the first call pays once.
 
 Import: fresh child processes alternate (:mod:`benchmarks._harness`), one importing
 ``aiohttp`` alone, one importing ``sinch_calling`` (which imports aiohttp); each child
-times its own import statement with ``perf_counter``. Per round, "beyond aiohttp" is
-the difference. Target: at most 40 ms.
+times its own import statement (wall, ``perf_counter``, and CPU, ``process_time``: on
+a shared machine the wall time includes waiting for a core). Per round, "beyond
+aiohttp" is the difference. Target: at most 40 ms.
 
 First call: a fresh child imports sinch_calling, then makes ``1 + --calls`` number
 lookups, then as many tts callouts, one at a time against :mod:`benchmarks._wire`'s
@@ -34,10 +35,10 @@ BEYOND = "sinch_calling beyond aiohttp"
 
 _IMPORT = """
 import json, sys, time
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 import {module}
 print(json.dumps({{"import_s": time.perf_counter() - started,
-                  "modules": len(sys.modules)}}))
+                  "import_cpu_s": time.process_time() - cpu, "modules": len(sys.modules)}}))
 """
 
 
@@ -114,13 +115,16 @@ def main(argv: list[str] | None = None) -> None:
     runs = alternate_sync([Contender(ONLY_AIOHTTP, functools.partial(_import_turn, "aiohttp")),
                            Contender(OURS, functools.partial(_import_turn, "sinch_calling"))],
                           rounds=args.rounds, warmup=args.warmup)
-    runs[BEYOND] = [{"units": 1.0, "beyond_s": ours["import_s"] - base["import_s"]}
+    runs[BEYOND] = [{"units": 1.0, "beyond_s": ours["import_s"] - base["import_s"],
+                     "beyond_cpu_s": ours["import_cpu_s"] - base["import_cpu_s"]}
                     for ours, base in zip(runs[OURS], runs[ONLY_AIOHTTP], strict=True)]
-    summary = session.add("import", runs, baseline=None, metrics=("import_s", "beyond_s"),
-                          scale={"import_s": 1e3, "beyond_s": 1e3},
-                          targets=[Target("import-time", "import sinch_calling beyond aiohttp",
-                                          BEYOND, "beyond_s", "<=", 40, unit=" ms",
-                                          scale=1e3)])
+    metrics = ("import_s", "import_cpu_s", "beyond_s", "beyond_cpu_s")
+    summary = session.add(
+        "import", runs, baseline=None, metrics=metrics, scale=dict.fromkeys(metrics, 1e3),
+        targets=[Target("import-time", "import sinch_calling beyond aiohttp (wall)", BEYOND,
+                        "beyond_s", "<=", 40, unit=" ms", scale=1e3),
+                 Target("import-cpu", "import sinch_calling beyond aiohttp (CPU)", BEYOND,
+                        "beyond_cpu_s", "<=", 40, unit=" ms", scale=1e3)])
     for name, row in summary.items():
         for metric, figures in row.items():
             print(f"  {name:<30} {metric:<10} {figures['median']:6.1f} ms "
