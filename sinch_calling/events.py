@@ -13,7 +13,6 @@ lenient about the rest: unknown fields are ignored, unknown enum values stay str
 
 from __future__ import annotations
 
-import json
 import types
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -26,7 +25,7 @@ from .errors import SinchError
 from .models._enum import WireEnum
 from .models.calls import CallReason, CallResult
 from .models.common import Destination, Domain, Money
-from .serialization import converter, wire_name
+from .serialization import converter, decode_json, wire_name
 
 __all__ = [
     "AmdReason",
@@ -314,7 +313,7 @@ def _load(body: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> Any
     if not isinstance(body, bytes | bytearray | str):
         raise EventParseError(f"cannot parse a {type(body).__name__} as a callback body")
     try:
-        return json.loads(body)
+        return decode_json(body)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
         raise EventParseError(f"a callback body must be JSON: {exc}") from None
 

@@ -15,18 +15,29 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import types
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, Final, TypeVar, Union, get_args, get_origin
 
 import attrs
 import cattrs
+import orjson
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from .auth import format_timestamp, parse_timestamp
 
-__all__ = ["converter", "dumps", "loads", "to_camel", "wire_key", "wire_name"]
+__all__ = [
+    "converter",
+    "decode_json",
+    "dumps",
+    "encode_json",
+    "loads",
+    "to_camel",
+    "wire_key",
+    "wire_name",
+]
 
 T = TypeVar("T")
 
@@ -151,12 +162,49 @@ converter: cattrs.Converter = _make_converter()
 """The converter for every model, SVAML element and event (wire camelCase)."""
 
 
+_LONG_DIGITS: Final = re.compile(rb"[0-9]{19}")
+_LONG_DIGITS_TEXT: Final = re.compile(r"[0-9]{19}")
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON bytes of plain data (what ``json.dumps`` with ``(",", ":")``
+    separators and ``ensure_ascii=False`` gives, encoded).
+
+    orjson does the work; what it refuses (integers beyond 64 bits, text that is not
+    valid Unicode, non-string keys) goes through the standard library, so every input
+    gets the same outcome as with ``json`` alone (the same value or the same error).
+    Floats are written in their shortest round-trip form either way; NaN and infinities
+    must be refused before this point (orjson would write them as ``null``).
+    """
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode_json(data: bytes | bytearray | str) -> Any:
+    """Decode JSON; raises ``ValueError`` (``json.JSONDecodeError`` or
+    ``UnicodeDecodeError``) or ``RecursionError`` for what is not JSON.
+
+    orjson does the work; what it refuses goes through the standard library (``NaN``,
+    a byte-order mark, nesting beyond 1,024 levels), and so does any text holding a run
+    of 19 or more digits (orjson would turn an integer beyond 64 bits into a float), so
+    every input decodes to the same value, or fails the same way, as with ``json`` alone.
+    """
+    long_digits = _LONG_DIGITS_TEXT if isinstance(data, str) else _LONG_DIGITS
+    if long_digits.search(data) is None:  # type: ignore[arg-type]
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
 def dumps(obj: Any) -> bytes:
     """Encode a model (or plain data) to compact UTF-8 JSON bytes."""
-    return json.dumps(converter.unstructure(obj), separators=(",", ":"),
-                      ensure_ascii=False).encode()
+    return encode_json(converter.unstructure(obj))
 
 
 def loads(data: bytes | str, cls: type[T]) -> T:
     """Decode JSON text into ``cls``."""
-    return converter.structure(json.loads(data), cls)
+    return converter.structure(decode_json(data), cls)

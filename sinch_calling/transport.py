@@ -30,7 +30,7 @@ from .errors import (
 )
 from .regions import CONFIGURATION_PREFIX, SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX
 from .retry import RetryPolicy, parse_retry_after, provably_unsent, retry_middleware
-from .serialization import converter
+from .serialization import converter, decode_json
 from .signer import AuthScheme, auth_middleware
 
 __all__ = ["Transport", "encode_segment"]
@@ -174,7 +174,7 @@ class Transport:
         if not payload.strip():
             return None
         try:
-            return json.loads(payload)
+            return decode_json(payload)
         except ValueError:
             raise InvalidResponseError("response is not JSON", status=status,
                                        body=payload) from None
