@@ -13,25 +13,23 @@ import warnings
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import aiohttp
 import cattrs
 from yarl import URL
 
-from . import __version__
+from ._version import __version__
 from .auth import Credentials
 from .errors import (
     ClientClosedError,
     InvalidResponseError,
     TransportError,
-    ValidationError,
     error_from_response,
 )
-from .regions import CONFIGURATION_PREFIX, SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX
+from .regions import CONFIGURATION_PREFIX, SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from .retry import RetryPolicy, parse_retry_after, provably_unsent, retry_middleware
 from .serialization import converter
-from .signer import AuthScheme, auth_middleware
+from .signer import AuthScheme, Origin, auth_middleware, origin_of
 
 __all__ = ["Transport", "encode_segment"]
 
@@ -41,19 +39,6 @@ JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 _JSON_HEADERS = {"Content-Type": JSON_CONTENT_TYPE}
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _USER_AGENT = f"sinch_calling/{__version__} (+aiohttp {aiohttp.__version__})"
-
-
-def encode_segment(value: str, field: str) -> str:
-    """Percent-encode one path segment; ``+`` stays as is, ``/`` and dot-segments cannot escape."""
-    if not isinstance(value, str) or not value:
-        raise ValidationError(field, "must be a non-empty string")
-    try:
-        encoded = quote(value, safe="+")
-    except UnicodeEncodeError:
-        raise ValidationError(field, "must be valid Unicode text (no lone surrogates)") from None
-    if encoded in (".", ".."):
-        encoded = encoded.replace(".", "%2E")
-    return encoded
 
 
 class Transport:
@@ -76,8 +61,9 @@ class Transport:
         self.timeout = timeout
         self.retry = retry
         self._max_connections = max_connections
-        origins = {("https", host) for host in SINCH_TRAFFIC_HOSTS}
-        origins |= {(o.scheme, o.host or "") for o in (traffic_origin, configuration_origin)}
+        origins = {("https", host, 443) for host in SINCH_TRAFFIC_HOSTS}
+        origins |= {origin_of(o) for o in (traffic_origin, configuration_origin)}
+        self.origins: frozenset[Origin] = frozenset(origins)
         signer = auth_middleware(credentials, auth, origins)
         budget = timeout.total
         self._safe = (retry_middleware(retry, idempotent=True, budget=budget), signer)
