@@ -21,6 +21,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitedError",
     "RedirectError",
+    "ResponseTooLargeError",
     "ServerError",
     "SignatureError",
     "SinchError",
@@ -93,6 +94,18 @@ class InvalidResponseError(SinchError):
         super().__init__(f"{message} (HTTP {status}; body starts {_excerpt(body)!r})")
         self.status = status
         self.body = body
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """A successful answer larger than the client reads (``limit`` bytes, after
+    decompression); ``claimed`` is the ``Content-Length`` the server announced, if any."""
+
+    def __init__(self, limit: int, *, status: int, claimed: int | None = None) -> None:
+        what = f"claims {claimed} bytes" if claimed is not None and claimed > limit \
+            else "is longer"
+        super().__init__(f"response body {what}; at most {limit} are read", status=status)
+        self.limit = limit
+        self.claimed = claimed
 
 
 class SignatureError(SinchError):

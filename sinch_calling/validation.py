@@ -32,6 +32,7 @@ __all__ = [
     "is_whole",
     "moment",
     "non_empty",
+    "non_negative_seconds",
     "one_of",
     "optional_text",
     "positive_int",
@@ -161,6 +162,14 @@ def positive_seconds(field: str, value: object) -> float:
     if (isinstance(value, bool) or not isinstance(value, int | float)
             or not math.isfinite(value) or value <= 0):
         raise ValidationError(field, f"must be a finite number of seconds > 0; got {_show(value)}")
+    return float(value)
+
+
+def non_negative_seconds(field: str, value: object) -> float:
+    """A finite number of seconds >= 0 (``int`` or ``float``, not ``bool``)."""
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or value < 0):
+        raise ValidationError(field, f"must be a finite number of seconds >= 0; got {_show(value)}")
     return float(value)
 
 
