@@ -7,6 +7,7 @@ import json
 import math
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -68,6 +69,15 @@ def test_decoding_any_bytes_matches_the_standard_library(data: bytes) -> None:
     mine, theirs = _outcome(decode_json, data), _outcome(json.loads, data)
     assert mine[0] == theirs[0]
     assert _same(mine[1], theirs[1]) if mine[0] == "value" else mine[1] is theirs[1]
+
+
+def test_nan_and_infinity_are_refused_not_written_as_null() -> None:
+    for bad in (math.nan, math.inf, -math.inf):
+        with pytest.raises(ValueError, match="JSON compliant"):
+            encode_json({"repeats": [1, bad]})
+    assert encode_json({"text": "null", "v": None}) == b'{"text":"null","v":null}'
+    with pytest.raises(UnicodeEncodeError):
+        encode_json({"text": "\ud800"})
 
 
 def test_what_orjson_refuses_still_decodes_as_before() -> None:

@@ -28,6 +28,7 @@ from ..filenames import file_name_for_key
 from ..models import Recording
 from ..transfer import DOWNLOAD_TIMEOUT, RECORDING_HEADERS, content_decoded, download_file
 from ..transport import Transport, decode, encode_segment
+from ..validation import moment
 
 __all__ = ["RecordingBody", "RecordingsApi", "download_slots"]
 
@@ -53,14 +54,7 @@ def _segment(key: object) -> str:
     return encode_segment(key, "key")
 
 
-def _moment(field: str, value: object) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise ValidationError(field, f"must be a datetime; got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(field, "must be timezone-aware (e.g. datetime(..., tzinfo=UTC))")
-    return value
+_moment = moment  # aware, and within the years UTC can express
 
 
 def _window_params(start: object, end: object) -> dict[str, str]:
