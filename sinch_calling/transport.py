@@ -52,7 +52,7 @@ from .errors import (
 from .regions import CONFIGURATION_PREFIX, SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from .retry import RetryPolicy, parse_retry_after, provably_unsent, retry_middleware
 from .serialization import converter, decode_json
-from .signer import AuthScheme, Origin, auth_middleware, origin_of
+from .signer import AuthScheme, Origin, authenticator, origin_of
 
 __all__ = [
     "ERROR_BODY_LIMIT",
@@ -188,11 +188,14 @@ class Transport:
         origins |= {origin_of(o) for o in (traffic_origin, configuration_origin)}
         self.origins: frozenset[Origin] = frozenset(origins)
         """Where credentials may go: exact (scheme, host, port) triples."""
-        signer = auth_middleware(credentials, auth, self.origins)
+        sign = authenticator(credentials, auth, self.origins)
         budget = timeout.total
         # Built once per client: each request picks one of the two tuples.
-        self._safe = (retry_middleware(retry, idempotent=True, budget=budget), signer)
-        self._unsafe = (retry_middleware(retry, idempotent=False, budget=budget), signer)
+        # Signing runs inside the retry middleware, before each attempt: one layer.
+        self._safe = (retry_middleware(retry, idempotent=True, budget=budget,
+                                       before_attempt=sign),)
+        self._unsafe = (retry_middleware(retry, idempotent=False, budget=budget,
+                                         before_attempt=sign),)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
