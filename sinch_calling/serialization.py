@@ -322,8 +322,11 @@ converter: cattrs.Converter = _make_converter()
 """The converter for every model, SVAML element and event (wire camelCase)."""
 
 
-_LONG_DIGITS: Final = re.compile(rb"[0-9]{19}")
 _LONG_DIGITS_TEXT: Final = re.compile(r"[0-9]{19}")
+# Bytes: digits -> "0", anything else -> " ", then a plain substring search (several
+# times faster than a regular expression over the same bytes).
+_DIGITS_AS_ZERO: Final = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_NINETEEN_DIGITS: Final = b"0" * 19
 
 
 def encode_json(value: Any) -> bytes:
@@ -358,8 +361,11 @@ def decode_json(data: bytes | bytearray | str) -> Any:
     of 19 or more digits (orjson would turn an integer beyond 64 bits into a float), so
     every input decodes to the same value, or fails the same way, as with ``json`` alone.
     """
-    long_digits = _LONG_DIGITS_TEXT if isinstance(data, str) else _LONG_DIGITS
-    if long_digits.search(data) is None:  # type: ignore[arg-type]
+    if isinstance(data, str):
+        long_digits = _LONG_DIGITS_TEXT.search(data) is not None
+    else:
+        long_digits = _NINETEEN_DIGITS in data.translate(_DIGITS_AS_ZERO)
+    if not long_digits:
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

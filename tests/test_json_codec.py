@@ -84,5 +84,7 @@ def test_what_orjson_refuses_still_decodes_as_before() -> None:
     for text in ("NaN", "[Infinity]", str(2**80), "\ufeff{}", "[" * 1100 + "]" * 1100,
                  '"\\ud800"'):
         assert _same(_outcome(decode_json, text.encode()), _outcome(json.loads, text.encode()))
+    assert decode_json(bytearray(b"[-9223372036854775809]")) == [-9223372036854775809]
+    assert decode_json("[18446744073709551616]") == [18446744073709551616]
     assert encode_json(2**80) == str(2**80).encode()
     assert encode_json({1: "a"}) == b'{"1":"a"}'
