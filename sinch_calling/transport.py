@@ -91,6 +91,8 @@ async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
     claimed = response.content_length
     if claimed is not None and claimed > limit:
         raise ResponseTooLargeError(limit, status=response.status, claimed=claimed)
+    if claimed is not None and "Content-Encoding" not in response.headers:
+        return await response.read()  # the common case: exactly the bytes announced
     body = bytearray()
     while True:
         chunk = await response.content.read(_CHUNK)
