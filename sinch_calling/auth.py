@@ -220,7 +220,7 @@ def verify_request(
     headers: Mapping[str, str],
     body: bytes,
     *,
-    max_age: timedelta | float | None = DEFAULT_MAX_AGE.total_seconds(),
+    max_age: timedelta | float | None = 300.0,
     now: datetime | float | None = None,
 ) -> str:
     """Check one signed request; return its application key, or raise :class:`SignatureError`.
