@@ -31,6 +31,7 @@ __all__ = [
     "basic_authorization",
     "content_md5",
     "format_timestamp",
+    "max_age_seconds",
     "parse_timestamp",
     "sign",
     "sign_request",

@@ -62,6 +62,7 @@ __all__ = [
     "encode_segment",
     "read_bounded",
     "read_error",
+    "read_excerpt",
     "redirect_target",
 ]
 
@@ -423,6 +424,10 @@ class Transport:
             error = _fresh(exc)
         except (TimeoutError, aiohttp.ClientError) as exc:
             error = self._failure(method, url, exc)
+        except (AssertionError, RuntimeError, asyncio.CancelledError) as exc:
+            if opened:
+                raise
+            error = self._closed_under(exc)
         if error is not None:
             raise error
 
