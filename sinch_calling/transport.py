@@ -62,6 +62,7 @@ __all__ = [
     "encode_segment",
     "read_bounded",
     "read_error",
+    "read_excerpt",
     "redirect_target",
 ]
 
@@ -91,20 +92,16 @@ async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
     claimed = response.content_length
     if claimed is not None and claimed > limit:
         raise ResponseTooLargeError(limit, status=response.status, claimed=claimed)
-    content = response.content
-    chunk = await content.read(_CHUNK)
-    if content.at_eof():  # the usual small answer, whole in one read
-        if len(chunk) > limit:
-            raise ResponseTooLargeError(limit, status=response.status, claimed=claimed)
-        return chunk
+    if claimed is not None and "Content-Encoding" not in response.headers:
+        return await response.read()  # the common case: exactly the bytes announced
     body = bytearray()
     while True:
+        chunk = await response.content.read(_CHUNK)
         if not chunk:
             return bytes(body)
         if len(body) + len(chunk) > limit:
             raise ResponseTooLargeError(limit, status=response.status, claimed=claimed)
         body += chunk
-        chunk = await content.read(_CHUNK)
 
 
 async def read_excerpt(response: aiohttp.ClientResponse, limit: int = ERROR_BODY_LIMIT) -> bytes:
@@ -140,6 +137,9 @@ def redirect_target(method: str, url: URL, response: aiohttp.ClientResponse,
     :class:`UnexpectedHostError` for a redirect that is not followed."""
     status = response.status
     if status not in _REDIRECTS:
+        if 300 <= status < 400:  # 300, 304, 305, ...: no answer, and nothing to follow
+            raise RedirectError(status, f"{method} {url.with_query(None)} was answered HTTP "
+                                        f"{status}, which this client does not follow")
         return None
     location = response.headers.get("Location", "")
     try:
@@ -299,8 +299,7 @@ class Transport:
         self._enter()
         try:
             response = await self._final(session, method, url, body, params, headers,
-                                         self._middlewares(method, idempotent),
-                                         {} if timeout is None else {"timeout": timeout})
+                                         self._middlewares(method, idempotent), timeout)
             try:
                 yield response
             finally:
@@ -321,10 +320,21 @@ class Transport:
     async def _final(
         self, session: aiohttp.ClientSession, method: str, url: URL, body: bytes | None,
         params: Mapping[str, str] | None, headers: Mapping[str, str] | None,
-        middlewares: Any, extra: dict[str, Any],
+        middlewares: Any, timeout: aiohttp.ClientTimeout | None,
     ) -> aiohttp.ClientResponse:
         """The final response after the redirect policy (the caller releases it)."""
-        for _ in range(MAX_REDIRECTS + 1):
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        budget = (timeout or self.timeout).total
+        deadline = None if budget is None else asyncio.get_running_loop().time() + budget
+        for hop in range(MAX_REDIRECTS + 1):
+            if hop and deadline is not None:  # redirects share the call's one timeout
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    raise TimeoutError
+                base = timeout or self.timeout
+                extra["timeout"] = aiohttp.ClientTimeout(
+                    total=left, connect=base.connect, sock_read=base.sock_read,
+                    sock_connect=base.sock_connect, ceil_threshold=base.ceil_threshold)
             response = await session.request(
                 method, url, data=body, params=params, headers=headers,
                 allow_redirects=False, middlewares=middlewares, **extra,
@@ -351,7 +361,7 @@ class Transport:
         try:
             response = await self._final(session, method, url, body, params,
                                          _JSON_HEADERS if body is not None else None,
-                                         self._middlewares(method, idempotent), {})
+                                         self._middlewares(method, idempotent), None)
             try:
                 if response.status >= 400:
                     return await read_error(response)
@@ -441,6 +451,10 @@ class Transport:
             error = _fresh(exc)
         except (TimeoutError, aiohttp.ClientError) as exc:
             error = self._failure(method, url, exc)
+        except (AssertionError, RuntimeError, asyncio.CancelledError) as exc:
+            if opened:
+                raise
+            error = self._closed_under(exc)
         if error is not None:
             raise error
 

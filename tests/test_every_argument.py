@@ -247,6 +247,8 @@ def test_every_constructor_argument(data: st.DataObject) -> None:
     (lambda: svaml.Say("\ud800"), "Say.text"),
     (lambda: SinchCalling(KEY, SECRET, base_url="http://[::1"), "base_url"),
     (lambda: SinchCalling(KEY, SECRET, base_url=123), "base_url"),
+    (lambda: SinchCalling(KEY, SECRET, base_url="http://user:pw@127.0.0.1:1"), "base_url"),
+    (lambda: SinchCalling(KEY, SECRET, base_url="http://127.0.0.1:99999"), "base_url"),
     (lambda: SinchCalling(KEY, SECRET, timeout=math.inf), "timeout"),
     (lambda: SinchCalling("key\r\nX-Injected: 1", SECRET), "application_key"),
 ])
