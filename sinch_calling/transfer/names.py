@@ -16,7 +16,14 @@ import re
 import unicodedata
 from collections.abc import Collection
 
-__all__ = ["MAX_NAME_BYTES", "file_name_for_key"]
+__all__ = ["MANIFEST_NAME", "MAX_NAME_BYTES", "RESERVED_NAMES", "file_name_for_key"]
+
+MANIFEST_NAME = "manifest.jsonl"
+"""The export's manifest, by default."""
+
+RESERVED_NAMES = frozenset({MANIFEST_NAME})
+"""Names no key maps to, by default (a single download into an export's directory
+must not replace its manifest)."""
 
 MAX_NAME_BYTES = 200
 """Leaves room under the usual 255-byte limit for the temporary file's affixes."""
@@ -52,11 +59,11 @@ def _split_extension(name: str) -> tuple[str, str]:
     return stem, "." + extension
 
 
-def file_name_for_key(key: str, *, reserved: Collection[str] = ()) -> str:
+def file_name_for_key(key: str, *, reserved: Collection[str] = RESERVED_NAMES) -> str:
     """A safe, portable file name for ``key`` (see the module docstring).
 
-    ``reserved`` names (say, the export manifest) are never returned: such a key
-    gets the hash suffix too.
+    ``reserved`` names (by default :data:`MANIFEST_NAME`) are never returned: such a
+    key gets the hash suffix too.
     """
     if (len(key) <= MAX_NAME_BYTES and _PLAIN.fullmatch(key) and key[-1] not in ". "
             and key not in reserved

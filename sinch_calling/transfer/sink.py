@@ -10,7 +10,9 @@ costs ~50 us per 64 KiB; 1 MiB batches keep both off the loop at full speed.
 
 The file lives beside its target as ``.{name}.part`` and is renamed into place by
 :meth:`FileSink.commit` only when its length is the expected one. For a resumable
-download, ``.{name}.part.json`` remembers the server's ``ETag``.
+download, ``.{name}.part.json`` remembers the :class:`Validator` (the ``ETag``, or
+``Last-Modified``) of the version the bytes belong to; bytes without one are never
+resumed.
 
 Both temporary files are opened without following symbolic links: a new one is
 created with ``O_CREAT | O_EXCL`` after removing whatever had its name, a resumed
@@ -30,7 +32,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
 
@@ -102,34 +104,81 @@ def part_paths(target: Path) -> tuple[Path, Path]:
 
 
 @attrs.frozen
+class Validator:
+    """What identifies one version of a recording, for ``If-Range`` (RFC 9110 13.1.5):
+    a strong ``ETag`` or, failing that, ``Last-Modified``."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Validator | None:
+        """The validator a response offers, or ``None``. A weak ETag (``W/"..."``) is
+        not one: RFC 9110 forbids it in ``If-Range``."""
+        etag = (headers.get("ETag") or "").strip()
+        if etag.startswith("W/") or not etag:
+            etag = ""
+        last_modified = (headers.get("Last-Modified") or "").strip()
+        if not etag and not last_modified:
+            return None
+        return cls(etag or None, None if etag else last_modified)
+
+    @property
+    def if_range(self) -> str:
+        """The ``If-Range`` value."""
+        return self.etag or self.last_modified or ""
+
+    def matches(self, headers: Mapping[str, str]) -> bool:
+        """False when a response names another version than this one (a response
+        that names none is taken at its word)."""
+        if self.etag is not None:
+            return headers.get("ETag", self.etag).strip() == self.etag
+        return headers.get("Last-Modified", self.if_range).strip() == self.if_range
+
+    def to_json(self) -> dict[str, str]:
+        """The resume-state file's content."""
+        return ({"etag": self.etag} if self.etag is not None
+                else {"last_modified": self.if_range})
+
+
+@attrs.frozen
 class Partial:
-    """What an earlier, interrupted download left: its length, ETag and running hash."""
+    """What an earlier, interrupted download left: its length, validator and running hash."""
 
     size: int = 0
-    etag: str | None = None
+    validator: Validator | None = None
     digest: Any = None
 
 
 def read_partial(part: Path, state: Path, *, hashing: bool) -> Partial:
     """Inspect a leftover ``.part`` file (blocking: call it in a thread).
 
-    A partial without a recorded ETag cannot be resumed safely and counts as empty.
-    Symbolic links in place of either file are not followed: they count as no partial.
+    A partial without a recorded validator cannot be resumed safely and counts as
+    empty. Symbolic links in place of either file are not followed: they count as no
+    partial.
     """
     digest = hashlib.sha256() if hashing else None
+    empty = Partial(0, None, hashlib.sha256() if hashing else None)
     try:
         with _open_existing(state, os.O_RDONLY) as handle:
-            etag = json.loads(handle.read().decode("utf-8")).get("etag")
+            raw = json.loads(handle.read().decode("utf-8"))
+        etag, last_modified = raw.get("etag"), raw.get("last_modified")
+        if isinstance(etag, str) and etag:
+            validator = Validator(etag, None)
+        elif isinstance(last_modified, str) and last_modified:
+            validator = Validator(None, last_modified)
+        else:
+            return empty
         with _open_existing(part, os.O_RDONLY) as handle:
             size = os.fstat(handle.fileno()).st_size
-            if isinstance(etag, str) and etag and size and digest is not None:
+            if size and digest is not None:
                 while block := handle.read(_HASH_READ):
                     digest.update(block)
     except (OSError, ValueError, AttributeError):
-        return Partial(0, None, hashlib.sha256() if hashing else None)
-    if not isinstance(etag, str) or not etag or size == 0:
-        return Partial(0, None, hashlib.sha256() if hashing else None)
-    return Partial(size, etag, digest)
+        return empty
+    if size == 0:
+        return empty
+    return Partial(size, validator, digest)
 
 
 class FileSink:
@@ -162,9 +211,9 @@ class FileSink:
         self._buffered = 0
         self._written = partial.size
         self._last: asyncio.Future[Any] | None = None
-        self._etag: str | None = partial.etag
+        self._validator: Validator | None = partial.validator
         self._state_written = False
-        self._stale_state = partial.etag is not None
+        self._stale_state = partial.validator is not None
         self.received = 0
         """Bytes given to :meth:`write` (over the wire), resets included."""
 
@@ -174,14 +223,16 @@ class FileSink:
         return self._written + self._buffered
 
     @property
-    def etag(self) -> str | None:
-        """The validator recorded for resuming (set by :meth:`remember_etag`)."""
-        return self._etag
+    def validator(self) -> Validator | None:
+        """The version the bytes held belong to (``None``: they cannot be resumed)."""
+        return self._validator
 
-    def remember_etag(self, etag: str | None) -> None:
-        """Record the server's ETag (``None``: not resumable); written beside the
-        part file with the first flush."""
-        self._etag = etag
+    def remember(self, validator: Validator | None) -> None:
+        """Record the version of the bytes being written (``None``: not resumable);
+        written beside the part file with the next flush."""
+        if validator != self._validator:
+            self._validator = validator
+            self._state_written = False
 
     async def write(self, chunk: bytes) -> None:
         """Buffer ``chunk``; past ``flush_size``, start writing the batch in a thread."""
@@ -202,18 +253,15 @@ class FileSink:
         if self._file is not None:  # nothing is in flight: safe to look
             await self._run(self._truncate)
 
-    async def commit(
-        self, expected_size: int | None, then: Callable[[int, str | None], None] | None = None
-    ) -> tuple[int, str | None]:
+    async def commit(self, expected_size: int | None) -> tuple[int, str | None]:
         """Write the rest, check the length, rename onto the target; (size, sha256 hex).
 
-        ``then(size, sha256)`` runs in the same worker thread right after the rename
-        (the export appends its manifest line there). On a length mismatch, raises
-        :class:`ValueError` and the target is left untouched. Cancelling the caller
-        does not stop a commit that has started: :meth:`abandon` waits for it.
+        On a length mismatch, raises :class:`ValueError` and the target is left
+        untouched. Cancelling the caller does not stop a commit that has started:
+        :meth:`abandon` waits for it.
         """
         await self._wait()
-        return await self._run(self._finish, self._take(), expected_size, then)
+        return await self._run(self._finish, self._take(), expected_size)
 
     async def abandon(self) -> None:
         """Write what was received and close, keeping the part file for a resume.
@@ -274,10 +322,15 @@ class FileSink:
             else:
                 handle = _create_fresh(self.part)
             self._file = handle
-        if resumable and self._etag and not self._state_written:
+        if resumable and self._validator is not None and not self._state_written:
             with _create_fresh(self.state) as state:
-                state.write(json.dumps({"etag": self._etag}).encode("utf-8"))
+                state.write(json.dumps(self._validator.to_json()).encode("utf-8"))
             self._state_written = True
+        elif resumable and self._validator is None and (self._state_written
+                                                        or self._stale_state):
+            # the bytes now belong to a version that cannot be resumed: no stale state
+            self.state.unlink(missing_ok=True)
+            self._state_written = self._stale_state = False
         return self._file
 
     def _write_batch(self, batch: list[bytes], *, resumable: bool = True) -> None:
@@ -297,7 +350,6 @@ class FileSink:
         self,
         batch: list[bytes],
         expected_size: int | None,
-        then: Callable[[int, str | None], None] | None,
     ) -> tuple[int, str | None]:
         self._write_batch(batch, resumable=False)
         handle = self._file
@@ -316,8 +368,6 @@ class FileSink:
         if self._state_written or self._stale_state:
             self.state.unlink(missing_ok=True)
         sha256 = self._digest.hexdigest() if self._digest is not None else None
-        if then is not None:
-            then(size, sha256)
         return size, sha256
 
     def _close_keeping(self, batch: list[bytes]) -> None:
