@@ -73,8 +73,12 @@ def _open_existing(path: Path, flags: int) -> IO[bytes]:
 def _create_fresh(path: Path) -> IO[bytes]:
     """Create ``path`` anew for writing, replacing whatever had that name (a stale
     file or a planted symlink, which is removed, never followed)."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileExistsError:  # the rare case: no unlink for nothing on the common path
+        path.unlink()
+        fd = os.open(path, flags, 0o666)
     try:
         return os.fdopen(fd, "wb")
     except BaseException:
