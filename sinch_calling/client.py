@@ -21,6 +21,7 @@ from .regions import Region, origins
 from .retry import RetryPolicy
 from .signer import AuthScheme
 from .transport import Transport
+from .validation import positive_seconds, whole_number
 
 __all__ = ["DEFAULT_TIMEOUT", "SinchCalling"]
 
@@ -32,10 +33,13 @@ def _timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeo
     if value is None:
         return DEFAULT_TIMEOUT
     if isinstance(value, aiohttp.ClientTimeout):
+        for name in ("total", "connect", "sock_read", "sock_connect"):
+            part = getattr(value, name)
+            if part is not None:
+                positive_seconds(f"timeout.{name}", part)
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValidationError("timeout", f"must be a positive number of seconds; got {value!r}")
-    return aiohttp.ClientTimeout(total=float(value), connect=min(10.0, float(value)))
+    seconds = positive_seconds("timeout", value)
+    return aiohttp.ClientTimeout(total=seconds, connect=min(10.0, seconds))
 
 
 class SinchCalling:
@@ -67,9 +71,7 @@ class SinchCalling:
         credentials = Credentials(application_key, application_secret)
         if auth not in get_args(AuthScheme):
             raise ValidationError("auth", f"must be 'signed' or 'basic'; got {auth!r}")
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int) \
-                or max_connections < 1:
-            raise ValidationError("max_connections", "must be an integer >= 1")
+        whole_number("max_connections", max_connections, minimum=1)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry", "must be a RetryPolicy")
         self._region = Region.parse(region)

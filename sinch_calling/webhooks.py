@@ -36,11 +36,10 @@ from urllib.parse import quote
 from aiohttp import web
 
 from .auth import CallbackVerifier
-from .errors import SignatureError, ValidationError
+from .errors import EventParseError, SignatureError, ValidationError
 from .events import (
     AnsweredCallEvent,
     DisconnectedCallEvent,
-    EventParseError,
     EventType,
     IncomingCallEvent,
     NotificationEvent,

@@ -2,7 +2,7 @@
 
 A file under its final name, a manifest line or a DELETE happens only for a
 byte-exact copy of one version of a recording; everything else is refused or
-retried. Servers are raw asyncio peers (tests/hostile.py) or the emulator.
+retried. Servers are raw asyncio peers (tests/hostile_http.py) or the emulator.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sinch_calling.errors import (
 from sinch_calling.testing import Emulator
 from sinch_calling.transfer import MANIFEST_NAME, read_manifest
 from sinch_calling.transfer.sink import part_paths
-from tests.hostile import Reply, Request, hostile, ranged
+from tests.hostile_http import Reply, Request, hostile, ranged
 
 KEY = "k.mp3"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """The transfer invariant, property-tested against a server that misbehaves at random.
 
 A file under its final name, a manifest line or a DELETE happens only for a
-byte-exact copy of one version of the recording. The server (tests/hostile.py)
+byte-exact copy of one version of the recording. The server (tests/hostile_http.py)
 plays a random script per recording: bodies cut anywhere, ranges ignored, 200s
 carrying slices, short or misplaced 206s, errors, validators missing or changing,
 and the recording replaced by a new version partway. Whatever the script, what is
@@ -26,7 +26,7 @@ from sinch_calling.errors import SinchError
 from sinch_calling.transfer import MANIFEST_NAME, download_file, file_name_for_key, read_manifest
 from sinch_calling.transfer.store import recording_url
 from tests.conftest import FAST_RETRY
-from tests.hostile import HostileServer, Reply, Request
+from tests.hostile_http import HostileServer, Reply, Request
 
 KINDS = ("honest", "ignore_range", "slice_200", "short_206", "wrong_start", "error")
 _WEIGHTED_KINDS = ("honest", "honest", "honest", *KINDS[1:])

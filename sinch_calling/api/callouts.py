@@ -7,6 +7,7 @@ provably did not act on it (connection refused, HTTP 429): see
 
 from __future__ import annotations
 
+from .. import validation as rule
 from ..errors import ValidationError
 from ..models import Destination, Domain
 from ..models.callouts import (
@@ -22,18 +23,17 @@ from ..models.callouts import (
 from ..serialization import dumps
 from ..svaml import Svaml
 from ..transport import Transport
-from ..validation import e164, non_empty, one_of
 from . import _checks as check
 
 __all__ = ["CalloutsApi"]
 
 
 def _cli(value: object) -> str | None:
-    return None if value is None else e164("cli", value)
+    return None if value is None else rule.e164("cli", value)
 
 
 def _domain(value: object) -> Domain | None:
-    return None if value is None else one_of("domain", value, Domain)
+    return None if value is None else rule.one_of("domain", value, Domain)
 
 
 class CalloutsApi:
@@ -77,16 +77,16 @@ class CalloutsApi:
             raise ValidationError("text", "give exactly one of text and prompts")
         request = TtsCallout(
             destination=check.destination("destination", destination),
-            text=check.optional_text("text", text),
-            prompts=check.optional_text("prompts", prompts),
+            text=rule.optional_text("text", text),
+            prompts=rule.optional_text("prompts", prompts),
             cli=_cli(cli),
-            locale=check.optional_text("locale", locale),
-            dtmf=check.dtmf("dtmf", dtmf),
+            locale=rule.optional_text("locale", locale),
+            dtmf=rule.dtmf("dtmf", dtmf),
             domain=_domain(domain),
-            custom=check.optional_text("custom", custom, blank=True),
-            enable_ace=check.flag("enable_ace", enable_ace),
-            enable_dice=check.flag("enable_dice", enable_dice),
-            enable_pie=check.flag("enable_pie", enable_pie),
+            custom=rule.optional_text("custom", custom, blank=True),
+            enable_ace=rule.flag("enable_ace", enable_ace),
+            enable_dice=rule.flag("enable_dice", enable_dice),
+            enable_pie=rule.flag("enable_pie", enable_pie),
         )
         return await self._place(CalloutRequest(method=CalloutMethod.TTS, tts_callout=request))
 
@@ -120,18 +120,19 @@ class CalloutsApi:
             raise ValidationError("conference_dtmf_options", "must be a ConferenceDtmfOptions")
         request = ConferenceCallout(
             destination=check.destination("destination", destination),
-            conference_id=non_empty("conference_id", conference_id),
-            greeting=check.optional_text("greeting", greeting),
+            conference_id=rule.non_empty("conference_id", conference_id),
+            greeting=rule.optional_text("greeting", greeting),
             cli=_cli(cli),
-            locale=check.optional_text("locale", locale),
-            dtmf=check.dtmf("dtmf", dtmf),
-            max_duration=check.positive_int("max_duration", max_duration),
-            enable_ace=check.flag("enable_ace", enable_ace),
-            enable_dice=check.flag("enable_dice", enable_dice),
-            enable_pie=check.flag("enable_pie", enable_pie),
-            moh_class=None if moh_class is None else one_of("moh_class", moh_class, MusicOnHold),
+            locale=rule.optional_text("locale", locale),
+            dtmf=rule.dtmf("dtmf", dtmf),
+            max_duration=rule.positive_int("max_duration", max_duration),
+            enable_ace=rule.flag("enable_ace", enable_ace),
+            enable_dice=rule.flag("enable_dice", enable_dice),
+            enable_pie=rule.flag("enable_pie", enable_pie),
+            moh_class=None if moh_class is None
+            else rule.one_of("moh_class", moh_class, MusicOnHold),
             conference_dtmf_options=conference_dtmf_options,
-            custom=check.optional_text("custom", custom, blank=True),
+            custom=rule.optional_text("custom", custom, blank=True),
             domain=_domain(domain),
         )
         return await self._place(
@@ -162,9 +163,9 @@ class CalloutsApi:
         request = CustomCallout(
             destination=to,
             cli=_cli(cli),
-            dtmf=check.dtmf("dtmf", dtmf),
-            custom=check.optional_text("custom", custom, blank=True),
-            max_duration=check.positive_int("max_duration", max_duration),
+            dtmf=rule.dtmf("dtmf", dtmf),
+            custom=rule.optional_text("custom", custom, blank=True),
+            max_duration=rule.positive_int("max_duration", max_duration),
             ice=check.callback("ice", ice),
             ace=check.callback("ace", ace),
             pie=check.callback("pie", pie),

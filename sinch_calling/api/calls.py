@@ -6,10 +6,11 @@ from yarl import URL
 
 from ..errors import ValidationError
 from ..models import Call
-from ..regions import SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX
+from ..regions import SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from ..serialization import dumps
+from ..signer import origin_of
 from ..svaml import Svaml, check_answer
-from ..transport import Transport, encode_segment
+from ..transport import Transport
 from ..validation import non_empty
 
 __all__ = ["CallsApi"]
@@ -60,14 +61,14 @@ class CallsApi:
         if not given.absolute or given.scheme not in ("http", "https") or not host:
             raise ValidationError("resource_url", f"must be an absolute http(s) URL; "
                                                   f"got {resource_url!r}")
-        own = (self._transport.traffic_origin.host or "").lower()
         if host in SINCH_TRAFFIC_HOSTS:
             if given.scheme != "https" or given.port != 443:
                 raise ValidationError("resource_url", "must use https on the default port "
                                                       f"for a Sinch host; got {resource_url!r}")
-        elif host != own:
+        elif origin_of(given) not in self._transport.origins:
             raise ValidationError("resource_url", "must be on a Sinch calling host or this "
-                                                  f"client's base_url host; got {host!r}")
+                                                  "client's own origin (scheme, host and "
+                                                  f"port); got {str(given.origin())!r}")
         if given.path.rstrip("/") != expected.path:
             raise ValidationError("resource_url", f"must be the URL of this call "
                                                   f"({TRAFFIC_PREFIX}/calls/id/<call_id>); "

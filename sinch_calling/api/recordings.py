@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from ..auth import format_timestamp
+from .._time import format_timestamp
 from ..errors import ValidationError
 from ..models import Recording
 from ..transfer import (
@@ -39,20 +39,14 @@ from ..transfer.download import open_body, resolve_destination
 from ..transfer.export import check_manifest_name
 from ..transfer.store import delete_recording, list_recordings, recording_url
 from ..transport import Transport
+from ..validation import moment
 
 __all__ = ["RecordingBody", "RecordingsApi"]
 
 DEFAULT_PAGE_SIZE = 100
 
 
-def _moment(field: str, value: object) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise ValidationError(field, f"must be a datetime; got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError(field, "must be timezone-aware (e.g. datetime(..., tzinfo=UTC))")
-    return value
+_moment = moment  # aware, and within the years UTC can express
 
 
 def _window_params(start: object, end: object) -> dict[str, str]:

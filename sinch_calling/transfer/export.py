@@ -41,7 +41,7 @@ from typing import Literal
 import aiohttp
 import attrs
 
-from ..auth import format_timestamp
+from .._time import format_timestamp
 from ..errors import SinchError, ValidationError
 from ..models import Recording
 from ..transport import Transport
