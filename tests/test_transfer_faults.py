@@ -18,6 +18,7 @@ from sinch_calling import SinchCalling
 from sinch_calling.errors import (
     ClientClosedError,
     InvalidResponseError,
+    NotFoundError,
     SinchError,
     TransportError,
 )
@@ -412,3 +413,37 @@ async def test_a_refused_answer_leaves_no_part_file_and_no_state(tmp_path: Path)
             await sinch.recordings.download(KEY, tmp_path / "f")
     assert _names(tmp_path) == []
     assert not part_paths(tmp_path / "f")[0].exists()
+
+
+async def test_an_error_claiming_a_huge_body_is_read_only_in_part(tmp_path: Path) -> None:
+    """A 404 announcing 1 GiB: typed by its status from an excerpt, never read whole
+    (this server sends 256 KiB and hangs up; reading on would fail as a cut body)."""
+    reply = Reply(404, {"Content-Length": str(2**30), "Content-Type": "text/html"},
+                  b"<html>" + bytes(256 * 1024))
+    async with hostile(lambda r: reply) as (_, sinch):
+        with pytest.raises(NotFoundError):
+            await sinch.recordings.download(KEY, tmp_path / "f")
+        with pytest.raises(NotFoundError):
+            async with sinch.recordings.stream(KEY):
+                pass
+    assert _names(tmp_path) == []
+
+
+async def test_a_stream_refuses_anything_but_the_whole_body() -> None:
+    reply = Reply(206, {"Content-Range": "bytes 0-999/100000", "ETag": '"v"'}, bytes(1000))
+    async with hostile(lambda r: reply) as (_, sinch):
+        with pytest.raises(InvalidResponseError, match="not the whole recording"):
+            async with sinch.recordings.stream(KEY):
+                pass
+
+
+async def test_a_file_changed_since_its_export_is_fetched_again_before_a_delete(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.recordings.add("a.mp3", b"the recording")
+    await sinch.recordings.export(tmp_path)
+    (tmp_path / "a.mp3").write_bytes(b"THE RECORDING")  # same size, other bytes
+    emulator.requests.clear()
+    report = await sinch.recordings.export(tmp_path, delete_after=True)
+    assert (report.skipped, report.downloaded, report.deleted) == (0, 1, 1)
+    assert (tmp_path / "a.mp3").read_bytes() == b"the recording"
