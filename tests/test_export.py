@@ -240,6 +240,8 @@ async def test_listing_errors_propagate(
         ({"manifest": ".hidden"}, "manifest"),
         ({"delete_after": "yes"}, "delete_after"),
         ({"progress": 5}, "progress"),
+        ({"durable": "no"}, "durable"),
+        ({"manifest": ""}, "manifest"),
     ],
 )
 async def test_bad_arguments_fail_before_any_request(
@@ -410,3 +412,17 @@ async def test_a_symlinked_manifest_is_refused(
     with pytest.raises(OSError, match=r"manifest\.jsonl"):
         await sinch.recordings.export(tmp_path / "out")
     assert victim.read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize(("call", "field"), [
+    ("export", "directory"), ("download", "destination")])
+@pytest.mark.parametrize("where", [None, b"out", "", "a\x00b", 5])
+async def test_bad_paths_fail_before_any_request(
+    sinch: SinchCalling, emulator: Emulator, call: str, field: str, where: object
+) -> None:
+    attempt = (sinch.recordings.export(where) if call == "export"  # type: ignore[arg-type]
+               else sinch.recordings.download("k", where))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as caught:
+        await attempt
+    assert caught.value.field == field
+    assert emulator.requests == []

@@ -75,6 +75,16 @@ def _timeout(value: aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout:
     return value
 
 
+def _path(field: str, value: object) -> str:
+    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
+        raise ValidationError(field, f"must be a non-empty path (str or os.PathLike); "
+                                     f"got {type(value).__name__}")
+    text = os.fspath(value)
+    if not isinstance(text, str) or "\x00" in text:
+        raise ValidationError(field, "must be a text path without NUL characters")
+    return text
+
+
 class RecordingsApi:
     """Recordings in Sinch's storage (traffic host)."""
 
@@ -151,7 +161,8 @@ class RecordingsApi:
         url, limits = recording_url(self._transport, key), _timeout(timeout)
         if not isinstance(durable, bool):
             raise ValidationError("durable", "must be True or False")
-        target = await asyncio.to_thread(resolve_destination, destination, key)
+        target = await asyncio.to_thread(resolve_destination,
+                                         _path("destination", destination), key)
         result = await download_file(self._transport, url, target, timeout=limits,
                                      durable=durable)
         return result.path
@@ -198,10 +209,11 @@ class RecordingsApi:
         if progress is not None and not callable(progress):
             raise ValidationError("progress", "must be callable")
         check_manifest_name(manifest)
+        folder = _path("directory", directory)
         recordings = self.list(start=start, end=end, page_size=page_size)
         limit = self._transport.max_downloads
         return await run_export(
-            self._transport, Path(os.fspath(directory)), recordings,
+            self._transport, Path(folder), recordings,
             delete_after=delete_after,
             concurrency=min(concurrency, limit) if limit > 0 else concurrency,
             manifest_name=manifest, progress=progress, timeout=_timeout(timeout),
