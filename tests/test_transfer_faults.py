@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sinch_calling import SinchCalling
+from sinch_calling import RetryPolicy, SinchCalling
 from sinch_calling.errors import (
     ClientClosedError,
     InvalidResponseError,
@@ -447,3 +447,11 @@ async def test_a_file_changed_since_its_export_is_fetched_again_before_a_delete(
     report = await sinch.recordings.export(tmp_path, delete_after=True)
     assert (report.skipped, report.downloaded, report.deleted) == (0, 1, 1)
     assert (tmp_path / "a.mp3").read_bytes() == b"the recording"
+
+
+def test_the_resume_loop_asks_the_retry_policy() -> None:
+    policy = RetryPolicy(attempts=3, backoff=0.5, max_backoff=1.0)
+    assert 0 <= policy.delay_after_failures(1) <= 0.5  # type: ignore[operator]
+    assert 0 <= policy.delay_after_failures(2) <= 1.0  # type: ignore[operator]
+    assert policy.delay_after_failures(3) is None
+    assert RetryPolicy.never().delay_after_failures(1) is None

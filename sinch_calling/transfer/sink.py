@@ -15,7 +15,7 @@ download, ``.{name}.part.json`` remembers the :class:`Validator` (the ``ETag``, 
 resumed.
 
 Both temporary files are opened without following symbolic links: a new one is
-created with ``O_CREAT | O_EXCL`` after removing whatever had its name, a resumed
+created with ``O_CREAT | O_EXCL`` (whatever had its name is removed first), a resumed
 one with ``O_NOFOLLOW``, so a planted link cannot send the bytes elsewhere.
 
 The worker-thread steps of one sink run strictly one after another, each chained
@@ -34,7 +34,7 @@ import os
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any, Protocol, TypeVar
+from typing import IO, Any, TypeVar
 
 import attrs
 
@@ -42,7 +42,6 @@ __all__ = [
     "DEFAULT_FLUSH_SIZE",
     "FileSink",
     "Partial",
-    "Sink",
     "part_paths",
     "read_partial",
 ]
@@ -84,17 +83,6 @@ def _create_fresh(path: Path) -> IO[bytes]:
     except BaseException:
         os.close(fd)
         raise
-
-
-class Sink(Protocol):
-    """Anything a download can be written to."""
-
-    @property
-    def position(self) -> int:
-        """Bytes accepted so far (including any resumed prefix)."""
-
-    async def write(self, chunk: bytes) -> None:
-        """Accept the next chunk."""
 
 
 def part_paths(target: Path) -> tuple[Path, Path]:
