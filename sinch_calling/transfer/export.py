@@ -236,7 +236,7 @@ async def run_export(
         except BaseException:
             await sink.abandon()
             raise
-        await asyncio.to_thread(manifest.append, attrs.evolve(entry, size=size, sha256=sha256))
+        await manifest.add(attrs.evolve(entry, size=size, sha256=sha256))
 
     async def download(recording: Recording, name: str) -> int:
         key, target = recording.key, directory / name

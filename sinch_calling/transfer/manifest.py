@@ -2,12 +2,13 @@
 
 Each line (``key, path, size, sha256, created_on``, ASCII JSON) is appended only
 after its file is in place under its final name with exactly the recording's
-bytes, so the manifest never names an incomplete file. Appends come from worker
-threads; one lock orders them. The file is never opened through a symbolic link.
+bytes, so the manifest never names an incomplete file. Lines are written in worker
+threads, batched, under one lock. The file is never opened through a symbolic link.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -72,11 +73,14 @@ def _open_for_append(path: Path) -> IO[bytes]:
 
 
 class Manifest:
-    """The manifest file, appended to from worker threads (blocking methods).
+    """The manifest file of one export.
 
-    It is opened on the first append (an export that writes nothing creates no
-    manifest) and reopened by an append after :meth:`close` (a commit that
-    completes in its thread after the export was cancelled still gets its line).
+    :meth:`add` is the event loop's side: lines added while a write is in flight go
+    out together in the next one (one thread hop for many files when downloads
+    finish together). The blocking methods run in worker threads under one lock.
+    The file is opened on the first write (an export that writes nothing creates
+    no manifest) and reopened by a write after :meth:`close` (a commit that
+    completes after the export was cancelled still gets its line).
     """
 
     def __init__(self, path: Path) -> None:
@@ -84,6 +88,9 @@ class Manifest:
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
         self._closed = False
+        self._waiting: list[bytes] = []
+        self._written: asyncio.Future[None] | None = None  # when ``_waiting`` is on disk
+        self._writer: asyncio.Task[None] | None = None
 
     def check(self) -> None:
         """Raise :class:`OSError` when the manifest's name is a symbolic link or
@@ -96,21 +103,48 @@ class Manifest:
             raise OSError(f"{self.path} is not a regular file (a symbolic link?): refusing "
                           "to append to it")
 
-    def append(self, entry: ManifestEntry) -> None:
-        """Append ``entry``'s line and flush it."""
-        line = entry.to_line()
+    async def add(self, entry: ManifestEntry) -> None:
+        """Append ``entry``'s line; returns once it is written (and flushed to the
+        operating system). Raises the write's :class:`OSError`. Cancelling the caller
+        does not withdraw the line."""
+        self._waiting.append(entry.to_line())
+        if self._written is None:
+            self._written = asyncio.get_running_loop().create_future()
+        written = self._written
+        if self._writer is None:
+            self._writer = asyncio.ensure_future(self._write_waiting())
+        await asyncio.shield(written)
+
+    async def _write_waiting(self) -> None:
+        try:
+            while self._waiting:
+                lines, self._waiting = self._waiting, []
+                written, self._written = self._written, None
+                assert written is not None
+                try:
+                    await asyncio.to_thread(self.append_lines, lines)
+                except Exception as exc:
+                    written.set_exception(exc)
+                else:
+                    written.set_result(None)
+        finally:
+            self._writer = None
+
+    def append_lines(self, lines: list[bytes]) -> None:
+        """Append ``lines`` and flush them (blocking)."""
+        data = b"".join(lines)
         with self._lock:
             if self._closed:
                 with _open_for_append(self.path) as late:
-                    late.write(line)
+                    late.write(data)
                 return
             if self._file is None:
                 self._file = _open_for_append(self.path)
-            self._file.write(line)
+            self._file.write(data)
             self._file.flush()
 
     def close(self) -> None:
-        """Close the file (waits for an append in progress)."""
+        """Close the file (blocking; waits for a write in progress)."""
         with self._lock:
             self._closed = True
             if self._file is not None:
