@@ -455,3 +455,22 @@ def test_the_resume_loop_asks_the_retry_policy() -> None:
     assert 0 <= policy.delay_after_failures(2) <= 1.0  # type: ignore[operator]
     assert policy.delay_after_failures(3) is None
     assert RetryPolicy.never().delay_after_failures(1) is None
+
+
+async def test_a_new_version_cut_short_is_resumed_with_its_own_total(tmp_path: Path) -> None:
+    old, new = _data(100_000, 13), _data(150_000, 14)
+
+    def respond(request: Request) -> Reply:
+        turn = len(server.requests)
+        if turn == 1:  # a first slice: the total (of the old version) is known
+            return Reply(206, {"ETag": '"old"', "Content-Range": "bytes 0-39999/100000"},
+                         old[:40_000])
+        if request.header("If-Range") == '"old"':  # the version changed: 200, whole
+            return Reply(200, {"ETag": '"new"'}, new, cut=70_000)
+        return ranged(new, request, {"ETag": '"new"'})
+
+    async with hostile(respond) as (server, sinch):
+        path = await sinch.recordings.download(KEY, tmp_path)
+    assert path.read_bytes() == new
+    assert [(r.header("Range"), r.header("If-Range")) for r in server.gets()] == [
+        (None, None), ("bytes=40000-", '"old"'), ("bytes=70000-", '"new"')]

@@ -249,15 +249,16 @@ async def receive_file(
     for a refused response) and the exception propagates.
     """
     failures, high_water = 0, sink.position
-    total: int | None = None
     try:
         while True:
             try:
-                total, complete = await _attempt(transport, url, sink, total, timeout)
-                if complete:
-                    return total
-                raise _Interrupted(EOFError(f"the body ended at byte {sink.position} of {total}"))
+                await _attempt(transport, url, sink, timeout)
+                if sink.total is None or sink.position == sink.total:
+                    return sink.total
+                raise _Interrupted(EOFError(f"the body ended at byte {sink.position} "
+                                            f"of {sink.total}"))
             except _Interrupted as interrupted:
+                total = sink.total  # for the message: a reset forgets it
                 if sink.validator is None and sink.position:
                     await sink.reset()  # no validator: these bytes can't be resumed
                 if sink.position > high_water:
@@ -307,16 +308,11 @@ async def download_file(
 
 
 async def _attempt(
-    transport: Transport,
-    url: URL,
-    sink: FileSink,
-    known_total: int | None,
-    timeout: aiohttp.ClientTimeout,
-) -> tuple[int | None, bool]:
-    """One GET (ranged when the sink holds resumable bytes) written into ``sink``.
-
-    Returns the total and whether the sink now holds the whole recording; raises
-    ``_Interrupted`` when the body stopped early or has to start over.
+    transport: Transport, url: URL, sink: FileSink, timeout: aiohttp.ClientTimeout
+) -> None:
+    """One GET (ranged when the sink holds resumable bytes) written into ``sink``,
+    which then knows the total (if the response said). Raises ``_Interrupted`` when
+    the body stopped early or has to start over.
     """
     offset, asked = sink.position, sink.validator
     headers = dict(RECORDING_HEADERS)
@@ -330,13 +326,13 @@ async def _attempt(
             decoded = content_decoded(response)
             try:
                 answer = read_answer(response.status, response.headers, offset=offset,
-                                     asked=asked, known_total=known_total, decoded=decoded)
+                                     asked=asked, known_total=sink.total, decoded=decoded)
             except _StartOver as exc:
                 await sink.reset()
                 raise _Interrupted(exc) from None
             if answer.start == 0 and offset:
                 await sink.reset()  # the whole body again (a new version, or no Range)
-            sink.remember(answer.validator)
+            sink.remember(answer.validator, answer.total)
             try:
                 await _pump(response, sink, answer.end)
             except _Interrupted:
@@ -348,8 +344,6 @@ async def _attempt(
             await sink.reset()  # our prefix is longer than the recording: start over
             raise _Interrupted(exc) from exc
         raise
-    total = answer.total
-    return total, total is None or sink.position == total
 
 
 async def _pump(response: aiohttp.ClientResponse, sink: FileSink, end: int | None) -> None:

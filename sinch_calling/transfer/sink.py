@@ -208,6 +208,8 @@ class FileSink:
         self._stale_state = partial.validator is not None
         self.received = 0
         """Bytes given to :meth:`write` (over the wire), resets included."""
+        self.total: int | None = None
+        """The recording's length, as the response being written said (if it did)."""
 
     @property
     def position(self) -> int:
@@ -219,9 +221,11 @@ class FileSink:
         """The version the bytes held belong to (``None``: they cannot be resumed)."""
         return self._validator
 
-    def remember(self, validator: Validator | None) -> None:
-        """Record the version of the bytes being written (``None``: not resumable);
-        written beside the part file with the next flush."""
+    def remember(self, validator: Validator | None, total: int | None) -> None:
+        """Record the version of the bytes being written (``None``: not resumable) and
+        its total length, if known; the validator is written beside the part file
+        with the next flush."""
+        self.total = total
         if validator != self._validator:
             self._validator = validator
             self._state_written = False
@@ -240,6 +244,7 @@ class FileSink:
         await self._wait()
         self._buffer, self._buffered = [], 0
         self._written = self._resume_from = 0
+        self.total = None
         if self._digest is not None:
             self._digest = hashlib.sha256()
         if self._file is not None:  # nothing is in flight: safe to look
