@@ -24,6 +24,7 @@ from sinch_calling.errors import (
 )
 from sinch_calling.testing import Emulator
 from sinch_calling.transfer import MANIFEST_NAME, read_manifest
+from sinch_calling.transfer.names import name_fold
 from sinch_calling.transfer.sink import part_paths
 from tests.hostile_http import Reply, Request, hostile, ranged
 
@@ -474,3 +475,29 @@ async def test_a_new_version_cut_short_is_resumed_with_its_own_total(tmp_path: P
     assert path.read_bytes() == new
     assert [(r.header("Range"), r.header("If-Range")) for r in server.gets()] == [
         (None, None), ("bytes=40000-", '"old"'), ("bytes=70000-", '"new"')]
+
+
+async def test_keys_differing_only_in_case_never_share_a_file(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    """On macOS or Windows "A.mp3" and "a.mp3" are one file: the second download would
+    replace the first, whose manifest line (and delete) would then vouch for the
+    wrong bytes."""
+    bodies = {"Call.mp3": b"first", "call.mp3": b"second", "CALL.MP3": b"third",
+              "MANIFEST.JSONL": b"fourth"}
+    for key, body in bodies.items():
+        emulator.recordings.add(key, body)
+    report = await sinch.recordings.export(tmp_path, delete_after=True)
+    assert report.ok
+    entries = read_manifest(tmp_path / MANIFEST_NAME)
+    folded = [name_fold(entry.path) for entry in entries.values()]
+    assert len(set(folded)) == 4
+    assert name_fold(MANIFEST_NAME) not in folded
+    for key, entry in entries.items():
+        assert (tmp_path / entry.path).read_bytes() == bodies[key]
+    again = await sinch.recordings.export(tmp_path)  # names are stable across runs
+    assert again.listed == 0
+    emulator.recordings.add("call.mp3", b"second")
+    emulator.recordings.add("Call.mp3", b"first")
+    third = await sinch.recordings.export(tmp_path)
+    assert (third.skipped, third.downloaded) == (2, 0)

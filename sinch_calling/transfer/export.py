@@ -33,7 +33,7 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -47,7 +47,7 @@ from ..models import Recording
 from ..transport import Transport
 from .download import DOWNLOAD_TIMEOUT, open_sink, receive_file
 from .manifest import Manifest, ManifestEntry, read_manifest
-from .names import MANIFEST_NAME, file_name_for_key
+from .names import MANIFEST_NAME, file_name_for_key, name_fold
 from .sink import FileSink, part_paths
 from .store import delete_recording, recording_url
 
@@ -143,6 +143,34 @@ def _sha256_of(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+def _claim(key: str, claimed: dict[str, str]) -> str:
+    """The file name for ``key``, not claimed by another key (nor the manifest);
+    claims it."""
+    name = file_name_for_key(key, reserved=())
+    folded = name_fold(name)
+    if claimed.setdefault(folded, key) != key:
+        name = file_name_for_key(key, reserved=_Others(claimed, key))
+        claimed[name_fold(name)] = key
+    return name
+
+
+class _Others:
+    """The folded names claimed by keys other than ``key`` (a view, no copy)."""
+
+    def __init__(self, claimed: dict[str, str], key: str) -> None:
+        self._claimed, self._key = claimed, key
+
+    def __contains__(self, folded: object) -> bool:
+        owner = self._claimed.get(folded) if isinstance(folded, str) else None
+        return owner is not None and owner != self._key
+
+    def __len__(self) -> int:
+        return len(self._claimed)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, owner in self._claimed.items() if owner != self._key)
+
+
 def check_manifest_name(name: object) -> str:
     """``name`` if it is a plain file name (as a key would map to itself), else
     :class:`~sinch_calling.errors.ValidationError` naming ``manifest``."""
@@ -198,7 +226,12 @@ async def run_export(
     manifest = Manifest(directory / manifest_name)
     sizes, exported = await asyncio.to_thread(_scan, directory, manifest)
     tally = _Tally()
-    reserved = frozenset({manifest_name, MANIFEST_NAME})
+    # Names in use, folded as case-insensitive file systems compare them: the
+    # manifests', and each key's (its earlier run's name first), so that two keys
+    # never share a file ("A.mp3" and "a.mp3" on macOS).
+    claimed = {name_fold(manifest_name): "", name_fold(MANIFEST_NAME): ""}
+    for entry in exported.values():
+        claimed.setdefault(name_fold(entry.path), entry.key)
     listing_done = False
     held: list[_Verified] = []  # verified before the listing was complete: delete later
     committing: set[asyncio.Future[None]] = set()
@@ -256,7 +289,7 @@ async def run_export(
 
     async def export_one(recording: Recording) -> None:
         key = recording.key
-        name = file_name_for_key(key, reserved=reserved)
+        name = _claim(key, claimed)
         size = await already_exported(key, name)
         outcome: Outcome = "skipped"
         if size is not None:
