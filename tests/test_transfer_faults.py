@@ -501,3 +501,4 @@ async def test_keys_differing_only_in_case_never_share_a_file(
     emulator.recordings.add("Call.mp3", b"first")
     third = await sinch.recordings.export(tmp_path)
     assert (third.skipped, third.downloaded) == (2, 0)
+

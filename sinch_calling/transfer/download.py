@@ -66,6 +66,7 @@ __all__ = [
     "Answer",
     "Downloaded",
     "RecordingBody",
+    "commit_file",
     "content_decoded",
     "download_file",
     "open_body",
@@ -299,12 +300,24 @@ async def download_file(
     sink = await open_sink(target, hashing=hashing, resume=resume, durable=durable,
                            flush_size=flush_size)
     total = await receive_file(transport, url, sink, timeout=timeout)
+    size, sha256 = await commit_file(sink, total)
+    return Downloaded(path=target, size=size, sha256=sha256, received=sink.received)
+
+
+async def commit_file(sink: FileSink, total: int | None) -> tuple[int, str | None]:
+    """Rename the part file :func:`receive_file` filled into place: (size, sha256).
+
+    A part file whose length on disk is not ``total`` (something else wrote to it)
+    raises :class:`OSError` and is deleted; any other failure keeps it for a resume.
+    """
     try:
-        size, sha256 = await sink.commit(total)
+        return await sink.commit(total)
+    except ValueError as exc:
+        await sink.discard()
+        raise OSError(f"{sink.part}: {exc} (was it written to meanwhile?)") from None
     except BaseException:
         await sink.abandon()
         raise
-    return Downloaded(path=target, size=size, sha256=sha256, received=sink.received)
 
 
 async def _attempt(

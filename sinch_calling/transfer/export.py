@@ -45,7 +45,7 @@ from .._time import format_timestamp
 from ..errors import SinchError, ValidationError
 from ..models import Recording
 from ..transport import Transport
-from .download import DOWNLOAD_TIMEOUT, open_sink, receive_file
+from .download import DOWNLOAD_TIMEOUT, commit_file, open_sink, receive_file
 from .manifest import Manifest, ManifestEntry, read_manifest
 from .names import MANIFEST_NAME, file_name_for_key, name_fold
 from .sink import FileSink, part_paths
@@ -264,11 +264,7 @@ async def run_export(
     async def commit(sink: FileSink, total: int | None, entry: ManifestEntry) -> None:
         """Rename into place, then append the manifest line (runs to its end even
         when the export is cancelled)."""
-        try:
-            size, sha256 = await sink.commit(total)
-        except BaseException:
-            await sink.abandon()
-            raise
+        size, sha256 = await commit_file(sink, total)
         await manifest.add(attrs.evolve(entry, size=size, sha256=sha256))
 
     async def download(recording: Recording, name: str) -> int:

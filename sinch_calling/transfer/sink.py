@@ -353,7 +353,7 @@ class FileSink:
         assert handle is not None
         try:
             handle.flush()
-            size = handle.tell()
+            size = os.fstat(handle.fileno()).st_size  # not tell(): what is on disk
             if expected_size is not None and size != expected_size:
                 raise ValueError(f"received {size} bytes, expected {expected_size}")
             if self._durable:
