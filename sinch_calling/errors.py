@@ -75,7 +75,15 @@ class UnexpectedHostError(TransportError):
 
 class ClientClosedError(SinchError, RuntimeError):
     """The client was used after ``close()`` (or after its ``async with`` block), or a
-    call was still waiting for a connection when ``close()`` shut the session."""
+    call in flight outlasted ``close()``'s wait and was cut off.
+
+    ``maybe_sent`` is False for a call refused because the client was already closed
+    (nothing was sent), True for one cut off in flight (a callout may have been placed).
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
 
 
 class EventLoopError(SinchError, RuntimeError):

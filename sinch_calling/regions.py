@@ -82,6 +82,9 @@ def origins(region: Region, base_url: str | URL | None) -> tuple[URL, URL]:
     if url.scheme not in ("http", "https") or not host:
         raise ValidationError("base_url", f"must be an http(s) origin like https://host:port; "
                                           f"got {str(base_url)!r}")
+    if url.user is not None or url.password is not None:
+        raise ValidationError("base_url", "must not carry user info (credentials go in the "
+                                          "application key and secret)")
     if url.path not in ("", "/") or url.query_string or url.fragment:
         raise ValidationError("base_url", "must be an origin only (no path, query or fragment); "
                                           f"got {str(base_url)!r}")

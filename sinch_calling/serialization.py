@@ -324,7 +324,9 @@ def dumps(obj: Any) -> bytes:
     except ValueError as exc:  # NaN/infinity, and UnicodeEncodeError (a ValueError)
         reason = ("must be valid Unicode text (no lone surrogates)"
                   if isinstance(exc, UnicodeError) else "must not contain NaN or infinity")
-        raise ValidationError("body", reason) from None
+    except (TypeError, RecursionError, AttributeError) as exc:
+        reason = f"must be JSON-encodable; {type(exc).__name__}: {str(exc)[:100]}"
+    raise ValidationError("body", reason)
 
 
 def loads(data: bytes | str, cls: type[T]) -> T:

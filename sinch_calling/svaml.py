@@ -28,7 +28,7 @@ from .errors import ValidationError
 from .models._names import wire_name
 from .models.callouts import ConferenceDtmfMode, ConferenceDtmfOptions, MusicOnHold
 from .models.common import Destination
-from .validation import checked_fields, dtmf, e164, positive_int, text, validator
+from .validation import as_tuple, checked_fields, dtmf, e164, positive_int, text, validator
 
 __all__ = [
     "ACTIONS",
@@ -75,23 +75,19 @@ _positive = validator(positive_int)
 
 
 def _strings(value: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise TypeError("expected a sequence of strings, not a single string")
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError("PlayFiles.ids", "must be a sequence of strings (file ids); "
+                                               f"got {type(value).__name__}")
     items = tuple(value)
     for i, item in enumerate(items):
         text(f"PlayFiles.ids[{i}]", item, blank=True)
     return items
 
 
-def _menus(value: Iterable[Menu]) -> tuple[Menu, ...]:
-    return tuple(value)
-
-
-def _options(value: Iterable[MenuOption] | None) -> tuple[MenuOption, ...] | None:
-    return None if value is None else tuple(value)
-
-
 def _raw(value: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValidationError("data", f"must be a JSON object (a mapping); "
+                                      f"got {type(value).__name__}")
     return dict(value)
 
 
@@ -275,7 +271,7 @@ class ConnectMxp:
     call_headers: tuple[CallHeader, ...] | None = attrs.field(
         default=None,
         metadata=wire_name("callHeaders", "callheaders"),
-        converter=attrs.converters.optional(tuple),
+        converter=as_tuple,
     )
     name: str = _tag("connectMxp")
 
@@ -302,7 +298,7 @@ class ConnectSip:
     call_headers: tuple[CallHeader, ...] | None = attrs.field(
         default=None,
         metadata=wire_name("callHeaders", "callheaders"),
-        converter=attrs.converters.optional(tuple),
+        converter=as_tuple,
     )
     moh: MusicOnHold | str | None = None
     name: str = _tag("connectSip")
@@ -317,7 +313,7 @@ class ConnectStream:
     call_headers: tuple[CallHeader, ...] | None = attrs.field(
         default=None,
         metadata=wire_name("callHeaders", "callheaders"),
-        converter=attrs.converters.optional(tuple),
+        converter=as_tuple,
     )
     streaming_options: StreamingOptions | None = None
     name: str = _tag("connectStream")
@@ -343,14 +339,14 @@ class Menu:
     max_digits: int | None = None
     timeout_mills: int | None = None
     max_timeout_mills: int | None = None
-    options: tuple[MenuOption, ...] | None = attrs.field(default=None, converter=_options)
+    options: tuple[MenuOption, ...] | None = attrs.field(default=None, converter=as_tuple)
 
 
 @attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class RunMenu:
     """Play an IVR menu; the caller's choice arrives as a PIE callback."""
 
-    menus: tuple[Menu, ...] = attrs.field(kw_only=False, default=(), converter=_menus)
+    menus: tuple[Menu, ...] = attrs.field(kw_only=False, default=(), converter=as_tuple)
     main_menu: str | None = None
     barge: bool | None = None
     locale: str | None = None
@@ -404,7 +400,7 @@ _ACTIONS: tuple[type[Any], ...] = (
 
 
 def _instructions(value: Iterable[Any]) -> tuple[Any, ...]:
-    if isinstance(value, str | bytes | Mapping):
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise ValidationError("Svaml.instructions", "must be a sequence of instructions")
     items = tuple(value)
     for i, item in enumerate(items):

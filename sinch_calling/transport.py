@@ -91,6 +91,8 @@ async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
     claimed = response.content_length
     if claimed is not None and claimed > limit:
         raise ResponseTooLargeError(limit, status=response.status, claimed=claimed)
+    if claimed is not None and "Content-Encoding" not in response.headers:
+        return await response.read()  # the common case: exactly the bytes announced
     body = bytearray()
     while True:
         chunk = await response.content.read(_CHUNK)
@@ -193,6 +195,7 @@ class Transport:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._cut_off = False  # close() stopped waiting with calls still in flight
         self._in_flight = 0
         self._idle: asyncio.Event | None = None
 
@@ -245,9 +248,11 @@ class Transport:
                 and self._loop is asyncio.get_running_loop():
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), self.timeout.total or 30.0)
+        self._cut_off = self._in_flight > 0
         session, self._session = self._session, None
-        if session is not None:
+        if session is not None and self._loop is asyncio.get_running_loop():
             await session.close()
+        # A session of another (closed) loop cannot be closed from this one: dropped.
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
         session = self._session
@@ -446,9 +451,9 @@ class Transport:
             raise error
 
     def _failure(self, method: str, url: URL, exc: BaseException) -> SinchError:
-        if self._closed:
+        if self._cut_off:
             return ClientClosedError(f"{method} {url.with_query(None)}: the client was closed "
-                                     "while this call was in flight")
+                                     "while this call was in flight", maybe_sent=True)
         return _transport_error(method, url, exc)
 
     def _closed_under(self, exc: BaseException) -> SinchError:
@@ -456,9 +461,10 @@ class Transport:
         cancellation errors then): a :class:`ClientClosedError`, unless the caller's own
         task is being cancelled or the client is not closed (then it is re-raised)."""
         task = asyncio.current_task()
-        if not self._closed or (task is not None and task.cancelling()):
+        if not self._cut_off or (task is not None and task.cancelling()):
             raise exc
-        return ClientClosedError("the client was closed while this call was in flight")
+        return ClientClosedError("the client was closed while this call was in flight",
+                                 maybe_sent=True)
 
 
 def _fresh(exc: SinchError) -> SinchError:

@@ -15,15 +15,21 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Callable, Iterable
+import sys
+import types
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, TypeVar, Union, get_args, get_origin
 
+import attrs
 from yarl import URL
 
 from .errors import ValidationError
 
 __all__ = [
+    "as_tuple",
+    "checked_fields",
     "dtmf",
     "e164",
     "e164_list",
@@ -211,24 +217,75 @@ def _show(value: object) -> str:
     return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
-_PLAIN_RULES: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
-    "str": (text, {"blank": True}),
-    "int": (whole_number, {"minimum": 0}),
-    "bool": (flag, {}),
-}
+def as_tuple(value: Any) -> Any:
+    """An attrs converter: an iterable (not text or a mapping) as a tuple; anything else
+    unchanged, for the field's validator to name (a converter runs first)."""
+    if value is None or isinstance(value, str | bytes | Mapping):
+        return value
+    try:
+        return tuple(value)
+    except TypeError:
+        return value
+
+
+def _instance_of(kind: type[Any]) -> Callable[[str, object], None]:
+    def check(field: str, value: object) -> None:
+        if not isinstance(value, kind):
+            raise ValidationError(field, f"must be a {kind.__name__}; got {type(value).__name__}")
+    return check
+
+
+def _items(check: Callable[[str, object], Any]) -> Callable[[str, object], None]:
+    def each(field: str, value: object) -> None:
+        if not isinstance(value, tuple | list):
+            raise ValidationError(field, f"must be a sequence; got {type(value).__name__}")
+        for i, item in enumerate(value):
+            check(f"{field}[{i}]", item)
+    return each
+
+
+def _rule_for(hint: Any) -> Callable[[str, object], Any] | None:
+    """The check for a field typed ``hint`` (without its ``None``), if it has a plain one."""
+    args = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
+    rest = [a for a in args if a is not type(None)]
+    if rest == [str] or (str in rest and all(
+            a is str or (isinstance(a, type) and issubclass(a, enum.Enum)) for a in rest)):
+        return partial(text, blank=True)  # a StrEnum member is a str, too
+    if rest == [int]:
+        return partial(whole_number, minimum=0)
+    if rest == [bool]:
+        return flag
+    if len(rest) != 1:
+        return None
+    only = rest[0]
+    if isinstance(only, type) and attrs.has(only):
+        return _instance_of(only)
+    if get_origin(only) is tuple:
+        inner = get_args(only)[0]
+        item = (partial(text, blank=True) if inner is str
+                else _instance_of(inner) if isinstance(inner, type) and attrs.has(inner)
+                else None)
+        return None if item is None else _items(item)
+    return None
 
 
 def checked_fields(cls: type[Any], fields: list[Any]) -> list[Any]:
-    """An attrs ``field_transformer``: every ``str``, ``int`` and ``bool`` field (or its
-    ``| None`` form) without a validator of its own gets the plain rule: valid Unicode
-    text, a whole number >= 0 (no NaN, infinity or float), a real bool."""
+    """An attrs ``field_transformer``: every field without a validator of its own gets
+    the rule its type implies, ``None`` allowed where the type says ``| None``: text of
+    valid Unicode for ``str`` (and ``SomeEnum | str``), a whole number >= 0 for ``int``
+    (no NaN, infinity or float), a real ``bool``, an instance for an attrs class, each
+    item for ``tuple[X, ...]``. Fields whose type it cannot resolve are left alone."""
+    namespace = vars(sys.modules[cls.__module__])
     result = []
     for field in fields:
-        kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
-        base, _, rest = kind.partition(" | ")
-        rule = _PLAIN_RULES.get(base)
-        if rule is not None and field.validator is None and field.init and rest in ("", "None"):
-            check, options = rule
-            field = field.evolve(validator=validator(check, optional=rest == "None", **options))
+        if field.validator is None and field.init:
+            try:
+                hint = eval(field.type, namespace) if isinstance(field.type, str) else field.type
+            except Exception:  # a name defined later in its module: left alone
+                hint = None
+            rule = None if hint is None else _rule_for(hint)
+            if rule is not None:
+                optional = type(None) in get_args(hint)
+                field = field.evolve(validator=validator(rule, optional=optional))
         result.append(field)
     return result

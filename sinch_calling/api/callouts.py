@@ -7,7 +7,6 @@ provably did not act on it (connection refused, HTTP 429): see
 
 from __future__ import annotations
 
-from .. import validation as rule
 from ..errors import ValidationError
 from ..models import Destination, Domain
 from ..models.callouts import (
@@ -23,17 +22,19 @@ from ..models.callouts import (
 from ..serialization import dumps
 from ..svaml import Svaml
 from ..transport import Transport
+from ..validation import dtmf as check_dtmf
+from ..validation import e164, flag, non_empty, one_of, optional_text, positive_int
 from . import _checks as check
 
 __all__ = ["CalloutsApi"]
 
 
 def _cli(value: object) -> str | None:
-    return None if value is None else rule.e164("cli", value)
+    return None if value is None else e164("cli", value)
 
 
 def _domain(value: object) -> Domain | None:
-    return None if value is None else rule.one_of("domain", value, Domain)
+    return None if value is None else one_of("domain", value, Domain)
 
 
 class CalloutsApi:
@@ -77,16 +78,16 @@ class CalloutsApi:
             raise ValidationError("text", "give exactly one of text and prompts")
         request = TtsCallout(
             destination=check.destination("destination", destination),
-            text=rule.optional_text("text", text),
-            prompts=rule.optional_text("prompts", prompts),
+            text=optional_text("text", text),
+            prompts=optional_text("prompts", prompts),
             cli=_cli(cli),
-            locale=rule.optional_text("locale", locale),
-            dtmf=rule.dtmf("dtmf", dtmf),
+            locale=optional_text("locale", locale),
+            dtmf=check_dtmf("dtmf", dtmf),
             domain=_domain(domain),
-            custom=rule.optional_text("custom", custom, blank=True),
-            enable_ace=rule.flag("enable_ace", enable_ace),
-            enable_dice=rule.flag("enable_dice", enable_dice),
-            enable_pie=rule.flag("enable_pie", enable_pie),
+            custom=optional_text("custom", custom, blank=True),
+            enable_ace=flag("enable_ace", enable_ace),
+            enable_dice=flag("enable_dice", enable_dice),
+            enable_pie=flag("enable_pie", enable_pie),
         )
         return await self._place(CalloutRequest(method=CalloutMethod.TTS, tts_callout=request))
 
@@ -120,19 +121,19 @@ class CalloutsApi:
             raise ValidationError("conference_dtmf_options", "must be a ConferenceDtmfOptions")
         request = ConferenceCallout(
             destination=check.destination("destination", destination),
-            conference_id=rule.non_empty("conference_id", conference_id),
-            greeting=rule.optional_text("greeting", greeting),
+            conference_id=non_empty("conference_id", conference_id),
+            greeting=optional_text("greeting", greeting),
             cli=_cli(cli),
-            locale=rule.optional_text("locale", locale),
-            dtmf=rule.dtmf("dtmf", dtmf),
-            max_duration=rule.positive_int("max_duration", max_duration),
-            enable_ace=rule.flag("enable_ace", enable_ace),
-            enable_dice=rule.flag("enable_dice", enable_dice),
-            enable_pie=rule.flag("enable_pie", enable_pie),
+            locale=optional_text("locale", locale),
+            dtmf=check_dtmf("dtmf", dtmf),
+            max_duration=positive_int("max_duration", max_duration),
+            enable_ace=flag("enable_ace", enable_ace),
+            enable_dice=flag("enable_dice", enable_dice),
+            enable_pie=flag("enable_pie", enable_pie),
             moh_class=None if moh_class is None
-            else rule.one_of("moh_class", moh_class, MusicOnHold),
+            else one_of("moh_class", moh_class, MusicOnHold),
             conference_dtmf_options=conference_dtmf_options,
-            custom=rule.optional_text("custom", custom, blank=True),
+            custom=optional_text("custom", custom, blank=True),
             domain=_domain(domain),
         )
         return await self._place(
@@ -163,9 +164,9 @@ class CalloutsApi:
         request = CustomCallout(
             destination=to,
             cli=_cli(cli),
-            dtmf=rule.dtmf("dtmf", dtmf),
-            custom=rule.optional_text("custom", custom, blank=True),
-            max_duration=rule.positive_int("max_duration", max_duration),
+            dtmf=check_dtmf("dtmf", dtmf),
+            custom=optional_text("custom", custom, blank=True),
+            max_duration=positive_int("max_duration", max_duration),
             ice=check.callback("ice", ice),
             ace=check.callback("ace", ace),
             pie=check.callback("pie", pie),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import attrs
 
-from ..validation import validator, whole_number
+from ..validation import checked_fields, validator, whole_number
 from ._enum import WireEnum
 from ._names import Id, wire_name
 from .common import Destination, Domain
@@ -40,7 +40,7 @@ class ConferenceDtmfMode(WireEnum):
     DETECT = "detect"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class ConferenceDtmfOptions:
     """How DTMF is handled in a conference: ``mode`` and, for ``detect``, the most
     digits collected and how long (milliseconds) to wait for them."""
