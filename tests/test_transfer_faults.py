@@ -8,6 +8,7 @@ retried. Servers are raw asyncio peers (tests/hostile_http.py) or the emulator.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -502,3 +503,25 @@ async def test_keys_differing_only_in_case_never_share_a_file(
     third = await sinch.recordings.export(tmp_path)
     assert (third.skipped, third.downloaded) == (2, 0)
 
+
+
+async def test_delete_after_makes_each_copy_durable_before_the_delete(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is about to be the only copy: fsynced (file, then directory) first."""
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    emulator.recordings.add("a.mp3", b"a" * 100)
+    emulator.recordings.add("b.mp3", b"b" * 100)
+    await sinch.recordings.export(tmp_path, delete_after=False)
+    assert synced == []  # not asked for: no disk flushes
+    emulator.recordings.add("c.mp3", b"c" * 100)
+    report = await sinch.recordings.export(tmp_path, delete_after=True)
+    assert (report.skipped, report.downloaded, report.deleted) == (2, 1, 3)
+    assert len(synced) == 2 + 2  # two skipped files re-read, one new file and its directory

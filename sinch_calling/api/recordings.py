@@ -153,7 +153,8 @@ class RecordingsApi:
         The file appears under its name only when it holds exactly the recording's
         bytes, one version of them (see :mod:`sinch_calling.transfer.download`); an
         interrupted download resumes with ``Range`` and ``If-Range`` (also on the
-        next call); ``durable`` fsyncs the file before it is renamed into place.
+        next call); ``durable`` fsyncs the file (and its directory) so that it survives
+        a power cut once this returns.
         Raises :class:`~sinch_calling.errors.InvalidResponseError` for a response
         that breaks HTTP's range rules, :class:`~sinch_calling.errors.TransportError`
         when retries are spent.
@@ -183,7 +184,7 @@ class RecordingsApi:
         manifest: str = MANIFEST_NAME,
         progress: Callable[[ExportProgress], None] | None = None,
         timeout: aiohttp.ClientTimeout | None = None,
-        durable: bool = False,
+        durable: bool | None = None,
     ) -> ExportReport:
         """Download every recording of a time window into ``directory``.
 
@@ -198,14 +199,19 @@ class RecordingsApi:
         ``concurrency`` is capped to the client's download slots
         (:attr:`~sinch_calling.transport.Transport.max_downloads`). Nothing is
         created on disk before the server has answered the first listing request.
+        ``durable`` (by default, the same as ``delete_after``) fsyncs each file and its
+        directory before its manifest line is written and before any delete, so the
+        copy survives a power cut once the server's is gone.
         See :mod:`sinch_calling.transfer.export`.
         """
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValidationError("concurrency", f"must be an integer >= 1; got {concurrency!r}")
         if not isinstance(delete_after, bool):
             raise ValidationError("delete_after", "must be True or False")
+        if durable is None:
+            durable = delete_after  # the file is about to be the only copy
         if not isinstance(durable, bool):
-            raise ValidationError("durable", "must be True or False")
+            raise ValidationError("durable", "must be True, False or None")
         if progress is not None and not callable(progress):
             raise ValidationError("progress", "must be callable")
         check_manifest_name(manifest)

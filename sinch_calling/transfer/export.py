@@ -130,14 +130,17 @@ def _scan(directory: Path, manifest: Manifest) -> tuple[dict[str, int], dict[str
     return sizes, read_manifest(manifest.path)
 
 
-def _sha256_of(path: Path) -> str | None:
-    """The file's SHA-256 (blocking), ``None`` when it cannot be read as a regular file."""
+def _sha256_of(path: Path, *, durable: bool) -> str | None:
+    """The file's SHA-256 (blocking), ``None`` when it cannot be read as a regular file;
+    ``durable`` also fsyncs it (an earlier run may have left it in the page cache)."""
     digest = hashlib.sha256()
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, "rb") as handle:
             while block := handle.read(_HASH_READ):
                 digest.update(block)
+            if durable:
+                os.fsync(handle.fileno())
     except OSError:
         return None
     return digest.hexdigest()
@@ -256,8 +259,8 @@ async def run_export(
         known = exported.get(key)
         if known is None or known.path != name or sizes.get(name) != known.size:
             return None
-        if delete_after and await asyncio.to_thread(_sha256_of, directory / name) \
-                != known.sha256:
+        if delete_after and await asyncio.to_thread(
+                _sha256_of, directory / name, durable=durable) != known.sha256:
             return None
         return known.size
 

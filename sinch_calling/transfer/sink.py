@@ -69,6 +69,19 @@ def _open_existing(path: Path, flags: int) -> IO[bytes]:
         raise
 
 
+def _sync_directory(directory: Path) -> None:
+    """fsync ``directory`` so that a rename in it survives a power cut (POSIX; where a
+    directory cannot be opened, as on Windows, the rename is as durable as it gets)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _create_fresh(path: Path) -> IO[bytes]:
     """Create ``path`` anew for writing, replacing whatever had that name (a stale
     file or a planted symlink, which is removed, never followed)."""
@@ -177,8 +190,9 @@ class FileSink:
     """A download's temporary file; see the module docstring.
 
     ``partial`` resumes an earlier file (its bytes stay, its hash continues);
-    ``hashing`` computes SHA-256 of the whole body; ``durable`` fsyncs before the
-    rename (survives power loss, costs a disk flush per file).
+    ``hashing`` computes SHA-256 of the whole body; ``durable`` fsyncs the file before
+    the rename and the directory after it (the file survives a power cut once
+    :meth:`commit` returns; costs disk flushes per file).
     """
 
     def __init__(
@@ -362,6 +376,8 @@ class FileSink:
             handle.close()
             self._file = None
         os.replace(self.part, self.target)
+        if self._durable:
+            _sync_directory(self.target.parent)
         if self._state_written or self._stale_state:
             self.state.unlink(missing_ok=True)
         sha256 = self._digest.hexdigest() if self._digest is not None else None
