@@ -427,22 +427,25 @@ class RecordingBody:
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._chunks()
 
+    def _closed(self) -> ClientClosedError:
+        return ClientClosedError(f"the body of {self._response.url.with_query(None)} is "
+                                 "closed: read it inside its 'async with ...stream(...)' block")
+
     async def _chunks(self) -> AsyncIterator[bytes]:
-        url = self._response.url.with_query(None)
         if not self._open:
-            raise ClientClosedError(f"the body of {url} is closed: read it inside its "
-                                    "'async with ...stream(...)' block")
+            raise self._closed()
         try:
             async for chunk in self._response.content.iter_any():
                 if not self._open:
-                    raise ClientClosedError(f"the body of {url} is closed: read it inside "
-                                            "its 'async with ...stream(...)' block")
+                    raise self._closed()
                 yield chunk
         except _INTERRUPTED as exc:
             if not self._open:
-                raise ClientClosedError(f"the body of {url} is closed: read it inside its "
-                                        "'async with ...stream(...)' block") from None
-            raise TransportError(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
+                raise self._closed() from None
+            raise TransportError(f"GET {self._response.url.with_query(None)} failed: "
+                                 f"{type(exc).__name__}: {exc}") from None
+        if not self._open:  # released mid-body: its end is not the recording's
+            raise self._closed()
 
 
 @asynccontextmanager
