@@ -99,23 +99,19 @@ class Gateway:
         self._observers = observers
 
     async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not self._observers:
-            return await self._serve(request, handler)
-        started = time.perf_counter()
-        status: int | None = None
-        error: str | None = None
+        started = time.perf_counter() if self._observers else 0.0
         try:
             response = await self._serve(request, handler)
+        except ConnectionError:  # the client hung up (mid-body, mid-response): not a failure
+            request[DROPPED] = "client disconnected"
+            response = web.Response(status=500)  # never reaches anyone
+        if self._observers:
             error = request.get(DROPPED)
-            status = None if error == "dropped by fault" else response.status
-            return response
-        except ConnectionResetError:
-            error = "client disconnected"
-            raise
-        finally:
             self._observers.notify(Exchange(
                 kind="request", method=request.method, target=_raw_path(request),
-                status=status, elapsed=time.perf_counter() - started, error=error))
+                status=response.status if error is None or response.prepared else None,
+                elapsed=time.perf_counter() - started, error=error))
+        return response
 
     async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         raw_path = _raw_path(request)
@@ -144,9 +140,10 @@ class Gateway:
                 request[CUT_AFTER] = fault.cut_after
         drop_after = fault is not None and fault.disconnect == "after"
         try:
-            request[APPLICATION_KEY] = authenticate(
-                self._configuration.applications, request.method, raw_path, request.headers,
-                body, window=self._configuration.auth_window)
+            applications = self._configuration.applications
+            key = authenticate(applications, request.method, raw_path, request.headers, body,
+                               window=self._configuration.auth_window)
+            request[APPLICATION_KEY] = applications[key].key  # one string, not one per call
             if drop_after:
                 request[DROP_ON_PREPARE] = True
             response: web.StreamResponse = await handler(request)
@@ -158,7 +155,7 @@ class Gateway:
             response = sinch_error(404, 40400, "Not found")
         except web.HTTPMethodNotAllowed:
             response = sinch_error(405, 40003, "Method not allowed")
-        except ConnectionResetError:  # the client hung up mid-response: not the route's fault
+        except ConnectionError:  # the client hung up mid-response: not the route's fault
             raise
         except Exception:  # a bug in a route: answer as Sinch would, but say so in the log
             _log.exception("emulator route failed: %s %s", request.method, raw_path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping
+from enum import Enum
 from typing import Any, TypeAlias
 
 import attrs
@@ -25,7 +26,7 @@ from ..auth import format_timestamp
 from ..models import CallReason, CallResult, CallStatus
 from .callbacks import CallbackSender
 from .clock import Clock, Timer
-from .journal import Journal, SentEvent
+from .journal import Recent, SentEvent
 from .outcomes import Outcome, Outcomes
 from .state import Application, ConferenceState, EmulatedCall, ParticipantState, TrafficState
 
@@ -43,8 +44,8 @@ EVICTED_REASON = CallReason.TIMEOUT
 ``maxDuration``)."""
 
 
-def _entries() -> Journal[Any]:
-    return Journal(maxlen=MAX_PROGRESS_ENTRIES)
+def _entries() -> Recent[Any]:
+    return Recent(MAX_PROGRESS_ENTRIES)
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -63,9 +64,9 @@ class CallProgress:
     routes: dict[str, Route] = attrs.Factory(dict)
     on_answer: tuple[tuple[str, ...], str | None] = ((), None)  # prompts, DTMF, on answer
     dtmf: list[str] = attrs.Factory(list)
-    prompts: Journal[str] = attrs.Factory(_entries)
-    sent_dtmf: Journal[str] = attrs.Factory(_entries)
-    menu_results: Journal[dict[str, Any]] = attrs.Factory(_entries)
+    prompts: Recent[str] = attrs.Factory(_entries)
+    sent_dtmf: Recent[str] = attrs.Factory(_entries)
+    menu_results: Recent[dict[str, Any]] = attrs.Factory(_entries)
     cookies: dict[str, str] = attrs.Factory(dict)
     recording: dict[str, Any] | None = None
     parked: bool = False
@@ -109,7 +110,7 @@ def _name(element: object) -> str:
 
 
 def _wire(value: object) -> str:
-    return str(getattr(value, "value", value))
+    return str(value.value) if isinstance(value, Enum) else str(value)
 
 
 class CallLifecycle:

@@ -135,17 +135,20 @@ class RecordingRoutes:
         response.content_length = end - start
         await response.prepare(request)
         budget = request.get(CUT_AFTER)  # set by a ``cut_after`` fault
-        async for chunk in recording.chunks(start, end):
-            if budget is not None and len(chunk) >= budget:
-                await response.write(chunk[:budget])
-                request[DROPPED] = "cut by fault mid-body"
-                if request.transport is not None:
-                    request.transport.close()
-                return response
-            await response.write(chunk)
-            if budget is not None:
-                budget -= len(chunk)
-        await response.write_eof()
+        try:
+            async for chunk in recording.chunks(start, end):
+                if budget is not None and len(chunk) >= budget:
+                    await response.write(chunk[:budget])
+                    request[DROPPED] = "cut by fault mid-body"
+                    if request.transport is not None:
+                        request.transport.close()
+                    return response
+                await response.write(chunk)
+                if budget is not None:
+                    budget -= len(chunk)
+            await response.write_eof()
+        except ConnectionError:  # the client stopped reading and hung up: its choice
+            request[DROPPED] = "client disconnected"
         return response
 
     async def delete_recording(self, request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from ...models import CallReason, CallResult, CallStatus, Destination
-from ..journal import Journal
+from ..journal import Recent
 
 __all__ = ["MAX_SVAML_PER_CALL", "ConferenceState", "EmulatedCall", "ParticipantState",
            "TrafficState"]
@@ -29,8 +29,8 @@ MAX_SVAML_PER_CALL = 100
 any number of them)."""
 
 
-def _svaml_journal() -> Journal[dict[str, Any]]:
-    return Journal(maxlen=MAX_SVAML_PER_CALL)
+def _svaml_journal() -> Recent[dict[str, Any]]:
+    return Recent(MAX_SVAML_PER_CALL)
 
 
 def _now() -> datetime:
@@ -64,7 +64,7 @@ class EmulatedCall:
     started_at: datetime = attrs.Factory(_clock_now, takes_self=True)
     answered_at: datetime | None = None
     ended_at: datetime | None = None
-    svaml: Journal[dict[str, Any]] = attrs.Factory(_svaml_journal)
+    svaml: Recent[dict[str, Any]] = attrs.Factory(_svaml_journal)
     """The SVAML documents applied, in order (the newest :data:`MAX_SVAML_PER_CALL`)."""
 
     @property
