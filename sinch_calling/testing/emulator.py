@@ -65,7 +65,10 @@ class Emulator:
     callback in :attr:`events`, follows the scripted failures in :attr:`faults` and
     reports every exchange to :attr:`observers`.
 
-    ``auth_window``: seconds ``x-timestamp`` may differ from now (``None``: no check);
+    ``outcomes``: what callees do: an :class:`Outcomes`, or the default for every call
+    (an :class:`Outcome`, a :class:`Mix`, or a name: ``"answered"``, ``"busy"``,
+    ``"noanswer"``, ``"failed"``); ``auth_window``: seconds ``x-timestamp`` may differ
+    from now (``None``: no check);
     ``realtime=False``: emulated time stands still except through :meth:`advance`;
     ``callback_timeout``: seconds a backend gets to answer a callback.
 
@@ -84,7 +87,7 @@ class Emulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        outcomes: Outcomes | OutcomeSource | None = None,
+        outcomes: Outcomes | OutcomeSource | str | None = None,
         auth_window: float | None = 300.0,
         realtime: bool = True,
         callback_timeout: float = 5.0,

@@ -11,7 +11,7 @@ remembered (see :class:`TrafficState`).
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -130,7 +130,9 @@ class TrafficState:
     conferences: dict[str, ConferenceState] = attrs.Factory(dict)
     max_live: int | None = None
     max_finished: int | None = None
-    _live: dict[str, None] = attrs.field(factory=dict, init=False, repr=False)
+    # Oldest first; an OrderedDict so that finding the oldest stays O(1) however many
+    # calls ended before it (a dict would scan the holes they leave).
+    _live: OrderedDict[str, None] = attrs.field(factory=OrderedDict, init=False, repr=False)
     _finished: deque[str] = attrs.field(factory=deque, init=False, repr=False)
 
     def add(self, call: EmulatedCall) -> None:
