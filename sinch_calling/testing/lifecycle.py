@@ -1,7 +1,8 @@
 """How emulated calls progress: ring, answer or not, SVAML, callbacks, hang-up.
 
-Route handlers call exactly three methods: :meth:`CallLifecycle.admit` for a call a
-callout created, :meth:`CallLifecycle.apply` for ``PATCH /calls/id/{callId}`` and
+Route handlers call exactly four methods: :meth:`CallLifecycle.admit` for a call a
+callout created, :meth:`CallLifecycle.apply` for ``PATCH /calls/id/{callId}``,
+:meth:`CallLifecycle.play_to_leg` for ``PATCH /calls/id/{callId}/leg/{callLeg}`` and
 :meth:`CallLifecycle.hangup` for conference kicks. Everything about timing and
 callbacks lives here.
 
@@ -52,9 +53,12 @@ def _entries() -> Recent[Any]:
 class CallProgress:
     """What the emulator knows about one call beyond the REST view, for assertions.
 
-    ``prompts``: texts said and file ids played, in order; ``sent_dtmf``: tones sent to
-    the callee; ``menu_results``: each ``runMenu`` outcome (PIE's ``menuResult``) --
-    each of these three keeps the newest :data:`MAX_PROGRESS_ENTRIES`;
+    ``prompts``: texts said and file ids played, in order; ``heard``: what each leg
+    (``"caller"``, ``"callee"``) was played by ``calls.manage_leg``, in order (a leg
+    Sinch ignores, as for a callout or a conference participant, counts as the call's
+    one party: the callee of a callout, the caller of an incoming call); ``sent_dtmf``:
+    tones sent to the callee; ``menu_results``: each ``runMenu`` outcome (PIE's
+    ``menuResult``) -- each of these keeps the newest :data:`MAX_PROGRESS_ENTRIES`;
     ``cookies``: ``setCookie`` values; ``recording``: the last ``startRecording``
     options; ``parked``: waiting for a ``PATCH`` to unpark it.
     """
@@ -73,6 +77,20 @@ class CallProgress:
     amd: bool = False
     wake: asyncio.Future[None] | None = attrs.field(default=None, repr=False)
     hangup_timer: Timer | None = attrs.field(default=None, repr=False)  # the talk time's end
+    # What each leg heard, made on the first manage_leg (most calls never get one).
+    legs: dict[str, Recent[str]] | None = attrs.field(default=None, repr=False)
+
+    @property
+    def heard(self) -> dict[str, list[str]]:
+        """What the ``"caller"`` and ``"callee"`` legs were played, in order (a copy)."""
+        legs = self.legs or {}
+        return {leg: list(legs.get(leg, ())) for leg in ("caller", "callee")}
+
+    def hear(self, leg: str, played: list[str]) -> None:
+        """Record that ``leg`` (``"caller"`` or ``"callee"``) was played ``played``."""
+        if self.legs is None:
+            self.legs = {"caller": _entries(), "callee": _entries()}
+        self.legs[leg].extend(played)
 
 
 def _lower_keys(callout: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,6 +125,18 @@ def _inline_or_url(value: object) -> Route | None:
 
 def _name(element: object) -> str:
     return str(element.get("name", "")).lower() if isinstance(element, dict) else ""
+
+
+def _played(instruction: object) -> list[str]:
+    """The prompts a ``say`` (its text) or ``playFiles`` (its ids) plays; else none."""
+    if not isinstance(instruction, dict):
+        return []
+    name = _name(instruction)
+    if name == "say" and isinstance(instruction.get("text"), str):
+        return [instruction["text"]]
+    if name == "playfiles" and isinstance(instruction.get("ids"), list):
+        return [str(i) for i in instruction["ids"]]
+    return []
 
 
 def _wire(value: object) -> str:
@@ -187,6 +217,27 @@ class CallLifecycle:
         menu = self._execute(call, progress, document)
         if menu is not None:
             self._clock.spawn(self._menus(call, progress, menu), f"sinch-menu-{call.call_id}")
+
+    def play_to_leg(self, call: EmulatedCall, leg: str, document: dict[str, Any]) -> None:
+        """``PATCH /calls/id/{callId}/leg/{callLeg}``: play ``document``'s ``say`` and
+        ``playFiles`` to ``leg`` (``caller``, ``callee``, ``both``), then its action.
+
+        Sinch ignores the leg for conference participants and for calls placed by the
+        Callout API: the prompt then goes to the call's one party."""
+        progress = self._progress_of(call)
+        call.svaml.append(document)
+        if call.conference_id or call.method != "incoming":
+            legs: tuple[str, ...] = ("caller",) if call.method == "incoming" else ("callee",)
+        else:
+            legs = ("caller", "callee") if leg == "both" else (leg,)
+        instructions = document.get("instructions")
+        for instruction in instructions if isinstance(instructions, list) else ():
+            played = _played(instruction)
+            progress.prompts.extend(played)
+            for name in legs:
+                progress.hear(name, played)
+        if _name(document.get("action")) == "hangup":
+            self.hangup(call, CallReason.MANAGERHANGUP)
 
     def hangup(self, call: EmulatedCall, reason: CallReason) -> None:
         """End ``call`` now (manage hang-up, conference kick, callee hang-up)."""
@@ -374,10 +425,8 @@ class CallLifecycle:
         name = _name(instruction)
         if not isinstance(instruction, dict):
             return
-        if name == "say" and isinstance(instruction.get("text"), str):
-            progress.prompts.append(instruction["text"])
-        elif name == "playfiles" and isinstance(instruction.get("ids"), list):
-            progress.prompts.extend(str(i) for i in instruction["ids"])
+        if name in ("say", "playfiles"):
+            progress.prompts.extend(_played(instruction))
         elif name == "senddtmf" and isinstance(instruction.get("value"), str):
             progress.sent_dtmf.append(instruction["value"])
         elif name == "setcookie":

@@ -22,7 +22,7 @@ import cattrs
 from aiohttp import web
 
 from ...auth import format_timestamp
-from ...models import CallReason, CallStatus, Destination, DestinationType, Domain
+from ...models import CallLeg, CallReason, CallStatus, Destination, DestinationType, Domain
 from ...models.callouts import MusicOnHold
 from ...models.commands import ParticipantCommandName
 from ...serialization import converter
@@ -243,6 +243,10 @@ def _svaml(document: object, where: str) -> dict[str, Any]:
     return document
 
 
+_LEG_INSTRUCTIONS = frozenset({"playfiles", "say"})
+_LEG_ACTIONS = frozenset({"hangup", "continue"})
+
+
 class TrafficRoutes:
     """The traffic API's handlers, handed what they work on: ``traffic`` (calls and
     conferences to read), ``lifecycle`` (which admits, steers and ends calls) and
@@ -262,6 +266,8 @@ class TrafficRoutes:
             web.post(f"{_PREFIX}/callouts", self.callout),
             web.get(call, self.get_call),
             web.patch(call, self.manage_call),
+            # Any segment reaches the handler: a bad leg is 40001 as on Sinch, never a 404.
+            web.patch(f"{call}/leg/{{leg:[^/]+}}", self.manage_call_leg),
             web.get(room, self.get_conference),
             web.delete(room, self.kick_all),
             web.patch(f"{room}/{{call_id}}", self.manage_participant),
@@ -317,6 +323,34 @@ class TrafficRoutes:
         if call.status is CallStatus.FINAL:
             raise not_found("Call not found: the call has ended")
         self._lifecycle.apply(call, document)
+        return web.Response(status=204)
+
+    async def manage_call_leg(self, request: web.Request) -> web.Response:
+        """``PATCH /calls/id/{callId}/leg/{callLeg}``: play ``say``/``playFiles`` to the
+        ``caller``, the ``callee`` or ``both`` (400 40001 for another leg or element,
+        40002 with no instruction; 404 40400 for an unknown or ended call). Sinch ignores
+        the leg for conference participants and calls placed by the Callout API; so does
+        the emulator."""
+        raw_leg = request.match_info["leg"]
+        if raw_leg not in {leg.value for leg in CallLeg}:
+            raise bad_request(f"Illegal parameter: callLeg {raw_leg!r} (caller, callee or "
+                              "both)", ILLEGAL)
+        call = self._call(request)
+        document = _svaml(await _json_object(request), "body")
+        instructions = document.get("instructions")
+        names = [str(i.get("name", "")) for i in instructions or () if isinstance(i, dict)]
+        if not names:
+            raise bad_request("Missing parameter: instructions (playFiles or say)", MISSING)
+        if any(n.lower() not in _LEG_INSTRUCTIONS for n in names):
+            raise bad_request("Illegal parameter: a call leg takes playFiles or say "
+                              f"instructions only; got {names!r}", ILLEGAL)
+        action = document.get("action")
+        if isinstance(action, dict) and str(action.get("name", "")).lower() not in _LEG_ACTIONS:
+            raise bad_request(f"Illegal parameter: action {action.get('name')!r} on a call "
+                              "leg (hangup or continue)", ILLEGAL)
+        if call.status is CallStatus.FINAL:
+            raise not_found("Call not found: the call has ended")
+        self._lifecycle.play_to_leg(call, raw_leg, document)
         return web.Response(status=204)
 
     # -- conferences ---------------------------------------------------------------
