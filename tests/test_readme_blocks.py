@@ -258,7 +258,7 @@ def test_readme_test_file_passes(block: Block, pytester: pytest.Pytester) -> Non
         filterwarnings = error
     """)
     pytester.makepyfile(**{"test_from_readme": "\n" * (block.code.line - 1) + block.code.text})
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     outcomes = result.parseoutcomes()
     if result.ret != 0 or not outcomes.get("passed"):
         pytest.fail(f"{block.where}: as a test file it did not pass under pytest-asyncio "

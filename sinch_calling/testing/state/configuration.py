@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import attrs
 
-from ...auth import CallbackVerifier, Credentials
+from ...auth import Credentials
 from ...models import CallbackUrls, Capability
 
 __all__ = ["Application", "ConfigurationState", "OwnedNumber"]
@@ -20,11 +20,9 @@ class Application:
     secret: str = attrs.field(repr=False)
     callbacks: CallbackUrls = attrs.Factory(CallbackUrls)
     credentials: Credentials = attrs.field(init=False, repr=False)
-    verifier: CallbackVerifier = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self.credentials = Credentials(self.key, self.secret)
-        self.verifier = CallbackVerifier(self.key, self.secret, allow_basic=True)
 
 
 @attrs.define(kw_only=True)
