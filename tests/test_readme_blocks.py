@@ -45,6 +45,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sinch_calling import SinchCalling
 from sinch_calling.testing import Emulator
@@ -342,3 +344,34 @@ async def test_a_block_that_never_returns_is_reported(monkeypatch: pytest.Monkey
     block = Block(Code("import asyncio\nawait asyncio.Event().wait()", 7), "Serving")
     with pytest.raises(pytest.fail.Exception, match=r"README.md:7 .*still running"):
         await _stage(block, "block", block.code, {})
+
+
+_SEGMENTS = st.sampled_from(["prose", "heading", "python", "sh", "directive-python",
+                             "pytest-python", "blank"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_SEGMENTS, max_size=12), st.text(alphabet="abc xyz=1()", max_size=12))
+def test_extract_finds_every_python_block_on_its_line(segments: list[str], code: str) -> None:
+    lines: list[str] = []
+    expected: list[tuple[int, str, str]] = []  # (line, mode, text)
+    for index, kind in enumerate(segments):
+        text = f"x{index} = {code!r}"
+        if kind == "prose":
+            lines.append(f"Some words {code}".replace("<!--", "").replace("```", ""))
+        elif kind == "heading":
+            lines.append(f"## Section {index}")
+        elif kind == "blank":
+            lines.append("")
+        elif kind == "sh":
+            lines += ["```sh", "echo hi", "```"]
+        else:
+            if kind == "directive-python":
+                lines += ["<!-- readme-test", "setup:", "    y = 1", "-->"]
+            elif kind == "pytest-python":
+                lines.append("<!-- readme-test: pytest -->")
+            lines += ["```python", text, "```"]
+            expected.append((len(lines) - 1, "pytest" if kind == "pytest-python" else "run",
+                             text))
+    found = [(b.code.line, b.mode, b.code.text) for b in extract("\n".join(lines))]
+    assert found == expected
