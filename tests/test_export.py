@@ -14,8 +14,7 @@ from aiohttp import web
 
 from sinch_calling import SinchCalling
 from sinch_calling.errors import BadRequestError, ValidationError
-from sinch_calling.testing import Emulator
-from sinch_calling.testing.recordings_state import pattern_bytes
+from sinch_calling.testing import Emulator, pattern_bytes
 from sinch_calling.transfer import ExportProgress, read_manifest
 from sinch_calling.transfer.names import file_name_for_key
 from sinch_calling.transfer.sink import part_paths

@@ -28,8 +28,7 @@ from sinch_calling.errors import (
     TransportError,
     ValidationError,
 )
-from sinch_calling.testing import Emulator
-from sinch_calling.testing.recordings_state import pattern_bytes, pattern_sha256
+from sinch_calling.testing import Emulator, pattern_bytes, pattern_sha256
 from sinch_calling.transfer.names import MAX_NAME_BYTES, file_name_for_key
 from sinch_calling.transfer.sink import part_paths
 from tests.conftest import FAST_RETRY
