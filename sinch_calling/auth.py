@@ -31,6 +31,7 @@ __all__ = [
     "basic_authorization",
     "content_md5",
     "format_timestamp",
+    "max_age_seconds",
     "parse_timestamp",
     "sign",
     "sign_request",
@@ -220,7 +221,7 @@ def verify_request(
     headers: Mapping[str, str],
     body: bytes,
     *,
-    max_age: float | None = DEFAULT_MAX_AGE.total_seconds(),
+    max_age: timedelta | float | None = 300.0,
     now: datetime | float | None = None,
 ) -> str:
     """Check one signed request; return its application key, or raise :class:`SignatureError`.
@@ -229,10 +230,13 @@ def verify_request(
     credentials (``None`` for an unknown key). ``path`` is the raw path as received
     (no query), or several spellings of it, any of which may match (see
     :class:`~sinch_calling.webhooks.CallbackRouter` for paths a framework decoded).
-    ``max_age`` bounds, in seconds, how far ``x-timestamp`` may be from ``now`` either
-    way; ``None`` turns the freshness check off. Any malformed header (non-ASCII,
+    ``max_age`` bounds, in seconds (or a ``timedelta``), how far ``x-timestamp`` may be
+    from ``now`` either way; ``None`` turns the freshness check off; NaN, infinity or
+    <= 0 is a :class:`ValidationError`. Any malformed header (non-ASCII,
     unparsable) is a :class:`SignatureError`, never another exception.
     """
+    seconds = (max_age if type(max_age) is float and 0 < max_age < math.inf
+               else max_age_seconds(max_age))
     authorization = _header(headers, "Authorization")
     if not authorization:
         raise SignatureError("missing Authorization header")
@@ -250,10 +254,10 @@ def verify_request(
         raise SignatureError("missing x-timestamp header")
     try:
         moment = parse_timestamp(_ascii("x-timestamp", stamp))
-        if max_age is not None:
+        if seconds is not None:
             current = (datetime.now(UTC) if now is None else now if isinstance(now, datetime)
                        else datetime.fromtimestamp(now, UTC))
-            fresh = abs((current - moment).total_seconds()) <= max_age
+            fresh = abs((current - moment).total_seconds()) <= seconds
         else:
             fresh = True
     except (ValueError, OverflowError, TypeError):

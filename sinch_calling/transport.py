@@ -62,6 +62,7 @@ __all__ = [
     "encode_segment",
     "read_bounded",
     "read_error",
+    "read_excerpt",
     "redirect_target",
 ]
 
@@ -136,6 +137,9 @@ def redirect_target(method: str, url: URL, response: aiohttp.ClientResponse,
     :class:`UnexpectedHostError` for a redirect that is not followed."""
     status = response.status
     if status not in _REDIRECTS:
+        if 300 <= status < 400:  # 300, 304, 305, ...: no answer, and nothing to follow
+            raise RedirectError(status, f"{method} {url.with_query(None)} was answered HTTP "
+                                        f"{status}, which this client does not follow")
         return None
     location = response.headers.get("Location", "")
     try:
@@ -332,7 +336,17 @@ class Transport:
             self._idle.clear()
         try:
             extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-            for _ in range(MAX_REDIRECTS + 1):
+            budget = (timeout or self.timeout).total
+            deadline = None if budget is None else asyncio.get_running_loop().time() + budget
+            for hop in range(MAX_REDIRECTS + 1):
+                if hop and deadline is not None:  # redirects share the call's one timeout
+                    left = deadline - asyncio.get_running_loop().time()
+                    if left <= 0:
+                        raise TimeoutError
+                    base = timeout or self.timeout
+                    extra["timeout"] = aiohttp.ClientTimeout(
+                        total=left, connect=base.connect, sock_read=base.sock_read,
+                        sock_connect=base.sock_connect, ceil_threshold=base.ceil_threshold)
                 response = await session.request(
                     method, url, data=body, params=params, headers=headers,
                     allow_redirects=False, middlewares=middlewares, **extra,
@@ -447,6 +461,10 @@ class Transport:
             error = _fresh(exc)
         except (TimeoutError, aiohttp.ClientError) as exc:
             error = self._failure(method, url, exc)
+        except (AssertionError, RuntimeError, asyncio.CancelledError) as exc:
+            if opened:
+                raise
+            error = self._closed_under(exc)
         if error is not None:
             raise error
 

@@ -135,6 +135,36 @@ async def test_a_get_follows_redirects_within_the_origin(pair: Any) -> None:
     assert [n.number for n in numbers] == ["+4600"]
 
 
+async def test_redirects_share_the_calls_one_timeout() -> None:
+    async def slow_hop(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.3)
+        hop = int(request.query.get("hop", "0"))
+        if hop < 4:
+            raise web.HTTPFound(f"/v1/configuration/numbers?hop={hop + 1}")
+        return web.json_response({"numbers": []})
+
+    app = web.Application()
+    app.router.add_get("/v1/configuration/numbers", slow_hop)
+    async with TestServer(app, host="127.0.0.1") as server, \
+            SinchCalling(KEY, SECRET, base_url=f"http://127.0.0.1:{server.port}",
+                         timeout=1.0, retry=NEVER) as sinch:
+        # each hop takes 0.3 s, well within 1 s; the five of them do not
+        with pytest.raises(TransportError, match="timed out"):
+            await sinch.numbers.list()
+
+
+@pytest.mark.parametrize("status", [300, 304, 305, 399])
+async def test_a_3xx_that_is_not_a_redirect_is_never_taken_for_an_answer(
+        pair: Any, status: int) -> None:
+    a, sa, _, _ = pair
+    a.answers["/calling/v1/callouts"] = lambda: web.json_response({"callId": "x"},
+                                                                  status=status)
+    async with SinchCalling(KEY, SECRET, base_url=f"http://127.0.0.1:{sa.port}",
+                            retry=NEVER) as sinch:
+        with pytest.raises(RedirectError):
+            await sinch.callouts.tts("+46000000001", text="Hi")
+
+
 @pytest.mark.parametrize("location", [None, "http://[::1", "ftp://127.0.0.1/x"])
 async def test_a_redirect_without_a_usable_location_is_an_error(
         pair: Any, location: str | None) -> None:

@@ -126,3 +126,5 @@ def test_shared_fixtures_are_the_copy_tested(tmp_path: Path) -> None:
     names = sorted(str(p.relative_to(shared / FIXTURES.name)) for p in
                    (shared / FIXTURES.name).rglob("*.json"))
     assert names == ALL
+    for name in names:
+        assert (shared / FIXTURES.name / name).read_bytes() == (FIXTURES / name).read_bytes()
