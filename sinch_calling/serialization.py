@@ -9,8 +9,11 @@ hooks, so decoding never depends on which modules were imported). Rules:
   a model decodes only from a JSON object;
 * an enum field typed ``SomeEnum | str`` decodes unknown values to the plain string and
   keeps the spelling that arrived (``"MXP"`` stays ``"MXP"``);
-* fields typed ``Str``/``Int`` are decoded without coercion, ``Id`` fields only from a
-  non-empty string (:mod:`sinch_calling.models._names`);
+* plain values are never coerced into nonsense: text from a string (a JSON number keeps
+  its spelling; null, booleans, arrays and objects are refused), whole numbers from
+  integers (12.0 is 12, 12.7 and true are refused), booleans only from booleans;
+* fields typed ``Str``/``Int`` are decoded without any coercion, ``Id`` fields only from
+  a non-empty string (:mod:`sinch_calling.models._names`);
 * datetimes decode from any ISO-8601 form (naive means UTC) and encode as UTC ``Z``;
 * tuples encode as JSON arrays;
 * SVAML elements are tagged by their ``name`` (unknown names decode to
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import types
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -119,6 +123,36 @@ def _strict_hook(tp: Any) -> Callable[[Any, Any], Any]:
     return structure
 
 
+def _text(value: Any, _: Any) -> str:
+    # A JSON number keeps its JSON spelling; null, booleans, arrays and objects are no
+    # text ("None", "True" and "{'x': 1}" were nonsense).
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return json.dumps(value)
+    raise TypeError(f"expected a string, got {_json_kind(value)}")
+
+
+def _whole(value: Any, _: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise TypeError(f"expected an integer, got {_json_kind(value)}")  # 12.7 is not 12
+
+
+def _number(value: Any, _: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"expected a number, got {_json_kind(value)}")
+
+
+def _flag(value: Any, _: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"expected true or false, got {_json_kind(value)}")  # "false" is truthy
+
+
 def _datetime(value: Any, _: Any = None) -> datetime:
     if isinstance(value, datetime):
         return value
@@ -205,6 +239,8 @@ def _make_converter() -> cattrs.Converter:
 
     conv.register_structure_hook_factory(lambda tp: _marked(tp) is not None, _strict_hook)
     conv.register_structure_hook_factory(_is_plain_optional, optional)
+    for base, hook in ((str, _text), (int, _whole), (float, _number), (bool, _flag)):
+        conv.register_structure_hook(base, hook)
     conv.register_structure_hook(datetime, _datetime)
     conv.register_unstructure_hook(datetime, format_timestamp)
     conv.register_structure_hook_factory(_is_enum_or_str, enum_or_str)

@@ -169,3 +169,25 @@ def test_a_client_closed_in_its_loop_says_it_is_closed_in_another(threaded_serve
     assert asyncio.run(use()) == []
     with pytest.raises(ClientClosedError):
         asyncio.run(use())
+
+
+@pytest.mark.parametrize("fields", [
+    {"custom": {"x": 1}}, {"custom": None, "cli": True} , {"duration": 12.7},
+    {"duration": True}, {"duration": "12"}, {"status": 5}, {"userRate": {"amount": "1"}},
+], ids=repr)
+def test_no_field_decodes_to_nonsense(fields: dict[str, Any]) -> None:
+    # The siblings of the ids: no value is coerced (str(None), str({...}), int(12.7)).
+    from sinch_calling import Call
+    from sinch_calling.transport import decode
+    data = {"callId": "c1", **fields}
+    if "cli" in data:
+        data["from"] = {"type": "number", "endpoint": data.pop("cli")}
+    with pytest.raises(InvalidResponseError):
+        decode(data, Call)
+
+
+def test_a_json_number_where_text_is_expected_keeps_its_spelling() -> None:
+    from sinch_calling import Call
+    from sinch_calling.transport import decode
+    assert decode({"callId": "c1", "custom": 5}, Call).custom == "5"
+    assert decode({"callId": "c1", "duration": 12.0}, Call).duration == 12
