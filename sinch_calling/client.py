@@ -53,7 +53,10 @@ class SinchCalling:
     ``base_url`` (an origin such as the emulator's) replaces both hosts. ``auth`` is
     ``"signed"`` (Application signatures, the default) or ``"basic"``. ``timeout``
     bounds each call, retries included (seconds or an ``aiohttp.ClientTimeout``);
-    ``retry`` is the :class:`RetryPolicy`; ``max_connections`` caps open connections.
+    ``retry`` is the :class:`RetryPolicy`; ``max_connections`` caps the connections
+    of API calls, and recording bodies (downloads, streams) get as many again of their
+    own, so API calls never wait for downloads
+    (:meth:`~sinch_calling.transport.Transport.download_slot`).
 
     Resource groups: :attr:`numbers`, :attr:`callbacks` (configuration) and, for
     traffic, :attr:`callouts`, :attr:`calls`, :attr:`conferences`, :attr:`recordings`.

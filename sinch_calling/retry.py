@@ -69,6 +69,16 @@ class RetryPolicy:
         ceiling = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
         return random.uniform(0, ceiling)
 
+    def delay_after_failures(self, failures: int) -> float | None:
+        """Seconds to wait before trying again after ``failures`` (>= 1) tries in a row
+        that failed without progress, or ``None`` once ``attempts`` tries are spent.
+
+        For loops that retry on their own rather than through the middleware, such as
+        a download resuming after its connection dropped (a try that received bytes
+        resets the count). The same jittered backoff as :meth:`delay`.
+        """
+        return self.delay(failures, None)
+
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """``Retry-After`` as seconds (delta-seconds or an HTTP date, RFC 9110 10.2.3; some

@@ -176,6 +176,7 @@ class Transport:
         retry: RetryPolicy,
         max_connections: int,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        max_downloads: int | None = None,
     ) -> None:
         self.credentials = credentials
         self.traffic_origin = traffic_origin
@@ -184,6 +185,8 @@ class Transport:
         self.retry = retry
         self.max_response_bytes = max_response_bytes
         self._max_connections = max_connections
+        self._max_downloads = max_connections if max_downloads is None else max_downloads
+        self._download_slots: asyncio.Semaphore | None = None
         origins = {("https", host, 443) for host in SINCH_TRAFFIC_HOSTS}
         origins |= {origin_of(o) for o in (traffic_origin, configuration_origin)}
         self.origins: frozenset[Origin] = frozenset(origins)
@@ -220,7 +223,8 @@ class Transport:
             self._idle = asyncio.Event()
             self._idle.set()
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0),
+                connector=aiohttp.TCPConnector(limit=self._connection_limit(),
+                                               limit_per_host=0),
                 timeout=self.timeout,
                 headers={"User-Agent": _USER_AGENT, "Accept": "application/json"},
                 raise_for_status=False,
@@ -262,6 +266,39 @@ class Transport:
         if session is not None and not session.closed:
             _warn(f"unclosed SinchCalling client {self!r}; use 'async with' or await close()",
                   ResourceWarning, source=self, stacklevel=1)
+
+    # -- connection budgets ---------------------------------------------------------
+    #
+    # API calls and recording bodies draw on separate budgets of one connector: its
+    # limit is their sum, and bodies (downloads, streams) also hold a download slot,
+    # so at most ``max_downloads`` connections ever carry a body and at least
+    # ``max_connections`` stay for API calls. An API call therefore never waits for
+    # a download, whatever either number is (a DELETE inside ``async with
+    # recordings.stream(...)`` with ``max_connections=1`` included).
+
+    def _connection_limit(self) -> int:
+        if self._max_connections <= 0 or self._max_downloads <= 0:
+            return 0  # aiohttp: unlimited
+        return self._max_connections + self._max_downloads
+
+    @property
+    def max_downloads(self) -> int:
+        """How many recording bodies may be open at once (its own budget, beside the
+        ``max_connections`` for API calls; by default the same number)."""
+        return self._max_downloads
+
+    @asynccontextmanager
+    async def download_slot(self) -> AsyncIterator[None]:
+        """Hold one of the :attr:`max_downloads` slots for a response body (a
+        download attempt or a stream); waits while all are taken. API calls never
+        take one, so they never wait for a download."""
+        if self._max_downloads <= 0:
+            yield  # unlimited
+            return
+        if self._download_slots is None:
+            self._download_slots = asyncio.Semaphore(self._max_downloads)
+        async with self._download_slots:
+            yield
 
     # -- URLs ---------------------------------------------------------------------
 

@@ -310,7 +310,8 @@ class CallbackRouter:
             answer = await self.dispatch("POST", raw_path.decode("latin-1").partition("?")[0],
                                          headers, bytes(body))
         else:  # only the decoded path: try the spellings Sinch could have signed
-            answer = await self.dispatch_decoded("POST", scope["path"], headers, bytes(body))
+            answer = await self.dispatch_decoded("POST", scope.get("path", ""), headers,
+                                                 bytes(body))
         await _asgi_send(send, answer)
 
 

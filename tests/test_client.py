@@ -120,7 +120,8 @@ async def test_connection_limit_is_applied() -> None:
     async with SinchCalling(KEY, SECRET, max_connections=7) as sinch:
         connector = sinch._transport.session.connector
         assert isinstance(connector, aiohttp.TCPConnector)
-        assert connector.limit == 7
+        # 7 for API calls plus a download budget of its own (max_downloads, also 7)
+        assert connector.limit == 7 + sinch._transport.max_downloads == 14
 
 
 async def test_unclosed_client_warns(emulator: Emulator) -> None:
