@@ -33,8 +33,8 @@ from typing import Any, Literal
 import attrs
 from aiolimiter import AsyncLimiter
 
-from .client import SinchCalling
-from .errors import (
+from ..client import SinchCalling
+from ..errors import (
     ApiError,
     InvalidResponseError,
     RateLimitedError,
