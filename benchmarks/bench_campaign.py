@@ -141,8 +141,9 @@ async def memory_child(origin: str, rows: int, ledger: str, phase: str) -> dict[
         elapsed = time.perf_counter() - started
         watcher.cancel()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"units": 1, "rows": rows, "placed": report.placed, "skipped": report.skipped,
-            "pending": report.pending, "elapsed_s": elapsed,
+    return {"units": 1.0, "rows": float(rows), "placed": float(report.placed),
+            "skipped": float(report.skipped), "pending": float(report.pending),
+            "elapsed_s": elapsed,
             "rss_growth_mib": peak - base, "max_stall_ms": worst[1] * 1000,
             "max_late_ms": worst[0] * 1000}
 
@@ -169,8 +170,9 @@ async def pacing(calls: int, rate: float) -> dict[str, Any]:
         noted = await noted_callouts(origin)
     arrivals = [t for t, _, status in noted if status == 200]
     first = [t for t in arrivals if t < min(arrivals) + 1.0]
-    return {"calls": calls, "rate": rate, "placed": report.placed, "elapsed_s": elapsed,
-            "most_in_any_second": most_in_window(arrivals), "first_second": len(first),
+    return {"calls": float(calls), "rate": float(rate), "placed": float(report.placed),
+            "elapsed_s": elapsed, "most_in_any_second": float(most_in_window(arrivals)),
+            "first_second": float(len(first)),
             "achieved_rate": (len(arrivals) - 1) / (max(arrivals) - min(arrivals))}
 
 
@@ -227,7 +229,7 @@ def main() -> None:
             print(f"memory: first {first}, resume {resume}")
     if "pacing" not in args.skip:
         seen = asyncio.run(pacing(args.pacing_calls, 50))
-        session.add("pacing", {"rate=50": [{"units": 1, **seen}]}, baseline=None,
+        session.add("pacing", {"rate=50": [{"units": 1.0, **seen}]}, baseline=None,
                     metrics=["most_in_any_second"],
                     targets=[Target("pacing", "most callouts Sinch saw in one second at "
                                     "rate=50", "rate=50", "most_in_any_second", "<=", 50,
