@@ -57,7 +57,7 @@ __all__ = ["Campaign", "open_ledger"]
 
 logger = logging.getLogger("sinch_calling.campaign")
 
-_LOAD_BATCH = 500
+_LOAD_BATCH = 1000
 _FIRST_FAILURES = 10  # the run stops when its first calls are all refused alike
 
 
@@ -378,7 +378,7 @@ class Campaign:
         run_id = uuid.uuid4().hex
         if dry_run:
             with tempfile.TemporaryDirectory(prefix="sinch-preflight-") as scratch:
-                scratch_ledger = SQLiteLedger(Path(scratch) / "preflight.db")
+                scratch_ledger = SQLiteLedger(Path(scratch) / "preflight.db", durable=False)
                 await scratch_ledger.open(self.identity)
                 try:
                     report.ledger = "(dry run)"

@@ -244,10 +244,14 @@ class SQLiteLedger:
     ``path``: the file (created on first open; its directory must exist), or ``None``
     for a ledger in memory that lives as long as this object (a campaign without a
     ledger file: duplicates are still skipped within the run, nothing survives it).
+    ``durable=False`` skips the ``fsync`` of each commit (``synchronous=OFF``): a crash
+    of the process loses nothing, a crash of the machine may; for scratch ledgers only
+    (a dry run uses one).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None, *, durable: bool = True) -> None:
         self._path = None if path is None else Path(path)
+        self._durable = durable
         self._thread: _Thread | None = None
         self._lock: IO[bytes] | None = None
         self._outbox: list[_Queued] = []
@@ -267,7 +271,8 @@ class SQLiteLedger:
         try:
             if self._path is not None:
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA synchronous=FULL" if self._durable
+                             else "PRAGMA synchronous=OFF")
             conn.execute("PRAGMA busy_timeout=30000")
         except sqlite3.DatabaseError as exc:
             conn.close()
