@@ -346,7 +346,9 @@ class Campaign:
         ``rows``: an (async) iterable of numbers (``str``), mappings (CSV rows) or
         :class:`~sinch_calling.campaign.rows.InputRow` (from
         :func:`~sinch_calling.campaign.rows.read_rows`). ``dry_run``: see
-        :meth:`preflight`.
+        :meth:`preflight`. Only rows of this input are dialled: a row an earlier run
+        loaded that the input no longer has (a number removed from the list) stays as it
+        is in the ledger.
 
         Raises before anything is written: ``ValidationError`` (bad rows argument, no
         number column, a placeholder naming no column),
@@ -393,8 +395,16 @@ class Campaign:
         ledger = self._ledger
         report.ledger = ledger.location
         try:
-            await self._load(ledger, checker, first, items, report, run_id)
-            await self._run_dial(ledger, report, run_id)
+            try:
+                await self._load(ledger, checker, first, items, report, run_id)
+            except asyncio.CancelledError:
+                # Stopped while reading the input: nothing was dialled; report it.
+                report.stopped = "interrupted"
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+            if report.stopped is None:
+                await self._run_dial(ledger, report, run_id)
             totals = await ledger.counts()
         finally:
             await self._close()
@@ -419,12 +429,20 @@ class Campaign:
             return
         batch: list[NewRow] = [checker.check(to_input_row(first, self._number_column), 0)]
         position = 1
-        async for item in items:
-            batch.append(checker.check(to_input_row(item, self._number_column), position))
-            position += 1
-            if len(batch) >= _LOAD_BATCH:
-                await self._load_batch(ledger, batch, report, run)
-                batch = []
+        try:
+            async for item in items:
+                batch.append(checker.check(to_input_row(item, self._number_column),
+                                           position))
+                position += 1
+                if len(batch) >= _LOAD_BATCH:
+                    # Cancelled while this awaits, the batch is loaded all the same
+                    # (already queued); it must not be loaded twice.
+                    full, batch = batch, []
+                    await self._load_batch(ledger, full, report, run)
+        except asyncio.CancelledError:
+            if batch:  # the rows read so far are recorded: a rerun dials them
+                await asyncio.shield(self._load_batch(ledger, batch, report, run))
+            raise
         if batch:
             await self._load_batch(ledger, batch, report, run)
 
@@ -567,8 +585,8 @@ class Campaign:
             async with dial.claim_lock:
                 if dial.buffer or dial.stop_reason is not None:
                     continue
-                claims = await ledger.claim(dial.worker, dial.run,
-                                            limit=self._concurrency, lease=self._lease)
+                claims = await ledger.claim(dial.worker, dial.run, limit=self._concurrency,
+                                            lease=self._lease, loaded_by=dial.run)
                 if claims:
                     dial.buffer.extend(claims)
                     continue
