@@ -562,3 +562,30 @@ async def test_ctrl_c_while_reading_the_input_dials_nothing(
     assert report.stopped == "interrupted"
     assert report.pending == 1
     assert _callouts(emulator) == []
+
+
+async def test_outcomes_from_dice_callbacks(tmp_path: Path) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from sinch_calling.models import CallbackUrls
+    from sinch_calling.webhooks import CallbackRouter
+
+    mix = Mix({Outcome.answered(talk=0.05): 1, Outcome.busy(): 1}, seed=5)
+    async with Emulator(outcomes=mix) as emu, SinchCalling(
+            emu.application_key, emu.application_secret, base_url=emu.url) as sinch:
+        router = CallbackRouter(emu.application_key, emu.application_secret)
+        app = web.Application()
+        app.router.add_post("/sinch/callbacks", router.handle)
+        async with TestServer(app, host="127.0.0.1") as server:
+            emu.configuration.applications[emu.application_key].callbacks = CallbackUrls(
+                primary=f"http://127.0.0.1:{server.port}/sinch/callbacks")
+            campaign = Campaign(sinch, TTS, ledger=tmp_path / "l.db", events=router,
+                                track_timeout=30)
+            report = await campaign.run(NUMBERS[:6])
+    assert report.placed == 6
+    assert report.totals is not None
+    assert sum(report.totals.results.values()) == 6
+    assert set(report.totals.results) <= {"ANSWERED", "BUSY"}
+    dice = [r for r in emu.requests if r.path == "/calling/v1/callouts"]
+    assert all(r.json()["ttsCallout"]["enableDice"] is True for r in dice)
+    assert [r for r in emu.requests if r.method == "GET"] == []  # no polling

@@ -58,6 +58,7 @@ __all__ = ["Campaign", "open_ledger"]
 logger = logging.getLogger("sinch_calling.campaign")
 
 _LOAD_BATCH = 1000
+_YIELD_EVERY = 200  # rows checked between two turns of the event loop (a few ms)
 _FIRST_FAILURES = 10  # the run stops when its first calls are all refused alike
 
 
@@ -434,6 +435,8 @@ class Campaign:
                 batch.append(checker.check(to_input_row(item, self._number_column),
                                            position))
                 position += 1
+                if not position % _YIELD_EVERY:
+                    await asyncio.sleep(0)  # let calls in flight be answered meanwhile
                 if len(batch) >= _LOAD_BATCH:
                     # Cancelled while this awaits, the batch is loaded all the same
                     # (already queued); it must not be loaded twice.
