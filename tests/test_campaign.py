@@ -173,6 +173,7 @@ def test_campaign_wide_typos_fail_before_anything(options: dict[str, Any], field
 
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"rate": 0}, "rate"), ({"concurrency": 0}, "concurrency"),
+    ({"concurrency": 10**6}, "concurrency"),
     ({"max_requeues": -1}, "max_requeues"), ({"rate": float("nan")}, "rate"),
     ({"ledger": ""}, "ledger"), ({"ledger": 5}, "ledger"), ({"track": "yes"}, "track"),
     ({"pacing_margin": 2}, "pacing_margin"), ({"number_column": ""}, "number_column"),

@@ -59,6 +59,7 @@ logger = logging.getLogger("sinch_calling.campaign")
 
 _LOAD_BATCH = 1000
 _YIELD_EVERY = 200  # rows checked between two turns of the event loop (a few ms)
+_MAX_CONCURRENCY = 10_000  # one task each; far above what any account's rate allows
 _FIRST_FAILURES = 10  # the run stops when its first calls are all refused alike
 
 
@@ -206,6 +207,9 @@ class Campaign:
             self._count, self._period = 1, 0.0
         self._late = float(pacing_margin) / 2
         _positive("concurrency", concurrency, integer=True)
+        if concurrency > _MAX_CONCURRENCY:
+            raise ValidationError("concurrency", f"must be at most {_MAX_CONCURRENCY}; "
+                                                 f"got {concurrency}")
         _positive("max_requeues", max_requeues, integer=True, zero=True)
         _positive("backoff", backoff)
         _positive("stop_timeout", stop_timeout, zero=True)
