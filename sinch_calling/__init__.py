@@ -1,11 +1,12 @@
 """sinch_calling: an asyncio-first client for the Sinch Calling API."""
 
-__version__ = "0.1.0"
-
+from . import events, svaml
+from ._version import __version__
 from .client import SinchCalling
 from .models import (
     Call,
     CallbackUrls,
+    CallLeg,
     CallReason,
     CallResult,
     CallStatus,
@@ -25,6 +26,7 @@ from .serialization import converter
 
 __all__ = [
     "Call",
+    "CallLeg",
     "CallReason",
     "CallResult",
     "CallStatus",
@@ -43,4 +45,6 @@ __all__ = [
     "SinchCalling",
     "__version__",
     "converter",
+    "events",
+    "svaml",
 ]

@@ -6,11 +6,11 @@ from datetime import datetime
 
 import attrs
 
-from ..serialization import wire_name
 from ._enum import WireEnum
+from ._names import Id, wire_name
 from .common import Destination, Domain, Money
 
-__all__ = ["Call", "CallReason", "CallResult", "CallStatus"]
+__all__ = ["Call", "CallLeg", "CallReason", "CallResult", "CallStatus"]
 
 
 class CallStatus(WireEnum):
@@ -44,11 +44,22 @@ class CallReason(WireEnum):
     GENERALERROR = "GENERALERROR"
 
 
+class CallLeg(WireEnum):
+    """One side of a connected call, for ``calls.manage_leg`` (Sinch's ``callLeg`` path
+    parameter): ``caller`` (who placed the call), ``callee`` (who was connected to) or
+    ``both``. Sinch ignores it for conference participants and for calls placed by the
+    Callout API: the prompt then goes to the call's only party."""
+
+    CALLER = "caller"
+    CALLEE = "callee"
+    BOTH = "both"
+
+
 @attrs.frozen(kw_only=True)
 class Call:
     """A call's parties, progress and cost."""
 
-    call_id: str = attrs.field(metadata=wire_name("callId", "callid"))
+    call_id: Id = attrs.field(metadata=wire_name("callId", "callid"))
     from_: Destination | None = None
     to: Destination | None = None
     domain: Domain | str | None = None

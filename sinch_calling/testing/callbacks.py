@@ -10,15 +10,16 @@ as a :class:`~sinch_calling.testing.SentEvent`.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from ..auth import Credentials, content_md5, format_timestamp, string_to_sign
+from ..auth import Credentials, sign_request
 from .journal import Journal, SentEvent
+from .observe import Exchange, Observers
 
 __all__ = ["CONTENT_TYPE", "CallbackSender", "parse_svaml"]
 
@@ -36,22 +37,20 @@ def parse_svaml(body: bytes | str) -> dict[str, Any] | None:
 
 def signed_callback_headers(credentials: Credentials, url: str, body: bytes) -> dict[str, str]:
     """The headers Sinch sends with a callback ``body`` POSTed to ``url``."""
-    stamp = format_timestamp(datetime.now(UTC))
-    text = string_to_sign("POST", content_md5(body), CONTENT_TYPE, stamp, URL(url).raw_path)
-    return {
-        "Authorization": f"Application {credentials.application_key}:"
-                         f"{credentials.signature(text)}",
-        "x-timestamp": stamp,
-        "Content-Type": CONTENT_TYPE,
-    }
+    headers = sign_request(credentials, method="POST", path=URL(url).raw_path,
+                           content_type=CONTENT_TYPE, body=body)
+    headers["Content-Type"] = CONTENT_TYPE
+    return headers
 
 
 class CallbackSender:
     """Owns the one client session callbacks go through (opened by :meth:`start`,
-    closed by :meth:`close`)."""
+    closed by :meth:`close`); journals every attempt and reports it to ``observers``."""
 
-    def __init__(self, journal: Journal[SentEvent], *, timeout: float = 5.0) -> None:
+    def __init__(self, journal: Journal[SentEvent], *, timeout: float = 5.0,
+                 observers: Observers | None = None) -> None:
         self._journal = journal
+        self._observers = observers if observers is not None else Observers()
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 
@@ -81,8 +80,13 @@ class CallbackSender:
         body = json.dumps(event, separators=(",", ":")).encode()
         last: SentEvent | None = None
         for index, url in enumerate(urls):
+            started = time.perf_counter()
             last = await self._post(self._session, credentials, url, body, event, index > 0)
             self._journal.append(last)
+            if self._observers:
+                self._observers.notify(Exchange(
+                    kind="callback", method="POST", target=url, status=last.status,
+                    elapsed=time.perf_counter() - started, error=last.error, event=last.name))
             if last.status is not None and last.status < 500:
                 return last
         return last
