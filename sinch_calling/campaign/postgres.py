@@ -537,7 +537,7 @@ class PostgresLedger:
             if now is not None and run is not None and now[2] == run:
                 out.append(LoadedRow(key=row.key, position=row.position, state=now[0],
                                      previous=now[0], error=CallError(
-                                         kind="duplicate",
+                                         kind="duplicate_id",
                                          message=f"row id {row.key!r} repeats an earlier "
                                                  "row of this input")))
                 continue
