@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from yarl import URL
 
 from ..errors import ValidationError
 from ..models import Call
 from ..regions import SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX
 from ..serialization import dumps
-from ..svaml import Svaml, check_answer
 from ..transport import Transport, encode_segment
 from ..validation import non_empty
+
+if TYPE_CHECKING:
+    from ..svaml import Svaml
 
 __all__ = ["CallsApi"]
 
@@ -43,6 +47,8 @@ class CallsApi:
         https (or this client's own ``base_url`` host), with the path of this call.
         Not repeated unless the server provably did not act on it.
         """
+        from ..svaml import check_answer  # SVAML machinery loads on first use
+
         check_answer(svaml, "manage")
         url = self._url(call_id)
         if resource_url is not None:
