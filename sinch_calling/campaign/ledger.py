@@ -31,10 +31,14 @@ The rules every implementation keeps (the runner depends on them):
    ``failed`` rows go back to pending only through ``load(..., retry_failed=True)``.
 5. **Loading is idempotent.** Loading the same input again changes nothing already
    decided: a row is identified by its key; a new key is inserted; an existing
-   ``pending`` or ``invalid`` row takes the input's new content (a fixed typo becomes
-   dialable); a row in any other state keeps it. A destination belongs to the first row
-   (by key) that holds it while valid: a later row with the same destination is
-   ``skipped`` (kind ``duplicate``), in this load and across loads.
+   ``pending``, ``invalid`` or ``skipped`` row takes the input's new content (a fixed
+   typo becomes dialable); a row in any other state keeps it (its position and line
+   follow the input; a changed destination is reported with kind ``changed``). A
+   destination belongs to the first row (by key) that holds it while valid: a later row
+   with the same destination is ``skipped`` (kind ``duplicate``), in this load and
+   across loads. A key loaded twice under the same ``run`` (an ``id`` column repeated
+   in one input) is not applied again: its :class:`LoadedRow` has kind
+   ``duplicate_id`` and the row keeps its first content.
 6. **Identity.** A ledger belongs to one campaign (:class:`CampaignIdentity`). Opening
    it for another raises :class:`LedgerMismatchError` naming what differs, unless
    ``force=True``, which records the new identity (the rows and their states stay).
@@ -163,14 +167,15 @@ class Ledger(Protocol):
 
     # -- loading rows ---------------------------------------------------------------------
 
-    async def load(self, rows: Sequence[NewRow], *,
-                   retry_failed: bool = False) -> Sequence[LoadedRow]:
+    async def load(self, rows: Sequence[NewRow], *, retry_failed: bool = False,
+                   run: str | None = None) -> Sequence[LoadedRow]:
         """Insert or refresh one batch of input rows; return where each stands now.
 
         Called with batches of a streamed input (the runner never holds the whole
         input), in input order; each batch is applied atomically. The rules are those
         of rule 5 in the module docs. ``retry_failed=True`` also turns ``failed`` rows
-        in the batch back into ``pending``. The result has one :class:`LoadedRow` per
+        in the batch back into ``pending``. ``run`` identifies one input's load (see rule
+        5; ``None``: no repeated-key check). The result has one :class:`LoadedRow` per
         given row, in the same order.
         """
         ...

@@ -62,6 +62,8 @@ ErrorKind = Literal[
     "validation",        # the client refused the arguments before sending
     "invalid",           # preflight refused the row (bad number, missing placeholder, ...)
     "duplicate",         # the row repeats an earlier row's destination
+    "duplicate_id",      # the row repeats an earlier row's id in the same input
+    "changed",           # a settled row's input changed; the ledger keeps what happened
     "interrupted",       # the run was stopped while the call was in flight
     "lease_expired",     # the worker holding the row went away while sending
     "unexpected",        # an exception from a custom place callable
