@@ -53,6 +53,9 @@ class EmulatorProcess:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
         return [json.loads(line) for line in self.journal.read_text().splitlines()]
 
 
@@ -135,6 +138,7 @@ def _check(journal: list[dict[str, Any]], outcomes: list[Any], numbers: list[str
     times = sorted(entry["t"] for entry in journal)
     worst = max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times))
     assert worst <= RATE, f"{worst} callouts in one second"
+    print(f"\n{len(journal)} callouts, {by_state}, busiest second: {worst}")
 
 
 def _spawn(env: dict[str, Any], name: str, environ: dict[str, str],
@@ -192,13 +196,17 @@ async def test_celery_workers_one_killed(celery_fleet: dict[str, Any]) -> None:
                                             base_url=emulator.url))
     spec = CampaignSpec.tts("fleet", text="Your code is 1234", cli="+46000000000",
                             rate=RATE, concurrency=CONCURRENCY, lease=LEASE)
+    t0 = time.monotonic()
     report = await fleet.start(spec, env["numbers"], workers=2)
     assert report.rows == ROWS
+    t1 = time.monotonic()
     await _kill_mid_run(env["dsn"], env["procs"][0])
+    t2 = time.monotonic()
     final = None
     async for counts in fleet.watch(spec, interval=0.5):
         final = counts
     assert final is not None
+    print(f"load {t1 - t0:.1f}s, kill at {t2 - t1:.1f}s, done at {time.monotonic() - t1:.1f}s")
     assert final.states["pending"] + final.states["claimed"] + final.states["sending"] == 0
     journal = emulator.stop()
     _check(journal, await _rows_of(env["dsn"]), env["numbers"], CONCURRENCY)

@@ -129,7 +129,7 @@ _MIGRATIONS: list[LiteralString] = [
         WHERE state NOT IN ('invalid', 'skipped');
     CREATE INDEX campaign_rows_call ON {s}.campaign_rows (campaign, call_id)
         WHERE call_id IS NOT NULL;
-    CREATE TABLE {s}.pacing (
+    CREATE UNLOGGED TABLE {s}.pacing (
         account text PRIMARY KEY,
         paused_until double precision NOT NULL DEFAULT 0,
         keep integer NOT NULL DEFAULT 1,
@@ -848,6 +848,10 @@ _EXPIRE_CTES: Final = (
 _EXPIRE: Final = (f"WITH {_EXPIRE_CTES} SELECT (SELECT count(*) FROM to_pending), "
                   "(SELECT count(*) FROM to_uncertain)")
 
+# Pacing lives in an UNLOGGED table: a reservation commits without waiting for the WAL
+# to reach the disk, so the account's row lock is held for microseconds, not for an
+# fsync (which would cap every worker together at one start per fsync). A database
+# crash forgets the last second of reservations, nothing more.
 # The sliding window of pacing.SlidingWindow, in SQL: the k-th start is at least
 # ``period`` after the (k-count)-th, starts never go backwards, none inside a pause.
 # ``starts`` keeps the last ``keep`` start times (the largest count seen). One UPDATE:
