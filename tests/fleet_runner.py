@@ -2,8 +2,8 @@
 
     python -m tests.fleet_runner NUMBERS_FILE LEDGER_DSN RATE CONCURRENCY LEASE
 
-Credentials from SINCH_APPLICATION_KEY/SECRET/SINCH_BASE_URL. Exits 0 once the campaign
-has nothing left to dial (other processes' rows included)."""
+RATE 0: unpaced. Credentials from SINCH_APPLICATION_KEY/SECRET/SINCH_BASE_URL. Exits 0
+once the campaign has nothing left to dial (other processes' rows included)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sinch_calling.campaign import Campaign, read_rows
 async def main(path: str, dsn: str, rate: float, concurrency: int, lease: float) -> int:
     async with SinchCalling.from_env() as sinch:
         campaign = Campaign(sinch, Campaign.tts(text="Your code is 1234", cli="+46000000000"),
-                            rate=rate, concurrency=concurrency, ledger=dsn, lease=lease)
+                            rate=rate or None, concurrency=concurrency, ledger=dsn, lease=lease)
         report = await campaign.run(read_rows(path))
     return 0 if report.stopped is None else 1
 

@@ -397,3 +397,13 @@ async def test_pacing_window_and_pause(ledger: Any) -> None:
     await ledger.pause_starts(other, 1)  # never shortens
     wait = await ledger.reserve_start(other, count=100, period=1)
     assert time.monotonic() + wait - before >= 5
+
+
+async def test_unpaced_reservations_honour_pauses(ledger: Any) -> None:
+    account = f"acct-{uuid.uuid4().hex}"
+    assert [await ledger.reserve_start(account, count=1, period=0.0)
+            for _ in range(5)] == [0.0] * 5
+    before = time.monotonic()
+    await ledger.pause_starts(account, 2)
+    wait = await ledger.reserve_start(account, count=1, period=0.0)
+    assert time.monotonic() + wait - before >= 2

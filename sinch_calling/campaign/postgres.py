@@ -271,6 +271,7 @@ class PostgresLedger:
         self._pool: AsyncConnectionPool | None = None
         self._campaign: int | None = None
         self._accounts: set[str] = set()
+        self._queries: dict[str, LiteralString] = {}
 
     def __repr__(self) -> str:
         return f"PostgresLedger({self._location!r})"
@@ -298,8 +299,15 @@ class PostgresLedger:
                 f"ledger {self._location} is damaged or was changed by hand: {text}") from None
         raise LedgerError(f"ledger {self._location}: {text}") from None
 
-    def _sql(self, text: LiteralString) -> sql.Composed:
-        return sql.SQL(text).format(s=sql.Identifier(self._schema))
+    def _sql(self, text: LiteralString) -> LiteralString:
+        """``text`` with ``{s}`` as the quoted schema, rendered once per statement: the
+        same string every time, so psycopg prepares it on each connection after a few
+        uses, and nothing is composed again per call."""
+        query = self._queries.get(text)
+        if query is None:
+            rendered = sql.SQL(text).format(s=sql.Identifier(self._schema)).as_string(None)
+            query = self._queries[text] = rendered
+        return query
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -800,8 +808,14 @@ class PostgresLedger:
         on the database's clock (shared by every worker and campaign in the database)."""
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValidationError("count", "must be an integer >= 1")
-        _check_seconds("period", period)
+        if period != 0:
+            _check_seconds("period", period)
         key = _account_key(account)
+        if period == 0:  # unpaced: only a 429's pause applies; no lock, no write
+            rows = await self._execute(
+                "SELECT paused_until - extract(epoch FROM clock_timestamp()) "
+                "FROM {s}.pacing WHERE account = %s", (key,))
+            return max(0.0, float(rows[0][0])) if rows else 0.0
         if key not in self._accounts:
             await self._execute("INSERT INTO {s}.pacing (account) VALUES (%s) "
                                 "ON CONFLICT (account) DO NOTHING", (key,))
