@@ -155,3 +155,15 @@ def redis_prefix() -> Iterator[tuple[str, str]]:
                 client.delete(*keys)
         finally:
             client.close()
+
+
+def readme_ledger() -> str:
+    """A PostgreSQL ledger DSN in a fresh schema for README's examples (dropped when the
+    test session ends)."""
+    import atexit
+    from urllib.parse import urlencode
+
+    dsn = require_postgres()
+    schema = f"readme_{uuid.uuid4().hex[:12]}"
+    atexit.register(drop_schema, dsn, schema)
+    return f"{dsn}{'&' if '?' in dsn else '?'}{urlencode({'schema': schema})}"

@@ -22,7 +22,13 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .services import drop_schema, require_celery, require_postgres, require_redis
+from .services import (
+    drop_schema,
+    require_celery,
+    require_postgres,
+    require_rabbitmq,
+    require_redis,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 5000
@@ -230,3 +236,52 @@ async def test_plain_runners_one_killed(fleet_env: dict[str, Any]) -> None:
     assert survivor.returncode == 0, (env["tmp"] / "two.log").read_text()[-2000:]
     journal = emulator.stop()
     _check(journal, await _rows_of(env["dsn"]), env["numbers"], CONCURRENCY)
+
+
+async def test_a_killed_workers_share_is_redelivered(fleet_env: dict[str, Any]) -> None:
+    """acks_late + reject_on_worker_lost over RabbitMQ: the only worker dies mid-share;
+    a worker started afterwards gets the same message again (no resume call) and
+    finishes the campaign without dialling anyone twice."""
+    require_celery()
+    broker = require_rabbitmq()
+    from sinch_calling import SinchCalling
+    from sinch_calling.campaign.celery import CampaignSpec, CampaignWorkers
+
+    from .fleet_celery_app import make_app
+
+    env = fleet_env
+    emulator: EmulatorProcess = env["emulator"]
+    queue = f"sinch-fleet-{uuid.uuid4().hex[:12]}"
+    worker_env = {**os.environ, **emulator.env(), "FLEET_BROKER": broker,
+                  "FLEET_QUEUE": queue, "FLEET_LEDGER": env["dsn"]}
+    command = [sys.executable, "-m", "celery", "-A", "tests.fleet_celery_app", "worker",
+               "--pool=solo", "--concurrency=1", "--without-gossip", "--without-mingle",
+               "--without-heartbeat", "--loglevel=WARNING", "-Q", queue]
+    app = make_app(broker, queue)
+    try:
+        fleet = CampaignWorkers(
+            app, ledger=env["dsn"], queue=queue,
+            client=lambda account: SinchCalling(emulator.key, emulator.secret,
+                                                base_url=emulator.url))
+        rows = env["numbers"][:400]
+        spec = CampaignSpec.tts("fleet", text="Your code is 1234", cli="+46000000000",
+                                rate=100, concurrency=8, lease=LEASE)
+        await fleet.start(spec, rows, workers=1)
+        _spawn(env, "first", worker_env, [*command, "-n", "first@%h"])
+        await _wait_for(env["dsn"], lambda c: c.states["placed"] >= 50, timeout=120)
+        env["procs"][0].send_signal(signal.SIGKILL)
+        env["procs"][0].wait(timeout=30)
+        placed_at_kill = (await _counts(env["dsn"])).states["placed"]
+        assert placed_at_kill < len(rows)
+        _spawn(env, "second", worker_env, [*command, "-n", "second@%h"])
+        final = await _wait_for(env["dsn"], lambda c: c.states["pending"] + c.states["claimed"]
+                                + c.states["sending"] == 0, timeout=180)
+        assert final.states["placed"] + final.states["uncertain"] == len(rows)
+        journal = emulator.stop()
+        dialled = Counter(entry["to"] for entry in journal)
+        assert max(dialled.values()) == 1
+        assert len(dialled) >= final.states["placed"]
+    finally:
+        with app.connection_for_write() as connection:
+            connection.default_channel.queue_delete(queue)
+        app.close()

@@ -57,6 +57,10 @@ def test_arguments_are_checked_before_connecting() -> None:
         assert caught.value.field == field
     with pytest.raises(ValidationError):
         PostgresLedger("")
+    with pytest.raises(ValidationError) as bad:
+        PostgresLedger("host=db password=hunter2 hunter3")
+    assert "hunter" not in str(bad.value)
+    assert bad.value.__cause__ is None
     assert is_postgres_dsn("postgresql://x/y")
     assert is_postgres_dsn("postgres://x/y")
     assert not is_postgres_dsn("ledger.db")

@@ -221,7 +221,8 @@ class CampaignWorkers:
                 failed += report.failed
                 uncertain += report.uncertain
                 stopped = report.stopped
-                totals = report.totals
+                totals = report.totals if report.totals is not None else \
+                    await self.status(spec)
                 held = totals.states["claimed"] + totals.states["sending"]
                 if stopped is not None or (held == 0 and totals.states["pending"] == 0):
                     break

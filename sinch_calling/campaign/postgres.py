@@ -174,7 +174,9 @@ def _redacted(conninfo: str) -> tuple[str, str | None]:
     try:
         params = psycopg.conninfo.conninfo_to_dict(conninfo)
     except psycopg.ProgrammingError:
-        return "postgresql://(unparsable DSN)", None
+        # libpq's message quotes the DSN, password included: say nothing of it.
+        raise ValidationError("dsn", "is not a valid PostgreSQL connection string or "
+                                     "URL") from None
     password = params.pop("password", None)
     host = str(params.get("host") or "")
     port = params.get("port")
