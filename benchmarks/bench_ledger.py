@@ -34,6 +34,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from sinch_calling.testing import DEFAULT_KEY, DEFAULT_SECRET
+
 from ._harness import (
     ROOT,
     Contender,
@@ -44,6 +46,7 @@ from ._harness import (
     parser,
     process_cpu,
 )
+from ._server import child_server, free_port
 
 POSTGRES = os.environ.get("SINCH_CALLING_TEST_POSTGRES",
                           "postgresql://postgres@127.0.0.1:5432/test")
@@ -162,15 +165,6 @@ def workers_contender(workers: int, rows: int, emulator: dict[str, Any], schema:
     return Contender(f"{workers} worker{'s' if workers > 1 else ''}", turn)
 
 
-def start_emulator(journal: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fleet_emulator", str(journal)],
-                            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True)
-    assert proc.stdout is not None
-    url, key, secret = proc.stdout.readline().split()
-    return proc, {"url": url, "key": key, "secret": secret, "pid": proc.pid}
-
-
 def drop(schema: str) -> None:
     import psycopg
 
@@ -209,14 +203,14 @@ def main(argv: list[str] | None = None) -> None:
                 return
             numbers = Path(scratch) / "numbers.txt"
             numbers.write_text("".join(f"+4671{i:07d}\n" for i in range(args.rows)))
-            emulator, info = start_emulator(Path(scratch) / "journal.jsonl")
-            try:
+            port = free_port()
+            with child_server(["-m", "benchmarks._timed_emulator", str(port)], port,
+                              cpu=None, name="timed emulator") as emulator:
+                info = {"url": f"http://127.0.0.1:{port}", "key": DEFAULT_KEY,
+                        "secret": DEFAULT_SECRET, "pid": emulator.pid}
                 runs = alternate_sync([workers_contender(k, args.rows, info, schema, numbers)
                                        for k in sizes],
                                       rounds=args.rounds, warmup=args.warmup)
-            finally:
-                emulator.terminate()
-                emulator.wait(timeout=30)
             session.add("workers", runs, baseline="1 worker",
                         metrics=["rate", "emulator_cpu_s"], scale={"emulator_cpu_s": 1e6})
     finally:

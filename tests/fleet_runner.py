@@ -8,6 +8,7 @@ once the campaign has nothing left to dial (other processes' rows included)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 from sinch_calling import SinchCalling
@@ -17,7 +18,8 @@ from sinch_calling.campaign import Campaign, read_rows
 async def main(path: str, dsn: str, rate: float, concurrency: int, lease: float) -> int:
     async with SinchCalling.from_env() as sinch:
         campaign = Campaign(sinch, Campaign.tts(text="Your code is 1234", cli="+46000000000"),
-                            rate=rate or None, concurrency=concurrency, ledger=dsn, lease=lease)
+                            rate=rate or None, concurrency=concurrency, ledger=dsn, lease=lease,
+                            pacing_margin=float(os.environ.get("FLEET_MARGIN", "0.25")))
         report = await campaign.run(read_rows(path))
     return 0 if report.stopped is None else 1
 

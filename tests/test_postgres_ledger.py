@@ -73,6 +73,10 @@ def test_dsn_parameters_and_location() -> None:
     assert ledger.location == ("postgresql://app@db.example:6432/calls?schema=calls_ledger"
                                "&campaign=spring%20run")
     assert "s3cr" not in repr(ledger)
+    local = PostgresLedger("postgresql:///calls?campaign=c1&host=/var/run/postgresql")
+    assert local.campaign == "c1"
+    assert local._conninfo == "postgresql:///calls?host=%2Fvar%2Frun%2Fpostgresql"
+    assert PostgresLedger("postgresql:///calls")._conninfo == "postgresql:///calls"
     plain = PostgresLedger("host=db.example dbname=calls user=app password=hunter2")
     assert "hunter2" not in plain.location
     assert plain.location.endswith("?schema=sinch_calling&campaign=default")

@@ -200,7 +200,7 @@ class CampaignWorkers:
             return asyncio.run(self.run_share(CampaignSpec.from_json(spec))).to_json()
 
         self.task = app.task(name=task_name, bind=True, acks_late=True,
-                             reject_on_worker_lost=True, ignore_result=False)(share)
+                             reject_on_worker_lost=True)(share)
 
     def ledger(self, spec: CampaignSpec) -> PostgresLedger:
         """An unopened ledger object for ``spec``'s campaign."""
@@ -221,7 +221,7 @@ class CampaignWorkers:
                 failed += report.failed
                 uncertain += report.uncertain
                 stopped = report.stopped
-                totals = report.totals if report.totals is not None else \
+                totals: LedgerCounts = report.totals if report.totals is not None else \
                     await self.status(spec)
                 held = totals.states["claimed"] + totals.states["sending"]
                 if stopped is not None or (held == 0 and totals.states["pending"] == 0):
@@ -231,7 +231,7 @@ class CampaignWorkers:
                 await asyncio.sleep(self._poll)
         return ShareResult(placed=placed, failed=failed, uncertain=uncertain,
                            elapsed=time.monotonic() - started, stopped=stopped,
-                           totals=dict(totals.states))
+                           totals={str(k): int(v) for k, v in totals.states.items()})
 
     async def load(self, spec: CampaignSpec,
                    rows: Iterable[Any] | AsyncIterable[Any]) -> Any:

@@ -41,7 +41,7 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Final, LiteralString, NoReturn
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode
 
 try:
     import psycopg
@@ -158,15 +158,17 @@ def _split_dsn(dsn: str) -> tuple[str, dict[str, str]]:
     URL's query (libpq refuses parameters it does not know)."""
     if not dsn.startswith(_SCHEMES):
         return dsn, {}
-    parts = urlsplit(dsn)
+    # Split by hand: urlunsplit would turn "postgresql:///db" (no host) into
+    # "postgresql:/db", which libpq refuses.
+    base, _, query = dsn.partition("?")
     ours: dict[str, str] = {}
     theirs: list[tuple[str, str]] = []
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+    for name, value in parse_qsl(query, keep_blank_values=True):
         if name in ("campaign", "schema"):
             ours[name] = value
         else:
             theirs.append((name, value))
-    return urlunsplit(parts._replace(query=urlencode(theirs, quote_via=quote))), ours
+    return (f"{base}?{urlencode(theirs, quote_via=quote)}" if theirs else base), ours
 
 
 def _redacted(conninfo: str) -> tuple[str, str | None]:
