@@ -19,6 +19,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from functools import cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -74,6 +75,20 @@ def _postgres_problem() -> str | None:
     except psycopg.Error as exc:
         return str(exc).strip().splitlines()[0]
     return None
+
+
+def import_for(module: str, service: str, extra: str) -> Any:
+    """Import ``module`` (for a whole test module), or skip it naming what is missing
+    (fail when services are required)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        message = (f"{service} tests need {module}: pip install -e '.[{extra}]'")
+        if _required():
+            raise ImportError(f"SINCH_CALLING_REQUIRE_SERVICES is set but {message}") from None
+        pytest.skip(message, allow_module_level=True)
 
 
 def require_postgres() -> str:

@@ -9,14 +9,18 @@ import time
 import uuid
 from typing import Any
 
-import psycopg
 import pytest
 
-from sinch_calling.campaign import postgres
 from sinch_calling.campaign.ledger import LedgerCorruptError, LedgerError
-from sinch_calling.campaign.postgres import PostgresLedger, is_postgres_dsn
 from sinch_calling.campaign.records import CampaignIdentity, NewRow
 from sinch_calling.errors import ValidationError
+
+from .services import import_for
+
+psycopg = import_for("psycopg", "PostgreSQL", "postgres")
+postgres = import_for("sinch_calling.campaign.postgres", "PostgreSQL", "postgres")
+PostgresLedger = postgres.PostgresLedger
+is_postgres_dsn = postgres.is_postgres_dsn
 
 IDENTITY = CampaignIdentity(fingerprint="f1", options={"text": "hello"})
 OTHER = CampaignIdentity(fingerprint="f2", options={"text": "bye"})
