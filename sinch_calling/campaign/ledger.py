@@ -182,13 +182,16 @@ class Ledger(Protocol):
 
     # -- claiming and recording -----------------------------------------------------------
 
-    async def claim(self, worker: str, run: str, *, limit: int,
-                    lease: float) -> Sequence[Claim]:
+    async def claim(self, worker: str, run: str, *, limit: int, lease: float,
+                    loaded_by: str | None = None) -> Sequence[Claim]:
         """Atomically take up to ``limit`` ``pending`` rows, lowest position first, and
         mark them ``claimed`` by ``worker`` until ``lease`` seconds from now.
 
         Expired leases are recovered first (:meth:`expire_leases`). Rows released with
         ``defer=True`` during the same ``run`` are not handed out again in that run.
+        ``loaded_by``: only rows the last :meth:`load` with that ``run`` brought (a row
+        dropped from the input since an earlier run is then not dialled; ``None``: any
+        pending row, for workers that only dial).
         A row is never in two workers' claims. An empty result means nothing is
         claimable now (others may still hold rows: see :meth:`counts`).
         """
