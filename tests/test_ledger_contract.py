@@ -407,3 +407,13 @@ async def test_unpaced_reservations_honour_pauses(ledger: Any) -> None:
     await ledger.pause_starts(account, 2)
     wait = await ledger.reserve_start(account, count=1, period=0.0)
     assert time.monotonic() + wait - before >= 2
+
+
+async def test_claims_only_rows_of_this_input(ledger: Any) -> None:
+    await ledger.load(rows("+46700000001", "+46700000002"), run="first")
+    await ledger.load(rows("+46700000002", start=1), run="second")  # row 1 dropped
+    assert [c.key for c in await ledger.claim("w", "second", limit=5, lease=30,
+                                              loaded_by="second")] == ["2"]
+    assert [c.key for c in await ledger.claim("w", "x", limit=5, lease=30,
+                                              loaded_by="nobody")] == []
+    assert [c.key for c in await ledger.claim("w", "x", limit=5, lease=30)] == ["1"]

@@ -231,3 +231,16 @@ async def test_a_429_pauses_every_worker(ledgers: Ledgers) -> None:
     assert time.monotonic() + wait - before >= 3
     other = await two.reserve_start(f"acct-{uuid.uuid4().hex}", count=100, period=1)
     assert other < 3  # another account is not paused
+
+
+async def test_workers_loading_one_input_each_dial_their_rows(ledgers: Ledgers) -> None:
+    # Two runs load the same input at once; each claims only rows of its input, and
+    # every row is claimable by either (the one that loaded last may die).
+    a, b = ledgers(), ledgers()
+    await asyncio.gather(a.open(IDENTITY), b.open(IDENTITY))
+    await asyncio.gather(a.load(rows(50), run="run-a"), b.load(rows(50), run="run-b"))
+    got_a = await a.claim("wa", "run-a", limit=30, lease=30, loaded_by="run-a")
+    got_b = await b.claim("wb", "run-b", limit=30, lease=30, loaded_by="run-b")
+    assert len(got_a) == 30
+    assert len(got_b) == 20
+    assert not {c.key for c in got_a} & {c.key for c in got_b}

@@ -109,7 +109,7 @@ _MIGRATIONS: list[LiteralString] = [
         attempts integer NOT NULL DEFAULT 0,
         attempt_run text,
         deferred boolean NOT NULL DEFAULT false,
-        load_run text,
+        load_runs text[] NOT NULL DEFAULT '{{}}',
         result text,
         reason text,
         duration double precision,
@@ -500,10 +500,10 @@ class PostgresLedger:
             await conn.execute(self._sql(
                 "SELECT 1 FROM {s}.campaigns WHERE id = %s FOR UPDATE"), (self._campaign,))
             keys = list({row.key for row in batch})
-            current: dict[str, tuple[RowState, str | None, str | None]] = {
-                key: (state, destination, load_run)
-                for key, state, destination, load_run in await (await conn.execute(
-                    self._sql("SELECT key, state, destination, load_run FROM "
+            current: dict[str, tuple[RowState, str | None, list[str]]] = {
+                key: (state, destination, load_runs)
+                for key, state, destination, load_runs in await (await conn.execute(
+                    self._sql("SELECT key, state, destination, load_runs FROM "
                               "{s}.campaign_rows WHERE campaign = %s AND key = ANY(%s) "
                               "FOR UPDATE"), (self._campaign, keys))).fetchall()}
             destinations = list({row.destination for row in batch
@@ -518,35 +518,39 @@ class PostgresLedger:
             async with conn.cursor() as cursor:
                 if keep:
                     await cursor.executemany(self._sql(
-                        "UPDATE {s}.campaign_rows SET position = %s, line = %s, "
-                        "load_run = %s WHERE campaign = %s AND key = %s"), keep)
+                        "UPDATE {s}.campaign_rows SET position = %(position)s, line = %(line)s, "
+                        f"load_runs = {_ADD_RUN.format(runs='load_runs')} "
+                        "WHERE campaign = %(c)s AND key = %(key)s"), keep)
                 if upsert:
                     await cursor.executemany(self._sql(
                         "INSERT INTO {s}.campaign_rows (campaign, key, position, line, "
-                        "destination, data, state, error, load_run, updated_at) VALUES "
-                        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp()) "
+                        "destination, data, state, error, load_runs, updated_at) VALUES "
+                        "(%(c)s, %(key)s, %(position)s, %(line)s, %(destination)s, %(data)s, "
+                        "%(state)s, %(error)s, CASE WHEN %(run)s::text IS NULL THEN '{{}}' "
+                        "ELSE ARRAY[%(run)s::text] END, clock_timestamp()) "
                         "ON CONFLICT (campaign, key) DO UPDATE SET "
                         "position = excluded.position, line = excluded.line, "
                         "destination = excluded.destination, data = excluded.data, "
                         "state = excluded.state, error = excluded.error, "
-                        "load_run = excluded.load_run, updated_at = excluded.updated_at, "
+                        f"load_runs = {_ADD_RUN.format(runs='campaign_rows.load_runs')}, "
+                        "updated_at = excluded.updated_at, "
                         "worker = NULL, lease_until = NULL, expired = false, "
                         "call_id = NULL, attempts = 0, attempt_run = NULL, "
                         "deferred = false"), upsert)
         return out
 
     def _plan(self, batch: list[NewRow],
-              current: dict[str, tuple[RowState, str | None, str | None]],
+              current: dict[str, tuple[RowState, str | None, list[str]]],
               owners: dict[str, set[str]], retry_failed: bool, run: str | None
-              ) -> tuple[list[LoadedRow], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+              ) -> tuple[list[LoadedRow], list[dict[str, Any]], list[dict[str, Any]]]:
         """Apply rule 5 to a batch in input order (pure): what to report, which rows keep
         their state (position/line only) and which are inserted or replaced."""
         out: list[LoadedRow] = []
-        keep: dict[str, tuple[Any, ...]] = {}
-        upsert: dict[str, tuple[Any, ...]] = {}
+        keep: dict[str, dict[str, Any]] = {}
+        upsert: dict[str, dict[str, Any]] = {}
         for row in batch:
             now = current.get(row.key)
-            if now is not None and run is not None and now[2] == run:
+            if now is not None and run is not None and run in now[2]:
                 out.append(LoadedRow(key=row.key, position=row.position, state=now[0],
                                      previous=now[0], error=CallError(
                                          kind="duplicate_id",
@@ -557,8 +561,9 @@ class PostgresLedger:
                 or (retry_failed and now[0] == "failed")
             if not replace:
                 assert now is not None
-                keep[row.key] = (row.position, row.line, run, self._campaign, row.key)
-                current[row.key] = (now[0], now[1], run)
+                keep[row.key] = {"position": row.position, "line": row.line, "run": run,
+                                 "c": self._campaign, "key": row.key}
+                current[row.key] = (now[0], now[1], [*now[2], *([run] if run else [])])
                 note = None
                 if row.destination != now[1]:
                     note = CallError(kind="changed", message=(
@@ -579,19 +584,21 @@ class PostgresLedger:
                                       message=f"same number as row {min(others)}")
                 else:
                     owners.setdefault(row.destination, set()).add(row.key)
-            current[row.key] = (state, row.destination, run)
-            upsert[row.key] = (
-                self._campaign, row.key, row.position, row.line, row.destination,
-                None if row.data is None else Jsonb(dict(row.data)), state,
-                _error_value(error), run)
+            current[row.key] = (state, row.destination,
+                                [*(now[2] if now else []), *([run] if run else [])])
+            upsert[row.key] = {
+                "c": self._campaign, "key": row.key, "position": row.position,
+                "line": row.line, "destination": row.destination,
+                "data": None if row.data is None else Jsonb(dict(row.data)), "state": state,
+                "error": _error_value(error), "run": run}
             out.append(LoadedRow(key=row.key, position=row.position, state=state,
                                  previous=None if now is None else now[0], error=error))
         return out, list(keep.values()), list(upsert.values())
 
     # -- claiming and recording -----------------------------------------------------------
 
-    async def claim(self, worker: str, run: str, *, limit: int,
-                    lease: float) -> Sequence[Claim]:
+    async def claim(self, worker: str, run: str, *, limit: int, lease: float,
+                    loaded_by: str | None = None) -> Sequence[Claim]:
         """See :meth:`Ledger.claim`. One statement: recovers expired leases and takes up
         to ``limit`` pending rows with ``FOR UPDATE SKIP LOCKED`` (rows another worker
         is claiming or loading right now are skipped, never waited for)."""
@@ -609,7 +616,8 @@ class PostgresLedger:
                     "WITH picked AS ("
                     " SELECT key FROM {s}.campaign_rows WHERE campaign = %(c)s"
                     " AND state = 'pending' AND NOT (deferred AND attempt_run IS NOT"
-                    " DISTINCT FROM %(run)s) ORDER BY position LIMIT %(limit)s"
+                    " DISTINCT FROM %(run)s) AND (%(loaded_by)s::text IS NULL OR"
+                    " %(loaded_by)s::text = ANY(load_runs)) ORDER BY position LIMIT %(limit)s"
                     " FOR UPDATE SKIP LOCKED) "
                     "UPDATE {s}.campaign_rows r SET state = 'claimed', worker = %(worker)s,"
                     " lease_until = clock_timestamp() + make_interval(secs => %(lease)s),"
@@ -618,7 +626,7 @@ class PostgresLedger:
                     " RETURNING r.key, r.position, r.line, r.destination, r.data,"
                     " r.attempts, r.attempt_run"),
                     {"c": self._campaign, "run": run, "limit": limit, "worker": worker,
-                     "lease": float(lease)})
+                     "lease": float(lease), "loaded_by": loaded_by})
             rows = await cursor.fetchall()
         claims = [Claim(key=key, position=position, line=line, destination=destination,
                         data=data, worker=worker,
@@ -841,6 +849,15 @@ class PostgresLedger:
             "extract(epoch FROM clock_timestamp()) + %s) ON CONFLICT (account) DO UPDATE "
             "SET paused_until = greatest(p.paused_until, excluded.paused_until)",
             (_account_key(account), max(0.0, min(float(seconds), 86400.0))))
+
+
+# A row remembers the last few runs that loaded it (``load_runs``): workers loading the
+# same input at once all find their rows (claim's ``loaded_by``), and a row dropped from
+# the input is in none of the next runs.
+_KEPT_RUNS: Final = 16
+_ADD_RUN: Final = (
+    "(CASE WHEN %(run)s::text IS NULL THEN {runs} ELSE ({runs} || %(run)s::text)"
+    "[greatest(1, cardinality({runs}) + 2 - " + str(_KEPT_RUNS) + "):] END)")
 
 
 def _check_seconds(field: str, value: object) -> None:

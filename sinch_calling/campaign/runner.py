@@ -595,8 +595,11 @@ class Campaign:
             async with dial.claim_lock:
                 if dial.buffer or dial.stop_reason is not None:
                     continue
+                # A run given no rows only dials (a worker sharing the campaign with
+                # the run that loaded it): any pending row.
                 claims = await ledger.claim(dial.worker, dial.run, limit=self._concurrency,
-                                            lease=self._lease, loaded_by=dial.run)
+                                            lease=self._lease,
+                                            loaded_by=dial.run if dial.report.rows else None)
                 if claims:
                     dial.buffer.extend(claims)
                     continue
