@@ -23,7 +23,8 @@ from ..models.callouts import (
 )
 from ..serialization import dumps
 from ..transport import Transport
-from ..validation import e164, non_empty, one_of
+from ..validation import dtmf as check_dtmf
+from ..validation import e164, flag, non_empty, one_of, optional_text, positive_int
 from . import _checks as check
 
 if TYPE_CHECKING:
@@ -81,16 +82,16 @@ class CalloutsApi:
             raise ValidationError("text", "give exactly one of text and prompts")
         request = TtsCallout(
             destination=check.destination("destination", destination),
-            text=check.optional_text("text", text),
-            prompts=check.optional_text("prompts", prompts),
+            text=optional_text("text", text),
+            prompts=optional_text("prompts", prompts),
             cli=_cli(cli),
-            locale=check.optional_text("locale", locale),
-            dtmf=check.dtmf("dtmf", dtmf),
+            locale=optional_text("locale", locale),
+            dtmf=check_dtmf("dtmf", dtmf),
             domain=_domain(domain),
-            custom=check.optional_text("custom", custom, blank=True),
-            enable_ace=check.flag("enable_ace", enable_ace),
-            enable_dice=check.flag("enable_dice", enable_dice),
-            enable_pie=check.flag("enable_pie", enable_pie),
+            custom=optional_text("custom", custom, blank=True),
+            enable_ace=flag("enable_ace", enable_ace),
+            enable_dice=flag("enable_dice", enable_dice),
+            enable_pie=flag("enable_pie", enable_pie),
         )
         return await self._place(CalloutRequest(method=CalloutMethod.TTS, tts_callout=request))
 
@@ -125,17 +126,18 @@ class CalloutsApi:
         request = ConferenceCallout(
             destination=check.destination("destination", destination),
             conference_id=non_empty("conference_id", conference_id),
-            greeting=check.optional_text("greeting", greeting),
+            greeting=optional_text("greeting", greeting),
             cli=_cli(cli),
-            locale=check.optional_text("locale", locale),
-            dtmf=check.dtmf("dtmf", dtmf),
-            max_duration=check.positive_int("max_duration", max_duration),
-            enable_ace=check.flag("enable_ace", enable_ace),
-            enable_dice=check.flag("enable_dice", enable_dice),
-            enable_pie=check.flag("enable_pie", enable_pie),
-            moh_class=None if moh_class is None else one_of("moh_class", moh_class, MusicOnHold),
+            locale=optional_text("locale", locale),
+            dtmf=check_dtmf("dtmf", dtmf),
+            max_duration=positive_int("max_duration", max_duration),
+            enable_ace=flag("enable_ace", enable_ace),
+            enable_dice=flag("enable_dice", enable_dice),
+            enable_pie=flag("enable_pie", enable_pie),
+            moh_class=None if moh_class is None
+            else one_of("moh_class", moh_class, MusicOnHold),
             conference_dtmf_options=conference_dtmf_options,
-            custom=check.optional_text("custom", custom, blank=True),
+            custom=optional_text("custom", custom, blank=True),
             domain=_domain(domain),
         )
         return await self._place(
@@ -166,9 +168,9 @@ class CalloutsApi:
         request = CustomCallout(
             destination=to,
             cli=_cli(cli),
-            dtmf=check.dtmf("dtmf", dtmf),
-            custom=check.optional_text("custom", custom, blank=True),
-            max_duration=check.positive_int("max_duration", max_duration),
+            dtmf=check_dtmf("dtmf", dtmf),
+            custom=optional_text("custom", custom, blank=True),
+            max_duration=positive_int("max_duration", max_duration),
             ice=check.callback("ice", ice),
             ace=check.callback("ace", ace),
             pie=check.callback("pie", pie),

@@ -9,9 +9,10 @@ from yarl import URL
 
 from ..errors import ValidationError
 from ..models import Call, CallLeg
-from ..regions import SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX
+from ..regions import SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from ..serialization import dumps
-from ..transport import Transport, encode_segment
+from ..signer import origin_of
+from ..transport import Transport
 from ..validation import non_empty
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def call_leg(value: object, *, field: str = "leg") -> CallLeg:
         return value
     if isinstance(value, str):
         try:
-            return CallLeg(value)
+            return CallLeg[CallLeg(value).name]  # canonical spelling, whatever case came
         except ValueError:
             pass
     raise ValidationError(field, f"must be one of {_LEG_VALUES} (Sinch's callLeg); "
@@ -159,14 +160,14 @@ class CallsApi:
         if not given.absolute or given.scheme not in ("http", "https") or not host:
             raise ValidationError("resource_url", f"must be an absolute http(s) URL; "
                                                   f"got {resource_url!r}")
-        own = (self._transport.traffic_origin.host or "").lower()
         if host in SINCH_TRAFFIC_HOSTS:
             if given.scheme != "https" or given.port != 443:
                 raise ValidationError("resource_url", "must use https on the default port "
                                                       f"for a Sinch host; got {resource_url!r}")
-        elif host != own:
+        elif origin_of(given) not in self._transport.origins:
             raise ValidationError("resource_url", "must be on a Sinch calling host or this "
-                                                  f"client's base_url host; got {host!r}")
+                                                  "client's own origin (scheme, host and "
+                                                  f"port); got {str(given.origin())!r}")
         if given.path.rstrip("/") != expected.path:
             raise ValidationError("resource_url", f"must be the URL of this call "
                                                   f"({TRAFFIC_PREFIX}/calls/id/<call_id>); "

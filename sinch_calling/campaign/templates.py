@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from ..api import _checks as check
+from .. import validation as check
 from ..client import SinchCalling
 from ..errors import ValidationError
 from ..models import Domain
