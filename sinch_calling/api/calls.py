@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import attrs
 from yarl import URL
 
@@ -12,11 +10,9 @@ from ..models import Call, CallLeg
 from ..regions import SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from ..serialization import dumps
 from ..signer import origin_of
+from ..svaml import Continue, Hangup, PlayFiles, Say, Svaml, check_answer
 from ..transport import Transport
 from ..validation import non_empty
-
-if TYPE_CHECKING:
-    from ..svaml import Svaml
 
 __all__ = ["CallsApi", "call_leg", "check_leg_svaml"]
 
@@ -51,8 +47,6 @@ def check_leg_svaml(document: object, *, field: str = "svaml") -> Svaml:
     whole call and belongs in ``calls.manage``. Pure; raises
     :class:`~sinch_calling.errors.ValidationError` naming the element and the rule.
     """
-    from ..svaml import Continue, Hangup, PlayFiles, Say, Svaml  # loads on first use
-
     if not isinstance(document, Svaml):
         raise ValidationError(field, f"must be a svaml.Svaml; got {type(document).__name__}")
     if not document.instructions:
@@ -109,8 +103,6 @@ class CallsApi:
         https (or this client's own ``base_url`` host), with the path of this call.
         Not repeated unless the server provably did not act on it.
         """
-        from ..svaml import check_answer  # SVAML machinery loads on first use
-
         check_answer(svaml, "manage")
         url = self._url(call_id)
         if resource_url is not None:
