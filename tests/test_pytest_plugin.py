@@ -216,3 +216,35 @@ def test_options_merge_closest_marker_last_and_refuse_mistakes() -> None:
         emulator_options([("realtime", False)], [])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="unknown sinch_emulator option 'port_'"):
         emulator_options({"port_": 1}, [])
+
+
+def test_an_observer_failure_fails_the_test_that_exposed_it(pytester: pytest.Pytester) -> None:
+    _ini(pytester, "auto")
+    pytester.makepyfile("""
+        import pytest
+
+        async def test_assert_in_observer(sinch_client, sinch_emulator):
+            def check(exchange):
+                assert exchange.status == 201, "expected 201"
+            sinch_emulator.observers.add(check)
+            await sinch_client.numbers.list()
+
+        async def test_fail_in_observer(sinch_client, sinch_emulator):
+            sinch_emulator.observers.add(lambda x: pytest.fail("no requests wanted"))
+            await sinch_client.numbers.list()
+            assert len(sinch_emulator.requests) == 1   # answered once, never retried
+
+        async def test_exit_in_observer(sinch_client, sinch_emulator):
+            def leave(exchange):
+                raise SystemExit(3)
+            sinch_emulator.observers.add(leave)
+            assert await sinch_client.numbers.list()
+    """)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3, errors=3)
+    out = result.stdout.str()
+    assert "expected 201" in out
+    assert "no requests wanted" in out
+    assert "SystemExit" in out
+    assert "never retrieved" not in out
+    assert "CancelledError" not in out
