@@ -106,6 +106,7 @@ async def test_a_prompt_to_a_ringing_call_is_refused_and_heard_by_nobody() -> No
     b'{"instructions": [{"name": "say", "text": "Hi"}], "x": -Infinity}',
     b'\xef\xbb\xbf{"instructions": [{"name": "say", "text": "Hi"}]}',  # a BOM
     b'{"instructions": [{"name": "say", "text": "\xff"}]}',  # not UTF-8
+    b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # nested past any parser's limit
 ])
 async def test_a_body_that_is_not_strict_json_is_40003(sinch: SinchCalling,
                                                        emulator: Emulator,

@@ -52,6 +52,8 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         data = strict_json(await request.read())
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise bad_request(f"Invalid request: body is not JSON ({exc})", INVALID) from None
+    except RecursionError:  # [[[[...]]]] nested past Python's limit: no API body is
+        raise bad_request("Invalid request: body nested too deeply", INVALID) from None
     if not isinstance(data, dict):
         raise bad_request("Invalid request: expected a JSON object", INVALID)
     return data

@@ -121,7 +121,7 @@ def _inline_svaml(key: str, value: str) -> dict[str, Any] | None:
     if value.lstrip().startswith("{"):
         try:
             document = strict_json(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise bad_request(f"Illegal parameter: {key} is not valid SVAML", ILLEGAL) from None
         return _svaml(document, key)
     if not re.match(r"https?://[^/\s]+", value):
