@@ -61,6 +61,7 @@ from ..errors import (
     LedgerCorruptError,
     LedgerError,
     LedgerMismatchError,
+    LedgerUnavailableError,
     RowStateError,
     UnknownRowError,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "LedgerCorruptError",
     "LedgerError",
     "LedgerMismatchError",
+    "LedgerUnavailableError",
     "RowStateError",
     "UnknownRowError",
 ]
