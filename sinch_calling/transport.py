@@ -52,7 +52,7 @@ from .errors import (
 from .regions import CONFIGURATION_PREFIX, SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from .retry import RetryPolicy, parse_retry_after, provably_unsent, retry_middleware
 from .serialization import converter
-from .signer import AuthScheme, Origin, auth_middleware, origin_of
+from .signer import AuthScheme, Origin, auth_middleware, origin_of, origin_text
 
 __all__ = [
     "ERROR_BODY_LIMIT",
@@ -157,8 +157,9 @@ def redirect_target(method: str, url: URL, response: aiohttp.ClientResponse,
                                     "and it is never replayed as a GET)", location=shown)
     if target_origin not in origins:
         raise UnexpectedHostError(f"{method} {url.with_query(None)} was redirected to "
-                                  f"{target.scheme}://{target.raw_host}:{target.port}, an "
-                                  "origin this client was not configured with: not followed")
+                                  f"{origin_text(target)}, an origin this client was not "
+                                  "configured with: not followed",
+                                  maybe_sent=status not in (307, 308))
     return target
 
 
@@ -193,9 +194,12 @@ class Transport:
         """Where credentials may go: exact (scheme, host, port) triples."""
         signer = auth_middleware(credentials, auth, self.origins)
         budget = timeout.total
+        self._closing = asyncio.Event()  # set by close(): calls start no new attempt
         # Built once per client: each request picks one of the two tuples.
-        self._safe = (retry_middleware(retry, idempotent=True, budget=budget), signer)
-        self._unsafe = (retry_middleware(retry, idempotent=False, budget=budget), signer)
+        self._safe = (retry_middleware(retry, idempotent=True, budget=budget,
+                                       stop=self._closing), signer)
+        self._unsafe = (retry_middleware(retry, idempotent=False, budget=budget,
+                                         stop=self._closing), signer)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -243,11 +247,16 @@ class Transport:
         """Refuse new calls, let the calls in flight end, then close the session.
 
         Calls already in flight end with their own result (each is bounded by the
-        client's ``timeout``); if some still run after that long, the session is
-        closed under them and they raise :class:`ClientClosedError`. New calls raise
+        client's ``timeout``), but none starts a new attempt: a call waiting to retry
+        stops waiting and raises :class:`ClientClosedError` (``maybe_sent`` that of its
+        last attempt), and one whose attempt fails now ends with that answer or error.
+        If some still run after ``timeout``, the session is closed under them and they
+        raise :class:`ClientClosedError` (``maybe_sent=True``). New calls raise
         :class:`ClientClosedError` at once. Safe to call more than once.
         """
         self._closed = True
+        if self._loop is None or self._loop is asyncio.get_running_loop():
+            self._closing.set()  # an Event belongs to the loop that first waited on it
         if self._in_flight and self._idle is not None \
                 and self._loop is asyncio.get_running_loop():
             with suppress(TimeoutError):
@@ -516,10 +525,18 @@ def decode(data: Any, cls: type[T], *, status: int = 200) -> T:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, cattrs.BaseValidationError):
         try:
-            return "; ".join(cattrs.transform_error(exc, path="$"))[:300]
+            return "; ".join(cattrs.transform_error(exc, path="$",
+                                                    format_exception=_why))[:300]
         except Exception:
             return type(exc).__name__
     return str(exc)[:300]
+
+
+def _why(exc: BaseException, type_: Any) -> str:
+    """A decoding failure in words: our hooks' own messages, else cattrs' default."""
+    if isinstance(exc, ValueError | TypeError) and str(exc):
+        return str(exc)[:120]
+    return cattrs.v.format_exception(exc, type_)
 
 
 def _excerpt(data: Any) -> bytes:

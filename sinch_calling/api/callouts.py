@@ -23,7 +23,7 @@ from ..serialization import dumps
 from ..svaml import Svaml
 from ..transport import Transport
 from ..validation import dtmf as check_dtmf
-from ..validation import e164, flag, non_empty, one_of, optional_text, positive_int
+from ..validation import e164, flag, identifier, one_of, optional_text, positive_int
 from . import _checks as check
 
 __all__ = ["CalloutsApi"]
@@ -121,7 +121,7 @@ class CalloutsApi:
             raise ValidationError("conference_dtmf_options", "must be a ConferenceDtmfOptions")
         request = ConferenceCallout(
             destination=check.destination("destination", destination),
-            conference_id=non_empty("conference_id", conference_id),
+            conference_id=identifier("conference_id", conference_id),
             greeting=optional_text("greeting", greeting),
             cli=_cli(cli),
             locale=optional_text("locale", locale),
