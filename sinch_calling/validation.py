@@ -107,7 +107,11 @@ def identifier(field: str, value: object) -> str:
     out an id it would refuse back. Returns the value unchanged."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, f"must be a non-empty string; got {_show(value)}")
-    _unicode(field, value)
+    if value.isascii():  # the usual id: printable ASCII has no control character
+        if value.isprintable():
+            return value
+    else:
+        _unicode(field, value)
     if any(unicodedata.category(c) == "Cc" for c in value):
         raise ValidationError(field, f"must not contain control characters; got {_show(value)}")
     return value
