@@ -1,0 +1,85 @@
+"""Parse, run, and turn every outcome into one exit code and at most one error line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from . import callbacks, callout, calls, campaign, conferences, demo, emulator, numbers, recordings
+from .context import Context
+from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, describe
+from .output import Output
+from .parser import GLOBAL_DEFAULTS, GLOBALS, PROG, Parser, Registry, flags_of, typed_flag
+
+__all__ = ["build_parser", "run"]
+
+_GROUPS = (demo, emulator, numbers, callbacks, callout, calls, conferences, recordings, campaign)
+
+
+def build_parser() -> Parser:
+    """The parser of every command."""
+    parser = Parser(
+        prog=PROG, parents=[GLOBALS],
+        description="The Sinch Calling API from the command line: numbers, callback URLs, "
+                    "callouts, live calls, conferences, recordings, campaigns, and a local "
+                    "emulator. Credentials come from SINCH_APPLICATION_KEY and "
+                    "SINCH_APPLICATION_SECRET.",
+        epilog="examples:\n  sinch-calling demo\n  sinch-calling numbers list --json\n"
+               "  sinch-calling callout tts +46700000001 --text 'Your code is 1234'\n\n"
+               "exit codes: 0 success; 1 an API or network failure (or a campaign or export "
+               "with failed or uncertain rows); 2 a usage or validation error, nothing sent; "
+               "130 interrupted.")
+    registry = Registry(parser)
+    for group in _GROUPS:
+        group.register(registry)
+    return parser
+
+
+def _quiet_pipe() -> None:
+    # The reader went away (``| head``): say nothing, and keep the interpreter's final
+    # flush of stdout from complaining too.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``sinch-calling``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = Output()
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        out.error(typed_flag(str(exc), argv))
+        return EXIT_USAGE
+    for name, value in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    out = Output(json_mode=args.json, quiet=args.quiet)
+    ctx = Context(args, out)
+    ctx.flags = flags_of(args.parser, args.fields)
+    try:
+        code: int = asyncio.run(args.run(ctx, args))
+    except KeyboardInterrupt:
+        out.error(ctx.interrupted or "interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_pipe()
+        return EXIT_OK
+    except Exception as exc:
+        code, line = describe(exc, ctx.flags)
+        try:
+            out.error(line)
+        except BrokenPipeError:
+            pass
+        return code
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_pipe()
+    return code
