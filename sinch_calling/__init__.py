@@ -6,6 +6,7 @@ from .client import SinchCalling
 from .models import (
     Call,
     CallbackUrls,
+    CallLeg,
     CallReason,
     CallResult,
     CallStatus,
@@ -25,6 +26,7 @@ from .serialization import converter
 
 __all__ = [
     "Call",
+    "CallLeg",
     "CallReason",
     "CallResult",
     "CallStatus",

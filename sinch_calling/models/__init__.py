@@ -11,7 +11,7 @@ from .callouts import (
     MusicOnHold,
     TtsCallout,
 )
-from .calls import Call, CallReason, CallResult, CallStatus
+from .calls import Call, CallLeg, CallReason, CallResult, CallStatus
 from .common import Capability, Destination, DestinationType, Domain, Money
 from .conferences import Conference, Participant
 from .numbers import CallbackUrls, Number, NumberInfo
@@ -19,6 +19,7 @@ from .recordings import Recording
 
 __all__ = [
     "Call",
+    "CallLeg",
     "CallReason",
     "CallResult",
     "CallStatus",

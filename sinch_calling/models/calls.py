@@ -10,7 +10,7 @@ from ..serialization import wire_name
 from ._enum import WireEnum
 from .common import Destination, Domain, Money
 
-__all__ = ["Call", "CallReason", "CallResult", "CallStatus"]
+__all__ = ["Call", "CallLeg", "CallReason", "CallResult", "CallStatus"]
 
 
 class CallStatus(WireEnum):
@@ -42,6 +42,17 @@ class CallReason(WireEnum):
     MANAGERHANGUP = "MANAGERHANGUP"
     CANCEL = "CANCEL"
     GENERALERROR = "GENERALERROR"
+
+
+class CallLeg(WireEnum):
+    """One side of a connected call, for ``calls.manage_leg`` (Sinch's ``callLeg`` path
+    parameter): ``caller`` (who placed the call), ``callee`` (who was connected to) or
+    ``both``. Sinch ignores it for conference participants and for calls placed by the
+    Callout API: the prompt then goes to the call's only party."""
+
+    CALLER = "caller"
+    CALLEE = "callee"
+    BOTH = "both"
 
 
 @attrs.frozen(kw_only=True)

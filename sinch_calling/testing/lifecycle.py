@@ -1,8 +1,9 @@
 """How emulated calls progress: ring, answer or not, SVAML, callbacks, hang-up.
 
-Route handlers call exactly three methods: :meth:`CallLifecycle.started` after a
-callout created a call, :meth:`CallLifecycle.apply` for ``PATCH /calls/id/{callId}``
-and :meth:`CallLifecycle.hangup` for conference kicks. Everything about timing and
+Route handlers call exactly four methods: :meth:`CallLifecycle.started` after a
+callout created a call, :meth:`CallLifecycle.apply` for ``PATCH /calls/id/{callId}``,
+:meth:`CallLifecycle.play_to_leg` for ``PATCH /calls/id/{callId}/leg/{callLeg}`` and
+:meth:`CallLifecycle.hangup` for conference kicks. Everything about timing and
 callbacks lives here.
 
 With the default :class:`~sinch_calling.testing.Outcome` a callout is answered
@@ -42,8 +43,11 @@ RATE: dict[str, Any] = {"currencyId": "USD", "amount": RATE_PER_MINUTE}
 class CallProgress:
     """What the emulator knows about one call beyond the REST view, for assertions.
 
-    ``prompts``: texts said and file ids played, in order; ``sent_dtmf``: tones sent to
-    the callee; ``menu_results``: each ``runMenu`` outcome (PIE's ``menuResult``);
+    ``prompts``: texts said and file ids played, in order; ``heard``: what each leg
+    (``"caller"``, ``"callee"``) was played by ``calls.manage_leg``, in order (a leg
+    Sinch ignores, as for a callout or a conference participant, counts as the call's
+    one party: the callee of a callout, the caller of an incoming call); ``sent_dtmf``:
+    tones sent to the callee; ``menu_results``: each ``runMenu`` outcome (PIE's ``menuResult``);
     ``cookies``: ``setCookie`` values; ``recording``: the last ``startRecording``
     options; ``parked``: waiting for a ``PATCH`` to unpark it.
     """
@@ -54,6 +58,7 @@ class CallProgress:
     routes: dict[str, Route] = attrs.Factory(dict)
     dtmf: list[str] = attrs.Factory(list)
     prompts: list[str] = attrs.Factory(list)
+    heard: dict[str, list[str]] = attrs.Factory(lambda: {"caller": [], "callee": []})
     sent_dtmf: list[str] = attrs.Factory(list)
     menu_results: list[dict[str, Any]] = attrs.Factory(list)
     cookies: dict[str, str] = attrs.Factory(dict)
@@ -87,6 +92,18 @@ def _inline_or_url(value: object) -> Route | None:
 
 def _name(element: object) -> str:
     return str(element.get("name", "")).lower() if isinstance(element, dict) else ""
+
+
+def _played(instruction: object) -> list[str]:
+    """The prompts a ``say`` (its text) or ``playFiles`` (its ids) plays; else none."""
+    if not isinstance(instruction, dict):
+        return []
+    name = _name(instruction)
+    if name == "say" and isinstance(instruction.get("text"), str):
+        return [instruction["text"]]
+    if name == "playfiles" and isinstance(instruction.get("ids"), list):
+        return [str(i) for i in instruction["ids"]]
+    return []
 
 
 def _wire(value: object) -> str:
@@ -146,6 +163,27 @@ class CallLifecycle:
         if menu is not None:
             self._emulator.clock.spawn(self._menus(call, progress, menu),
                                        f"sinch-menu-{call.call_id}")
+
+    def play_to_leg(self, call: EmulatedCall, leg: str, document: dict[str, Any]) -> None:
+        """``PATCH /calls/id/{callId}/leg/{callLeg}``: play ``document``'s ``say`` and
+        ``playFiles`` to ``leg`` (``caller``, ``callee``, ``both``), then its action.
+
+        Sinch ignores the leg for conference participants and for calls placed by the
+        Callout API: the prompt then goes to the call's one party."""
+        progress = self._progress_of(call)
+        call.svaml.append(document)
+        if call.conference_id or call.method != "incoming":
+            legs: tuple[str, ...] = ("caller",) if call.method == "incoming" else ("callee",)
+        else:
+            legs = ("caller", "callee") if leg == "both" else (leg,)
+        instructions = document.get("instructions")
+        for instruction in instructions if isinstance(instructions, list) else ():
+            played = _played(instruction)
+            progress.prompts.extend(played)
+            for name in legs:
+                progress.heard[name].extend(played)
+        if _name(document.get("action")) == "hangup":
+            self.hangup(call, CallReason.MANAGERHANGUP)
 
     def hangup(self, call: EmulatedCall, reason: CallReason) -> None:
         """End ``call`` now (manage hang-up, conference kick, callee hang-up)."""
@@ -340,10 +378,8 @@ class CallLifecycle:
         name = _name(instruction)
         if not isinstance(instruction, dict):
             return
-        if name == "say" and isinstance(instruction.get("text"), str):
-            progress.prompts.append(instruction["text"])
-        elif name == "playfiles" and isinstance(instruction.get("ids"), list):
-            progress.prompts.extend(str(i) for i in instruction["ids"])
+        if name in ("say", "playfiles"):
+            progress.prompts.extend(_played(instruction))
         elif name == "senddtmf" and isinstance(instruction.get("value"), str):
             progress.sent_dtmf.append(instruction["value"])
         elif name == "setcookie":

@@ -21,7 +21,7 @@ import cattrs
 from aiohttp import web
 
 from ...auth import format_timestamp
-from ...models import CallReason, CallStatus, Destination, DestinationType, Domain
+from ...models import CallLeg, CallReason, CallStatus, Destination, DestinationType, Domain
 from ...models.callouts import MusicOnHold
 from ...models.commands import ParticipantCommandName
 from ...serialization import converter
@@ -299,6 +299,40 @@ async def manage_call(request: web.Request) -> web.Response:
     if call.status is CallStatus.FINAL:
         raise not_found("Call not found: the call has ended")
     emulator_of(request).lifecycle.apply(call, document)
+    return web.Response(status=204)
+
+
+_LEG_INSTRUCTIONS = frozenset({"playfiles", "say"})
+_LEG_ACTIONS = frozenset({"hangup", "continue"})
+
+
+@routes.patch(f"{_PREFIX}/calls/id/{{call_id}}/leg/{{leg}}")
+async def manage_call_leg(request: web.Request) -> web.Response:
+    """``PATCH /calls/id/{callId}/leg/{callLeg}``: play ``say``/``playFiles`` to the
+    ``caller``, the ``callee`` or ``both`` (400 40001 for another leg or element, 40002
+    with no instruction; 404
+    40400 for an unknown or ended call). Sinch ignores the leg for conference
+    participants and calls placed by the Callout API; so does the emulator."""
+    raw_leg = request.match_info["leg"]
+    if raw_leg not in {leg.value for leg in CallLeg}:
+        raise bad_request(f"Illegal parameter: callLeg {raw_leg!r} (caller, callee or both)",
+                          ILLEGAL)
+    call = _call(request)
+    document = _svaml(await _json_object(request), "body")
+    instructions = document.get("instructions")
+    names = [str(i.get("name", "")) for i in instructions or () if isinstance(i, dict)]
+    if not names:
+        raise bad_request("Missing parameter: instructions (playFiles or say)", MISSING)
+    if any(n.lower() not in _LEG_INSTRUCTIONS for n in names):
+        raise bad_request("Illegal parameter: a call leg takes playFiles or say instructions"
+                          f" only; got {names!r}", ILLEGAL)
+    action = document.get("action")
+    if isinstance(action, dict) and str(action.get("name", "")).lower() not in _LEG_ACTIONS:
+        raise bad_request(f"Illegal parameter: action {action.get('name')!r} on a call leg "
+                          "(hangup or continue)", ILLEGAL)
+    if call.status is CallStatus.FINAL:
+        raise not_found("Call not found: the call has ended")
+    emulator_of(request).lifecycle.play_to_leg(call, raw_leg, document)
     return web.Response(status=204)
 
 
