@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 import warnings
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -41,6 +43,16 @@ JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 _JSON_HEADERS = {"Content-Type": JSON_CONTENT_TYPE}
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _USER_AGENT = f"sinch_calling/{__version__} (+aiohttp {aiohttp.__version__})"
+_trace = logging.getLogger("sinch_calling.http")
+"""DEBUG: one line per request (method, URL, status, size, time); never headers."""
+
+
+def _traced(method: str, url: URL, params: Mapping[str, str] | None, outcome: str,
+            started: float) -> None:
+    if _trace.isEnabledFor(logging.DEBUG):
+        where = url.with_query(params) if params else url.with_query(None)
+        _trace.debug("%s %s -> %s in %.0f ms", method, where, outcome,
+                     (time.perf_counter() - started) * 1000)
 
 
 def encode_segment(value: str, field: str) -> str:
@@ -153,6 +165,7 @@ class Transport:
         ``idempotent`` overrides the method's default (GET/PUT/DELETE are,
         POST/PATCH are not) for the retry policy.
         """
+        started = time.perf_counter()
         try:
             async with self.session.request(
                 method,
@@ -164,12 +177,14 @@ class Transport:
             ) as response:
                 payload = await response.read()
                 status = response.status
+                _traced(method, url, params, f"{status} ({len(payload)} bytes)", started)
                 if status >= 400:
                     raise error_from_response(
                         status, payload, reason=response.reason or "",
                         retry_after=parse_retry_after(response.headers.get("Retry-After")),
                     )
         except (TimeoutError, aiohttp.ClientError) as exc:
+            _traced(method, url, params, type(exc).__name__, started)
             raise _transport_error(method, url, exc) from None
         if not payload.strip():
             return None
@@ -206,11 +221,14 @@ class Transport:
 
         The connection is released when the block exits, whatever happens.
         """
+        started = time.perf_counter()
         try:
             async with self.session.request(
                 method, url, headers=headers, timeout=timeout,
                 middlewares=self._middlewares(method, None),
             ) as response:
+                _traced(method, url, None, f"{response.status} (streaming "
+                        f"{response.content_length} bytes)", started)
                 if response.status >= 400:
                     payload = await response.read()
                     raise error_from_response(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import contextlib
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 
@@ -48,12 +49,42 @@ def _quiet_pipe() -> None:
         pass
 
 
+_VALUED_GLOBALS = frozenset({"--region", "--base-url", "--timeout"})
+
+
+def _positionals(argv: Sequence[str]) -> list[int]:
+    """Indexes of the tokens that are not options (nor the values of global options)."""
+    found: list[int] = []
+    skip = False
+    for index, token in enumerate(argv):
+        if skip:
+            skip = False
+        elif token == "--":
+            found.extend(range(index + 1, len(argv)))
+            break
+        elif token.startswith("-") and token != "-":
+            skip = token in _VALUED_GLOBALS
+        else:
+            found.append(index)
+    return found
+
+
+def expand_shorthand(argv: Sequence[str]) -> list[str]:
+    """``campaign FILE ...`` means ``campaign run FILE ...``."""
+    argv = list(argv)
+    places = _positionals(argv)
+    if len(places) >= 2 and argv[places[0]] == "campaign" \
+            and argv[places[1]] not in campaign.SUBCOMMANDS:
+        argv.insert(places[1], "run")
+    return argv
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sinch-calling``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     out = Output()
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(expand_shorthand(argv))
     except UsageError as exc:
         out.error(typed_flag(str(exc), argv))
         return EXIT_USAGE
@@ -63,6 +94,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     out = Output(json_mode=args.json, quiet=args.quiet)
     ctx = Context(args, out)
     ctx.flags = flags_of(args.parser, args.fields)
+    ctx.command_line = shlex.join([PROG, *argv])
     try:
         code: int = asyncio.run(args.run(ctx, args))
     except KeyboardInterrupt:
@@ -73,10 +105,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:
         code, line = describe(exc, ctx.flags)
-        try:
+        with contextlib.suppress(BrokenPipeError):
             out.error(line)
-        except BrokenPipeError:
-            pass
         return code
     try:
         sys.stdout.flush()

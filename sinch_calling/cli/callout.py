@@ -28,7 +28,7 @@ def _placed(ctx: Context, kind: str, destination: str | None, call_id: str) -> i
     return 0
 
 
-def _events(args: argparse.Namespace) -> dict[str, bool | None]:
+def _events(args: argparse.Namespace) -> dict[str, Any]:
     return {"enable_ace": args.enable_ace or None, "enable_dice": args.enable_dice or None,
             "enable_pie": args.enable_pie or None}
 

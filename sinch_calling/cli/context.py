@@ -60,6 +60,8 @@ class Context:
         self.interrupted: str | None = None
         """What to print if Ctrl-C stops the command: what was done, how to resume."""
         self.flags: dict[str, str] = {}
+        self.command_line = "sinch-calling"
+        """The command line as typed, for "resume with: ..." hints."""
 
     # -- the client ---------------------------------------------------------------------
 

@@ -37,8 +37,8 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-_TRANSPORT = re.compile(r"^(?P<method>[A-Z]+) (?P<url>\S+) (?P<kind>timed out|failed): (?P<why>.*)$",
-                        re.DOTALL)
+_TRANSPORT = re.compile(
+    r"^(?P<method>[A-Z]+) (?P<url>\S+) (?P<kind>timed out|failed): (?P<why>.*)$", re.DOTALL)
 _UNSAFE_METHODS = frozenset({"POST", "PATCH"})
 
 

@@ -54,8 +54,8 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _global_options() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+def _global_options() -> Parser:
+    parent = Parser(add_help=False)
     group = parent.add_argument_group("global options (anywhere on the line)")
     s = argparse.SUPPRESS
     group.add_argument("--json", action="store_true", default=s,
@@ -88,7 +88,7 @@ def _examples(lines: Sequence[str]) -> str:
 class Registry:
     """Adds commands (and groups of commands) under one parser."""
 
-    def __init__(self, parser: Parser, *, title: str = "commands") -> None:
+    def __init__(self, parser: argparse.ArgumentParser, *, title: str = "commands") -> None:
         self.parser = parser
         self._sub = parser.add_subparsers(title=title, dest=f"{parser.prog}:command",
                                           metavar="COMMAND", required=True,
@@ -108,7 +108,7 @@ class Registry:
             parser.set_defaults(run=run, parser=parser, fields=fields or {})
         return parser
 
-    def group(self, parser: Parser) -> Registry:
+    def group(self, parser: argparse.ArgumentParser) -> Registry:
         """A registry for the commands of the group ``parser``."""
         return Registry(parser)
 
