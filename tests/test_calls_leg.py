@@ -23,6 +23,7 @@ from sinch_calling.errors import (
     ValidationError,
 )
 from sinch_calling.testing import Emulator
+from sinch_calling.transport import encode_segment
 
 from .conftest import FAST_RETRY
 from .traffic_checks import assert_sent, only_request
@@ -440,3 +441,34 @@ def test_manage_leg_refuses_a_bad_leg_without_any_request(value: str) -> None:
     with pytest.raises(ValidationError) as info:
         asyncio.run(attempt())
     assert info.value.field == "leg"
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.sampled_from(["caller", "callee", "both", "Both", "caller/x", ".."])
+                | st.text(min_size=1, max_size=10,
+                          alphabet=st.characters(blacklist_categories=("Cs",))),
+                min_size=1, max_size=8))
+def test_emulator_plays_only_to_a_named_leg(segments: list[str]) -> None:
+    # Whatever a client puts in the leg segment, the emulator plays to that leg or
+    # answers 40001 and plays nothing.
+    async def attempt() -> None:
+        async with Emulator() as emu, SinchCalling(
+                emu.application_key, emu.application_secret, base_url=emu.url,
+                retry=FAST_RETRY) as sinch:
+            call_id = _incoming(emu)
+            expected: dict[str, list[str]] = {"caller": [], "callee": []}
+            for i, segment in enumerate(segments):
+                tail = f"calls/id/{call_id}/leg/{encode_segment(segment, 'leg')}"
+                body = f'{{"instructions": [{{"name": "say", "text": "p{i}"}}]}}'.encode()
+                if segment in _LEGS:
+                    await _raw_patch(sinch, tail, body)
+                    for leg in ("caller", "callee"):
+                        if segment in (leg, "both"):
+                            expected[leg].append(f"p{i}")
+                else:
+                    with pytest.raises(BadRequestError) as info:
+                        await _raw_patch(sinch, tail, body)
+                    assert info.value.error_code == 40001
+            assert _heard(emu, call_id) == expected
+
+    asyncio.run(attempt())

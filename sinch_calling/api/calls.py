@@ -57,8 +57,8 @@ def check_leg_svaml(document: object, *, field: str = "svaml") -> Svaml:
             if not instruction.text.strip():
                 raise ValidationError(f"{where}.text", "must be non-empty text to say")
         elif isinstance(instruction, PlayFiles):
-            if not instruction.ids or not all(isinstance(i, str) and i.strip()
-                                              for i in instruction.ids):
+            if not instruction.ids or not all(isinstance(file_id, str) and file_id.strip()
+                                              for file_id in instruction.ids):
                 raise ValidationError(f"{where}.ids", "must name at least one file, each a "
                                                       f"non-empty string; got {instruction.ids!r}")
         else:

@@ -306,7 +306,8 @@ _LEG_INSTRUCTIONS = frozenset({"playfiles", "say"})
 _LEG_ACTIONS = frozenset({"hangup", "continue"})
 
 
-@routes.patch(f"{_PREFIX}/calls/id/{{call_id}}/leg/{{leg}}")
+# Any segment reaches the handler, so that a bad leg is 40001 as on Sinch, never a 404.
+@routes.patch(f"{_PREFIX}/calls/id/{{call_id}}/leg/{{leg:[^/]+}}")
 async def manage_call_leg(request: web.Request) -> web.Response:
     """``PATCH /calls/id/{callId}/leg/{callLeg}``: play ``say``/``playFiles`` to the
     ``caller``, the ``callee`` or ``both`` (400 40001 for another leg or element, 40002
