@@ -6,7 +6,6 @@ import re
 
 from ..errors import ValidationError
 from ..models import Destination, DestinationType
-from ..svaml import Svaml, check_answer
 from ..validation import e164, http_url, non_empty
 
 __all__ = ["callback", "destination", "dtmf", "flag", "optional_text", "positive_int"]
@@ -68,6 +67,10 @@ def callback(field: str, value: object) -> str | None:
     event: ICE takes only ``connectPstn``; DiCE takes no SVAML)."""
     if value is None:
         return None
+    if isinstance(value, str):
+        return http_url(field, value)
+    from ..svaml import Svaml, check_answer  # SVAML machinery loads on first use
+
     if isinstance(value, Svaml):
         if field == "dice":
             raise ValidationError(field, "must be a callback URL: DiCE is answered with no SVAML")
@@ -76,7 +79,5 @@ def callback(field: str, value: object) -> str | None:
             raise ValidationError(f"{field}.action", "a custom callout's inline ICE answer "
                                                      "must be connectPstn")
         return value.to_json()
-    if isinstance(value, str):
-        return http_url(field, value)
     raise ValidationError(field, f"must be an http(s) URL or a svaml.Svaml; "
                                  f"got {type(value).__name__}")

@@ -7,6 +7,8 @@ provably did not act on it (connection refused, HTTP 429): see
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import ValidationError
 from ..models import Destination, Domain
 from ..models.callouts import (
@@ -20,10 +22,12 @@ from ..models.callouts import (
     TtsCallout,
 )
 from ..serialization import dumps
-from ..svaml import Svaml
 from ..transport import Transport
 from ..validation import e164, non_empty, one_of
 from . import _checks as check
+
+if TYPE_CHECKING:
+    from ..svaml import Svaml
 
 __all__ = ["CalloutsApi"]
 
