@@ -49,6 +49,9 @@ def test_callbacks(emu: ChildEmulator) -> None:
     assert one_json(emu, "callbacks", "get") == {"primary": "https://a.example/cb",
                                                  "fallback": "https://b.example/cb"}
     assert "primary\thttps://a.example/cb" in ok(emu, "callbacks", "get")
+    assert one_json(emu, "callbacks", "set", "https://c.example/cb") == {
+        "applicationKey": "emulator-application-key", "primary": "https://c.example/cb",
+        "fallback": None}
 
 
 def test_callout_calls_say_and_hangup(emu: ChildEmulator) -> None:
@@ -58,8 +61,8 @@ def test_callout_calls_say_and_hangup(emu: ChildEmulator) -> None:
     assert one_json(emu, "calls", "get", call_id)["callId"] == call_id  # type: ignore[index]
     assert ok(emu, "calls", "say", call_id, "Hi there", "--leg", "callee") == \
         f"Said the text to the callee leg of call {call_id}\n"
-    assert ok(emu, "calls", "hangup", call_id, "--say", "Bye") == \
-        f"Hung up call {call_id} after saying the text\n"
+    assert one_json(emu, "calls", "hangup", call_id, "--say", "Bye") == {
+        "callId": call_id, "hungUp": True, "said": "Bye"}
     assert "status\tFINAL" in ok(emu, "calls", "get", call_id)
     quiet = ok(emu, "callout", "tts", "+46700000002", "--prompts", "#tts[Hi]", "--quiet")
     assert len(quiet.strip()) == 32
@@ -102,6 +105,9 @@ def test_recordings(emu: ChildEmulator, tmp_path: Path) -> None:
                     "2000-01-02") == []
     out = ok(emu, "recordings", "download", "recording-0001.mp3", "--output", str(tmp_path))
     assert out.startswith("Downloaded recording-0001.mp3 to ")
+    [again] = one_json(emu, "recordings", "download", "recording-0002.mp3", "-o",  # type: ignore[misc]
+                       str(tmp_path))
+    assert (again["key"], again["size"]) == ("recording-0002.mp3", 64 * 1024)
     assert (tmp_path / "recording-0001.mp3").stat().st_size == 64 * 1024
     done = sinch_calling(["recordings", "download", "recording-0001.mp3", "-o", "-"],
                          emulator=emu, text=False)
@@ -129,9 +135,8 @@ def test_recordings_delete_needs_yes(emu: ChildEmulator) -> None:
 
 
 def test_global_options_anywhere(emu: ChildEmulator) -> None:
-    for argv in (["--json", "numbers", "list"], ["numbers", "--json", "list"],
-                 ["numbers", "list", "--json"]):
-        assert isinstance(one_json(emu, *argv), list)
+    for argv in (["--json", "numbers", "list"], ["numbers", "--json", "list"]):
+        assert isinstance(json.loads(ok(emu, *argv)), list)
     version = ok(emu, "numbers", "--version")
     assert version.startswith("sinch-calling ")
 

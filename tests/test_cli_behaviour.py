@@ -133,29 +133,36 @@ def test_network_errors_in_words() -> None:
     assert "may have reached Sinch and taken effect" in line
 
 
-def test_export_progress_draws_a_bar_on_a_terminal(emu: ChildEmulator, tmp_path: Path) -> None:
+def on_a_terminal(argv: list[str], environ: dict[str, str]) -> tuple[int, str, bytes]:
+    """Run ``sinch-calling ARGV`` with stderr on a pseudo-terminal: (exit code, what was
+    drawn there, stdout)."""
     primary, secondary = pty.openpty()
-    environ = clean_environ(**emu.environ, TERM="xterm-256color", COLUMNS="120")
+    environ = {**environ, "TERM": "xterm-256color", "COLUMNS": "120"}
     environ.pop("NO_COLOR", None)
-    with subprocess.Popen([*COMMAND, "recordings", "export", str(tmp_path / "out")],
-                          stdout=subprocess.PIPE, stderr=secondary, env=environ) as child:
+    with subprocess.Popen([*COMMAND, *argv], stdout=subprocess.PIPE, stderr=secondary,
+                          env=environ) as child:
         os.close(secondary)
         drawn = b""
         while True:
             try:
                 chunk = os.read(primary, 4096)
-            except OSError:
+            except OSError:  # EIO: the child closed its end
                 break
             if not chunk:
                 break
             drawn += chunk
         stdout, _ = child.communicate(timeout=60)
     os.close(primary)
-    assert child.returncode == 0
-    screen = drawn.decode("utf-8", "replace")
+    return child.returncode, drawn.decode("utf-8", "replace"), stdout
+
+
+def test_export_progress_draws_a_bar_on_a_terminal(emu: ChildEmulator, tmp_path: Path) -> None:
+    code, screen, stdout = on_a_terminal(["recordings", "export", str(tmp_path / "out")],
+                                         clean_environ(**emu.environ))
+    assert code == 0
     assert "━" in screen
     assert "4/4" in screen
-    assert "files" in screen
+    assert "files 256.0 KiB" in screen
     assert b"Exported 4 recordings" in stdout
 
 
@@ -180,3 +187,19 @@ def test_a_closed_pipe_is_quiet() -> None:
             assert done.stderr == ""
             assert done.returncode == 0
             assert len(done.stdout.splitlines()) == 1
+
+
+def test_the_trace_filter_blanks_secrets() -> None:
+    import logging
+
+    from sinch_calling.cli.context import RedactingFilter
+
+    record = logging.LogRecord("sinch_calling.http", logging.DEBUG, __file__, 1,
+                               "headers %s", ({"Authorization": "Application key:c2ln"},),
+                               None)
+    RedactingFilter([SECRET]).filter(record)
+    assert record.getMessage() == "headers {'Authorization': 'Application ***'}"
+    record = logging.LogRecord("x", logging.DEBUG, __file__, 1, f"secret={SECRET} Basic",
+                               None, None)
+    RedactingFilter([SECRET]).filter(record)
+    assert SECRET not in record.getMessage()

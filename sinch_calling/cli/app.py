@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import shlex
 import sys
@@ -39,6 +41,14 @@ def build_parser() -> Parser:
     return parser
 
 
+def _warnings(out: Output) -> None:
+    """The library's warnings, as one ``warning:`` line each on stderr."""
+    handler = logging.StreamHandler(out.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    logging.getLogger("sinch_calling").addHandler(handler)
+
+
 def _quiet_pipe() -> None:
     # The reader went away (``| head``): say nothing, and keep the interpreter's final
     # flush of stdout from complaining too.
@@ -49,11 +59,20 @@ def _quiet_pipe() -> None:
         pass
 
 
-_VALUED_GLOBALS = frozenset({"--region", "--base-url", "--timeout"})
+def _valued_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string, at any level of ``parser``, that takes a value."""
+    found: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found |= _valued_options(child)
+        elif action.option_strings and action.nargs != 0:
+            found.update(action.option_strings)
+    return found
 
 
-def _positionals(argv: Sequence[str]) -> list[int]:
-    """Indexes of the tokens that are not options (nor the values of global options)."""
+def _positionals(argv: Sequence[str], valued: set[str]) -> list[int]:
+    """Indexes of the tokens that are neither options nor option values."""
     found: list[int] = []
     skip = False
     for index, token in enumerate(argv):
@@ -63,19 +82,19 @@ def _positionals(argv: Sequence[str]) -> list[int]:
             found.extend(range(index + 1, len(argv)))
             break
         elif token.startswith("-") and token != "-":
-            skip = token in _VALUED_GLOBALS
+            skip = token in valued
         else:
             found.append(index)
     return found
 
 
-def expand_shorthand(argv: Sequence[str]) -> list[str]:
+def expand_shorthand(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
     """``campaign FILE ...`` means ``campaign run FILE ...``."""
     argv = list(argv)
-    places = _positionals(argv)
+    places = _positionals(argv, _valued_options(parser))
     if len(places) >= 2 and argv[places[0]] == "campaign" \
             and argv[places[1]] not in campaign.SUBCOMMANDS:
-        argv.insert(places[1], "run")
+        argv.insert(places[0] + 1, "run")
     return argv
 
 
@@ -83,8 +102,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``sinch-calling``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     out = Output()
+    parser = build_parser()
+    if not argv:
+        parser.print_help()
+        return EXIT_OK
     try:
-        args = build_parser().parse_args(expand_shorthand(argv))
+        args = parser.parse_args(expand_shorthand(parser, argv))
     except UsageError as exc:
         out.error(typed_flag(str(exc), argv))
         return EXIT_USAGE
@@ -95,6 +118,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     ctx = Context(args, out)
     ctx.flags = flags_of(args.parser, args.fields)
     ctx.command_line = shlex.join([PROG, *argv])
+    if not args.verbose:
+        _warnings(out)
     try:
         code: int = asyncio.run(args.run(ctx, args))
     except KeyboardInterrupt:

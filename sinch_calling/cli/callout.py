@@ -33,7 +33,12 @@ def _events(args: argparse.Namespace) -> dict[str, Any]:
             "enable_pie": args.enable_pie or None}
 
 
+_MAYBE_PLACED = ("interrupted while placing the callout: it may have reached Sinch and been "
+                 "placed; check before placing it again")
+
+
 async def _tts(ctx: Context, args: argparse.Namespace) -> int:
+    ctx.interrupted = _MAYBE_PLACED
     async with ctx.client() as sinch:
         call_id = await sinch.callouts.tts(
             args.number, text=args.text, prompts=args.prompts, cli=args.cli,
@@ -42,6 +47,7 @@ async def _tts(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def _conference(ctx: Context, args: argparse.Namespace) -> int:
+    ctx.interrupted = _MAYBE_PLACED
     async with ctx.client() as sinch:
         call_id = await sinch.callouts.conference(
             args.number, args.conference_id, greeting=args.greeting, cli=args.cli,
@@ -72,6 +78,7 @@ async def _steering(ctx: Context, flag: str, value: str | None) -> str | svaml.S
 async def _custom(ctx: Context, args: argparse.Namespace) -> int:
     steering = {name: await _steering(ctx, f"--{name}", getattr(args, name))
                 for name in ("ice", "ace", "pie", "dice")}
+    ctx.interrupted = _MAYBE_PLACED
     async with ctx.client() as sinch:
         call_id = await sinch.callouts.custom(
             destination=args.number, cli=args.cli, dtmf=args.dtmf, custom=args.custom,

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
+from ..client import SinchCalling
 from . import options
 from .context import Context
-from .errors import CommandFailed
+from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, UsageError
 from .parser import Registry
+from .progress import Tracker
 
 DEFAULT_RATE = 5.0
 """Calls started per second by default: well under any account's limit."""
@@ -16,23 +24,267 @@ SUBCOMMANDS = ("run", "status", "results", "resolve")
 
 
 async def _run(ctx: Context, args: argparse.Namespace) -> int:
-    raise CommandFailed("campaign: not wired yet")
+    from ..campaign import CallOutcome, Campaign, LedgerMismatchError, read_rows
+
+    ledger = _ledger_path(args)
+    template = Campaign.tts(text=args.text, prompts=args.prompts, cli=args.cli,
+                            locale=args.locale)
+    if args.out == "-" and ctx.out.json_mode:
+        raise UsageError("--out -: cannot be combined with --json (both use stdout)")
+    if args.out:
+        _format(args.out)  # checked now, not after the calls were placed
+        parent = Path(args.out).parent
+        if args.out != "-" and not await asyncio.to_thread(parent.is_dir):
+            raise UsageError(f"--out: no directory {parent}")
+    counts = {"placed": 0, "failed": 0, "uncertain": 0, "invalid": 0}
+    bar: Tracker | None = None
+    total = None if args.file == "-" or args.dry_run else \
+        await asyncio.to_thread(_count_rows, args.file)
+    done = 0
+
+    def on_outcome(outcome: CallOutcome) -> None:
+        nonlocal done
+        done += 1
+        if outcome.status in counts:
+            counts[outcome.status] += 1
+        if bar is not None:
+            bar.update(done, total, **counts)
+
+    # A dry run sends nothing, so it needs no credentials.
+    client = SinchCalling("dry-run", "ZHJ5LXJ1bg==") if args.dry_run else ctx.client()
+    async with client as sinch:
+        campaign = Campaign(sinch, template, rate=args.rate, concurrency=args.concurrency,
+                            ledger=None if args.dry_run else ledger, track=args.track,
+                            number_column=args.number_column, retry_failed=args.retry_failed,
+                            force=args.force, on_outcome=on_outcome)
+        rows = read_rows(args.file)
+        if args.dry_run:
+            report = await campaign.preflight(rows)
+            return _summary(ctx, args, report, ledger)
+        ctx.out.note(f"ledger: {ledger} (a rerun of the same command resumes; nobody is "
+                     "called twice)")
+        bar = ctx.progress(f"campaign {Path(args.file).name}", "campaign")
+        try:
+            report = await _interruptible(ctx, campaign.run(rows), ledger)
+        except LedgerMismatchError as exc:
+            raise UsageError(f"--ledger: {exc}; give another --ledger, or --force to reuse "
+                             "it") from None
+        finally:
+            if bar is not None:
+                bar.close()
+        if args.out:
+            written = await campaign.export(_out_target(args.out), format=_format(args.out))
+            if args.out != "-":
+                ctx.out.note(f"wrote {written} results to {args.out}")
+    code = _summary(ctx, args, report, ledger)
+    return EXIT_INTERRUPTED if report.stopped == "interrupted" else code
+
+
+async def _interruptible(ctx: Context, run: Any, ledger: str) -> Any:
+    """Run the campaign; a first Ctrl-C stops it gracefully (calls in flight are
+    waited for and recorded), a second one aborts."""
+    task: asyncio.Task[Any] = asyncio.ensure_future(run)
+    loop = asyncio.get_running_loop()
+    presses = 0
+
+    def interrupt() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            ctx.out.errors.print("stopping: no new calls; waiting for the calls in flight "
+                                 "(Ctrl-C again to abort)", markup=False)
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    ctx.interrupted = (f"aborted; calls that were in flight are recorded as uncertain in "
+                       f"{ledger}; resume with: {ctx.command_line}")
+    try:
+        return await task
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -> int:
+    from ..campaign.export import outcome_record
+
+    to_people = ctx.out.note if args.out == "-" else (
+        lambda line: ctx.out.done(line, None))
+    if ctx.out.json_mode:
+        totals = report.totals
+        ctx.out.document({
+            "rows": report.rows, "placed": report.placed, "failed": report.failed,
+            "uncertain": report.uncertain, "skipped": report.skipped,
+            "invalid": report.invalid, "pending": report.pending,
+            "earlierUncertain": report.earlier_uncertain, "stopped": report.stopped,
+            "dryRun": report.dry_run, "ledger": None if args.dry_run else ledger,
+            "elapsed": round(report.elapsed, 3),
+            "results": dict(totals.results) if totals is not None else {},
+            "cost": dict(totals.cost) if totals is not None else {},
+            "problems": [outcome_record(p) for p in report.problems],
+            "resume": ctx.command_line if report.stopped else None})
+    else:
+        for line in report.lines():
+            to_people(line)
+        if report.problems:
+            ctx.out.warn(f"{len(report.problems) + report.problems_omitted} rows need "
+                         "attention:")
+            for problem in report.problems:
+                ctx.out.errors.print(f"  {_problem(problem)}", markup=False)
+            if report.problems_omitted:
+                ctx.out.errors.print(f"  ... and {report.problems_omitted} more: "
+                                     f"sinch-calling campaign results --ledger {ledger}",
+                                     markup=False)
+        if report.stopped:
+            ctx.out.note(f"resume with: {ctx.command_line}")
+        if report.uncertain or report.earlier_uncertain:
+            ctx.out.note(f"settle uncertain rows with: sinch-calling campaign resolve "
+                         f"--ledger {ledger} ROW (--placed CALL_ID | --not-placed)")
+    if report.dry_run:
+        return EXIT_FAILURE if report.invalid else 0
+    return 0 if report.ok else EXIT_FAILURE
+
+
+def _count_rows(path: str) -> int | None:
+    """About how many rows FILE holds (non-blank lines, less a header): for the
+    progress bar's ETA only; the campaign's own reader decides what a row is."""
+    first, count = "", 0
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as stream:
+            for line in stream:  # streamed: a million rows never sit in memory
+                if line.strip():
+                    first = first or line
+                    count += 1
+    except OSError:
+        return None
+    header = first and not any(c.isdigit() for c in first.split(",")[0])
+    return count - 1 if header else count
+
+
+def _problem(outcome: Any) -> str:
+    """``line 6 (+46700000104): invalid: text: placeholder {first_name} is empty``."""
+    where = f"line {outcome.line}" if outcome.line else f"row {outcome.row}"
+    if outcome.destination:
+        where += f" ({outcome.destination})"
+    error = outcome.error
+    why = f"{error.message}" if error is not None else ""
+    if error is not None and error.status is not None:
+        why += f" (HTTP {error.status}" + (f", errorCode {error.code})" if error.code
+                                           else ")")
+    return f"{where}: {outcome.status}: {why}"
+
+
+def _ledger_path(args: argparse.Namespace) -> str:
+    """``--ledger``, or FILE.ledger next to FILE; stdin needs ``--ledger``."""
+    if args.ledger:
+        return str(args.ledger)
+    if args.file == "-":
+        raise UsageError("--ledger: required when FILE is - (stdin): without a ledger a "
+                         "rerun would call everyone again")
+    return str(Path(args.file).with_name(Path(args.file).name + ".ledger"))
+
+
+def _format(target: str) -> str:
+    if target == "-" or target.lower().endswith((".jsonl", ".json", ".ndjson")):
+        return "jsonl"
+    if target.lower().endswith(".csv"):
+        return "csv"
+    raise UsageError(f"--out: {target!r} must end in .jsonl or .csv (or be - for stdout)")
+
+
+def _out_target(target: str) -> Any:
+    return sys.stdout if target == "-" else target
+
+
+async def _open_ledger(path: str) -> Any:
+    """An existing ledger file, opened for reading and settling."""
+    from ..campaign import open_ledger
+
+    if not await asyncio.to_thread(Path(path).is_file):
+        raise UsageError(f"--ledger: no ledger at {path}")
+    ledger = open_ledger(path)
+    await ledger.open(None)
+    return ledger
 
 
 async def _status(ctx: Context, args: argparse.Namespace) -> int:
-    raise CommandFailed("campaign: not wired yet")
+    ledger = await _open_ledger(args.ledger)
+    try:
+        counts = await ledger.counts()
+    finally:
+        await ledger.close()
+    if ctx.out.json_mode:
+        ctx.out.document({"ledger": args.ledger, "total": counts.total,
+                          "states": dict(counts.states), "results": dict(counts.results),
+                          "cost": dict(counts.cost), "untracked": counts.untracked,
+                          "answerRate": counts.answer_rate})
+        return 0
+    ctx.out.table(("state", "rows"), [*counts.states.items(), ("total", counts.total)],
+                  title=f"campaign ledger {args.ledger}")
+    if counts.results:
+        ctx.out.table(("result", "calls"), sorted(counts.results.items()), title="outcomes")
+    if counts.cost:
+        ctx.out.note("cost: " + ", ".join(f"{amount:.4f} {currency}" for currency, amount
+                                          in sorted(counts.cost.items())))
+    if counts.states.get("uncertain"):
+        ctx.out.note(f"settle uncertain rows with: sinch-calling campaign resolve --ledger "
+                     f"{args.ledger} ROW (--placed CALL_ID | --not-placed)")
+    return 0
 
 
 async def _results(ctx: Context, args: argparse.Namespace) -> int:
-    raise CommandFailed("campaign: not wired yet")
+    from ..campaign import export_results
+    from ..campaign.export import outcome_record
+
+    ledger = await _open_ledger(args.ledger)
+    try:
+        if args.out:
+            written = await export_results(ledger.results(), _out_target(args.out),
+                                           format=_format(args.out))
+            if args.out != "-":
+                ctx.out.done(f"Wrote {written} results to {args.out}",
+                             {"written": written, "out": args.out})
+            return 0
+
+        async def records() -> AsyncIterator[dict[str, Any]]:
+            async for outcome in ledger.results():
+                yield outcome_record(outcome)
+
+        def render(batch: list[dict[str, Any]]) -> None:
+            ctx.out.table(("row", "line", "number", "status", "call id", "error", "result"),
+                          ((r["row"], r["line"], r["destination"], r["status"], r["call_id"],
+                            r["error_message"], r["result"]) for r in batch),
+                          empty="the ledger holds no rows")
+
+        await ctx.out.stream(records(), render)
+    finally:
+        await ledger.close()
+    return 0
 
 
 async def _resolve(ctx: Context, args: argparse.Namespace) -> int:
-    raise CommandFailed("campaign: not wired yet")
+    from ..campaign import RowStateError, UnknownRowError
+
+    ledger = await _open_ledger(args.ledger)
+    try:
+        outcome = await ledger.settle(args.row, call_id=args.placed)
+    except UnknownRowError:
+        raise UsageError(f"ROW: no row {args.row!r} in {args.ledger}") from None
+    except RowStateError as exc:
+        raise UsageError(f"ROW: {exc}") from None
+    finally:
+        await ledger.close()
+    if args.placed:
+        message = f"Row {args.row} settled as placed (call id {args.placed})"
+    else:
+        message = f"Row {args.row} settled as not placed: the next run dials it"
+    ctx.out.done(message, {"row": args.row, "status": outcome.status,
+                           "callId": outcome.call_id})
+    return 0
 
 
 _FIELDS = {"text": "--text", "prompts": "--prompts", "cli": "--cli", "locale": "--locale",
-           "rate": "--rate", "concurrency": "--concurrency", "ledger": "--ledger"}
+           "rate": "--rate", "concurrency": "--concurrency", "ledger": "--ledger",
+           "file": "FILE", "rows": "FILE", "number_column": "--number-column", "row": "ROW"}
 
 
 def register(registry: Registry) -> None:
@@ -87,6 +339,8 @@ def register(registry: Registry) -> None:
                      help="only check the rows and options; call nobody")
     run.add_argument("--retry-failed", action="store_true",
                      help="dial again the rows Sinch refused in an earlier run")
+    run.add_argument("--force", action="store_true",
+                     help="reuse a ledger made for different options (text, columns)")
 
     status = commands.add("status", help="counts of a campaign's ledger", run=_status,
                           fields=_FIELDS,

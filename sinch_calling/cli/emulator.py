@@ -42,11 +42,22 @@ def _stamp() -> str:
     return datetime.now().strftime("%H:%M:%S.%f")[:-3]
 
 
+def _line(exchange: Any) -> str:
+    status = exchange.status if exchange.status is not None else (exchange.error or "-")
+    what = f"callback {exchange.event} " if exchange.kind == "callback" else ""
+    return (f"{_stamp()} {what}{exchange.method} {exchange.target} {status} "
+            f"{exchange.elapsed * 1000:.1f} ms")
+
+
 def watch(emu: Emulator, log: Callable[[str], None]) -> None:
     """Log one line per request served and per callback sent (method, path, status, time).
 
-    Until the emulator has a request/callback hook of its own, this wraps its aiohttp
-    application (outermost middleware) and its callback journal."""
+    Uses the emulator's observers; an emulator without them gets its aiohttp
+    application wrapped (outermost middleware) and its callback journal watched."""
+    observers = getattr(emu, "observers", None)
+    if observers is not None:
+        observers.add(lambda exchange: log(_line(exchange)))
+        return
     from aiohttp import web
 
     @web.middleware
@@ -121,11 +132,15 @@ async def _serve(ctx: Context, args: argparse.Namespace) -> int:
         gc.freeze()  # a long-lived server: keep its objects out of the collector's way
         ctx.out.note(f"Sinch Calling emulator on {emu.url} (Ctrl-C to stop); "
                      "point any client at it with:")
-        for name, value in (("SINCH_APPLICATION_KEY", emu.application_key),
-                            ("SINCH_APPLICATION_SECRET", emu.application_secret),
-                            ("SINCH_BASE_URL", emu.url)):
-            ctx.out.stdout.write(f"export {name}={value}\n")
-        ctx.out.stdout.flush()
+        variables = {"SINCH_APPLICATION_KEY": emu.application_key,
+                     "SINCH_APPLICATION_SECRET": emu.application_secret,
+                     "SINCH_BASE_URL": emu.url}
+        if ctx.out.json_mode:
+            ctx.out.document({"url": emu.url, "environment": variables})
+        else:
+            for name, value in variables.items():
+                ctx.out.stdout.write(f"export {name}={value}\n")
+            ctx.out.stdout.flush()
         await stop.wait()
     ctx.out.note("emulator stopped")
     return 0

@@ -33,6 +33,14 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
 class HelpFormatter(RawDescriptionRichHelpFormatter):
     """rich help, examples kept as written, and each option's default shown."""
 
+    group_name_formatter = str.capitalize
+
+    def add_usage(self, usage: str | None, actions: Any, groups: Any,
+                  prefix: str | None = None) -> None:
+        # The global options are listed in their own section: keep usage lines short.
+        shown = [a for a in actions if a.dest not in GLOBAL_DEFAULTS and a.dest != "version"]
+        super().add_usage(usage, shown, groups, prefix)
+
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
@@ -51,6 +59,11 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> Any:  # argparse's type says NoReturn
+        if message.endswith("required: COMMAND"):
+            commands = [name for action in self._actions
+                        if isinstance(action, argparse._SubParsersAction)
+                        for name in action.choices]
+            message = f"a command is required: {', '.join(commands)}"
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
