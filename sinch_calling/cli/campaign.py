@@ -67,7 +67,11 @@ async def _run(ctx: Context, args: argparse.Namespace) -> int:
         try:
             report = await _interruptible(ctx, campaign.run(rows), ledger)
         except LedgerMismatchError as exc:
-            raise UsageError(f"--ledger: {exc}; give another --ledger, or --force to reuse "
+            changed = "; ".join(f"{name} was {before!r}, now {now!r}"
+                                for name, (before, now) in sorted(exc.differences.items()))
+            raise UsageError(f"--ledger: {exc.location} belongs to a different campaign "
+                             f"({changed or 'other options'}): rerun with the original "
+                             "options, give another --ledger, or add --force to reuse "
                              "it") from None
         finally:
             if bar is not None:
@@ -126,8 +130,8 @@ def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -
         for line in report.lines():
             to_people(line)
         if report.problems:
-            ctx.out.warn(f"{len(report.problems) + report.problems_omitted} rows need "
-                         "attention:")
+            count = len(report.problems) + report.problems_omitted
+            ctx.out.warn(f"{count} {'row needs' if count == 1 else 'rows need'} attention:")
             for problem in report.problems:
                 ctx.out.errors.print(f"  {_problem(problem)}", markup=False)
             if report.problems_omitted:

@@ -20,9 +20,8 @@ from .progress import Tracker, tracker
 __all__ = ["CREDENTIALS_HELP", "Context", "RedactingFilter"]
 
 CREDENTIALS_HELP = (
-    "set SINCH_APPLICATION_KEY and SINCH_APPLICATION_SECRET (the application key and "
-    "secret from the Sinch dashboard); to use the local emulator instead, run "
-    "'sinch-calling emulator' and paste the export lines it prints"
+    "set them to the application key and secret from the Sinch dashboard, or point at the "
+    "local emulator: run 'sinch-calling emulator' and paste the export lines it prints"
 )
 
 _ENV_FIELDS = {"application_key": "SINCH_APPLICATION_KEY",
@@ -71,9 +70,10 @@ class Context:
         key = self.environ.get("SINCH_APPLICATION_KEY", "")
         secret = self.environ.get("SINCH_APPLICATION_SECRET", "")
         if not key or not secret:
-            missing = " and ".join(n for n, v in (("SINCH_APPLICATION_KEY", key),
-                                                   ("SINCH_APPLICATION_SECRET", secret)) if not v)
-            raise UsageError(f"{missing} not set: {CREDENTIALS_HELP}")
+            which = "neither is set" if not (key or secret) else \
+                f"{'SINCH_APPLICATION_KEY' if not key else 'SINCH_APPLICATION_SECRET'} is not set"
+            raise UsageError(f"SINCH_APPLICATION_KEY and SINCH_APPLICATION_SECRET are needed "
+                             f"({which}): {CREDENTIALS_HELP}")
         args = self.args
         region = args.region or self.environ.get("SINCH_REGION") or "global"
         base_url = args.base_url or self.environ.get("SINCH_BASE_URL") or None
