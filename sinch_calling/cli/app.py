@@ -130,6 +130,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:
         code, line = describe(exc, ctx.flags)
+        logging.getLogger("sinch_calling.cli").debug("the command failed", exc_info=exc)
         with contextlib.suppress(BrokenPipeError):
             out.error(line)
         return code

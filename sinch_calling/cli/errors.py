@@ -79,7 +79,9 @@ def describe(exc: BaseException, flags: Mapping[str, str]) -> tuple[int, str]:
         return EXIT_FAILURE, f"cannot use{where}: {exc.strerror or exc}"
     if isinstance(exc, ValueError):
         return EXIT_USAGE, one_line(str(exc))
-    raise exc
+    # A bug of ours: still one line (the traceback goes to the log with --verbose).
+    return EXIT_FAILURE, (f"unexpected {type(exc).__name__}: {one_line(str(exc))} (a bug: "
+                          "please report it with the output of --verbose)")
 
 
 def one_line(text: str) -> str:

@@ -149,7 +149,7 @@ class Output:
                 self.stdout.write(value + "\n")
                 self.stdout.flush()
         else:
-            self.console.print(message, markup=False)
+            self.console.print(message, markup=False, soft_wrap=True)
 
     # -- to stderr ----------------------------------------------------------------------
 

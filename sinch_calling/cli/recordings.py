@@ -39,6 +39,9 @@ async def _download(ctx: Context, args: argparse.Namespace) -> int:
     done: list[dict[str, Any]] = []
     async with ctx.client() as sinch:
         for key in args.keys:
+            ctx.interrupted = (f"interrupted after downloading {len(done)} of "
+                               f"{len(args.keys)} recordings; run the same command again to "
+                               "resume (a partial file continues where it stopped)")
             path = await sinch.recordings.download(key, args.output)
             size = path.stat().st_size
             done.append({"key": key, "path": str(path), "size": size})
