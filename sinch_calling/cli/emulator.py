@@ -15,6 +15,7 @@ from ..errors import ValidationError
 from ..models import CallbackUrls
 from . import options
 from .context import Context
+from .errors import CommandFailed, UsageError
 from .parser import Registry
 
 if TYPE_CHECKING:
@@ -119,7 +120,6 @@ def build(args: argparse.Namespace) -> Emulator:
 
 async def _serve(ctx: Context, args: argparse.Namespace) -> int:
     if args.fallback_url and not args.callback_url:
-        from .errors import UsageError
         raise UsageError("--fallback-url: needs --callback-url too")
     emu = build(args)
     if not args.quiet:
@@ -128,6 +128,11 @@ async def _serve(ctx: Context, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    try:
+        await emu.start()
+    except OSError as exc:
+        raise CommandFailed(f"cannot listen on {args.host}:{args.port}: "
+                            f"{exc.strerror or exc}") from None
     async with emu:
         gc.freeze()  # a long-lived server: keep its objects out of the collector's way
         ctx.out.note(f"Sinch Calling emulator on {emu.url} (Ctrl-C to stop); "

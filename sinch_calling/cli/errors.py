@@ -85,8 +85,9 @@ def describe(exc: BaseException, flags: Mapping[str, str]) -> tuple[int, str]:
 
 
 def one_line(text: str) -> str:
-    """Collapse whitespace (including newlines a server put in a message)."""
-    return " ".join(text.split())
+    """Collapse whitespace (including newlines a server put in a message) and blank out
+    control characters, so no server text can move the cursor or recolour a terminal."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in " ".join(text.split()))
 
 
 def api_message(exc: ApiError) -> str:

@@ -46,16 +46,19 @@ def dumps(value: Any) -> str:
 
 
 def cell(value: Any) -> str:
-    """A table cell: empty for None, ISO for timestamps, the value of an enum."""
+    """A table cell: empty for None, ISO for timestamps, the value of an enum; control
+    characters (a server's text may hold any) blanked, tabs and newlines too."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, Enum):
-        return str(value.value)
+        value = value.value
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    text = str(value)
+    return text if text.isprintable() else "".join(c if c.isprintable() else "\ufffd"
+                                                    for c in text)
 
 
 class Output:
@@ -91,7 +94,7 @@ class Output:
             return
         if not self.for_people:
             for row in rows:
-                self.stdout.write("\t".join(v.replace("\t", " ") for v in row) + "\n")
+                self.stdout.write("\t".join(row) + "\n")
             self.stdout.flush()
             return
         table = Table(title=title, title_justify="left", header_style="bold")
