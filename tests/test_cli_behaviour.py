@@ -203,3 +203,26 @@ def test_the_trace_filter_blanks_secrets() -> None:
                                None, None)
     RedactingFilter([SECRET]).filter(record)
     assert SECRET not in record.getMessage()
+
+
+def test_server_text_cannot_drive_the_terminal() -> None:
+    from sinch_calling.cli.errors import describe
+    from sinch_calling.cli.output import cell
+    from sinch_calling.errors import BadRequestError
+
+    code, line = describe(BadRequestError(400, "bad\x1b[2J\nthing\x07", error_code=40001), {})
+    assert code == 1
+    assert line == ("Sinch refused the request: bad\ufffd[2J thing\ufffd "
+                    "(HTTP 400, errorCode 40001)")
+    assert cell("key\x1b]0;title\x07\tx") == "key\ufffd]0;title\ufffd\ufffdx"
+
+
+def test_unexpected_errors_stay_one_line() -> None:
+    from sinch_calling.cli.errors import describe
+    from sinch_calling.errors import ValidationError
+
+    code, line = describe(KeyError("boom"), {})
+    assert code == 1
+    assert line.startswith("unexpected KeyError: 'boom' (a bug")
+    assert describe(ValidationError("enable_ace", "must be True or False"),
+                    {"enable_ace": "--enable-ace"}) == (2, "--enable-ace: must be True or False")
