@@ -18,11 +18,15 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sinch-calling`` with ``argv`` (default: the process's); return the exit code."""
     try:
-        from .app import run
-    except ImportError as exc:  # the cli extra is not installed
-        if (exc.name or "").split(".")[0] not in ("rich", "rich_argparse"):
-            raise
-        print("sinch-calling: error: the command needs the cli extra: "
-              "pip install 'sinch_calling[cli]'", file=sys.stderr)
-        return 2
-    return run(argv)
+        try:
+            from .app import run
+        except ImportError as exc:  # the cli extra is not installed
+            if (exc.name or "").split(".")[0] not in ("rich", "rich_argparse"):
+                raise
+            print("sinch-calling: error: the command needs the cli extra: "
+                  "pip install 'sinch_calling[cli]'", file=sys.stderr)
+            return 2
+        return run(argv)
+    except KeyboardInterrupt:  # before the command started: nothing was done
+        print("sinch-calling: error: interrupted before anything was sent", file=sys.stderr)
+        return 130
