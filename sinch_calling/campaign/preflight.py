@@ -110,7 +110,7 @@ class RowChecker:
                 raise
             if row.problem is not None:
                 raise RowError(row.problem)
-            self.template.prepare(data)
+            self.template.arguments(data)
         except RowError as exc:
             return NewRow(key=key, position=position, line=row.line, destination=destination,
                           data=dict(data), state="invalid",

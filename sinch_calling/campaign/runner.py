@@ -57,7 +57,7 @@ __all__ = ["Campaign", "open_ledger"]
 
 logger = logging.getLogger("sinch_calling.campaign")
 
-_LOAD_BATCH = 500
+_LOAD_BATCH = 1000
 _FIRST_FAILURES = 10  # the run stops when its first calls are all refused alike
 
 
@@ -378,7 +378,7 @@ class Campaign:
         run_id = uuid.uuid4().hex
         if dry_run:
             with tempfile.TemporaryDirectory(prefix="sinch-preflight-") as scratch:
-                scratch_ledger = SQLiteLedger(Path(scratch) / "preflight.db")
+                scratch_ledger = SQLiteLedger(Path(scratch) / "preflight.db", durable=False)
                 await scratch_ledger.open(self.identity)
                 try:
                     report.ledger = "(dry run)"
@@ -588,7 +588,7 @@ class Campaign:
 
     async def _attempt(self, ledger: Ledger, dial: _Dial, claim: Claim) -> None:
         try:
-            slot = await self._pace(ledger)
+            slot = await self._pace(ledger, dial)
             if dial.stop_reason is not None:
                 await ledger.release(claim, dial.run)
                 return
@@ -596,7 +596,7 @@ class Campaign:
             # A slow commit must not turn spaced slots into a burst: a request that
             # would leave more than half the margin after its slot takes a new slot.
             while self._rate is not None and time.monotonic() > slot + self._late:
-                slot = await self._pace(ledger)
+                slot = await self._pace(ledger, dial)
         except LeaseLostError:
             logger.warning("row %s was taken back before sending; skipped here", claim.key)
             return
@@ -623,12 +623,15 @@ class Campaign:
         dial.streak = 0
         if self._events is not None:
             dial.waiting_dice.add(call_id)
-        await asyncio.shield(self._finish(ledger, dial, claim, "placed", call_id=call_id))
+        # Cancelled while awaiting this, the write still happens: it is queued already.
+        await self._finish(ledger, dial, claim, "placed", call_id=call_id)
         if dial.tracker is not None:
             dial.tracker.add(call_id)
 
-    async def _pace(self, ledger: Ledger) -> float:
+    async def _pace(self, ledger: Ledger, dial: _Dial) -> float:
         """Wait for the next start slot; return its (monotonic) time."""
+        if self._rate is None and time.monotonic() >= dial.pause_end:
+            return time.monotonic()  # unpaced and not paused: no reservation needed
         delay = await ledger.reserve_start(self._sinch.application_key, count=self._count,
                                            period=self._period)
         slot = time.monotonic() + delay
@@ -655,6 +658,8 @@ class Campaign:
         except LeaseLostError as exc:
             logger.error("row %s: %s (Sinch answered %s)", claim.key, exc,
                          call_id or error)
+            return
+        if state == "placed" and self._on_outcome is None:
             return
         outcome = CallOutcome(row=claim.key, position=claim.position, line=claim.line,
                               destination=claim.destination, status=state, call_id=call_id,

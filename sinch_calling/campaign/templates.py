@@ -123,6 +123,9 @@ def _row_value(row: Mapping[str, Any], column: str) -> str | None:
     return text or None
 
 
+_OVERRIDES = frozenset({"text", "prompts", "cli", "locale", "dtmf", "custom", "greeting"})
+
+
 class Template:
     """Base of the templates: ``options`` (the campaign identity's part), ``columns``
     (placeholders used campaign-wide), ``prepare`` (one row -> callout arguments,
@@ -130,6 +133,20 @@ class Template:
 
     kind = "template"
     options: Mapping[str, object]
+    _constant: dict[str, Any] | None = None
+    _used: frozenset[str] | None = None
+
+    def arguments(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`prepare`, computed once for rows that only carry their number (the
+        arguments are then the same for every such row)."""
+        used = self._used
+        if used is None:
+            used = self._used = _OVERRIDES | self.columns
+        if len(row) > 1 or not row.keys().isdisjoint(used):
+            return self.prepare(row)
+        if self._constant is None:
+            self._constant = self.prepare(row)
+        return dict(self._constant)
 
     @property
     def columns(self) -> frozenset[str]:
@@ -272,7 +289,7 @@ class TtsTemplate(_CalloutTemplate):
 
     async def place(self, sinch: SinchCalling, row: CampaignRow, *,
                     dice: bool = False) -> str:
-        args = self.prepare(row.data)
+        args = self.arguments(row.data)
         if dice:
             args["enable_dice"] = True
         return await sinch.callouts.tts(row.destination, **args)
@@ -333,7 +350,7 @@ class ConferenceTemplate(_CalloutTemplate):
 
     async def place(self, sinch: SinchCalling, row: CampaignRow, *,
                     dice: bool = False) -> str:
-        args = self.prepare(row.data)
+        args = self.arguments(row.data)
         if dice:
             args["enable_dice"] = True
         return await sinch.callouts.conference(row.destination, self.conference_id, **args)
