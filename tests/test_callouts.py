@@ -216,13 +216,13 @@ async def test_custom_validation(sinch: SinchCalling, emulator: Emulator,
     (b'{"method": "ttsCallout"}', 40002),
     (b'{"method": "ttsCallout", "ttsCallout": {"text": "hi"}}', 40002),
     (b'{"method": "ttsCallout", "ttsCallout": {"destination": '
-     b'{"type": "number", "endpoint": "+46700"}}}', 40002),
+     b'{"type": "number", "endpoint": "+46700000001"}}}', 40002),
     (b'{"method": "ttsCallout", "ttsCallout": {"text": "hi", "destination": '
      b'{"type": "number", "endpoint": "46700"}}}', 40005),
     (b'{"method": "ttsCallout", "ttsCallout": {"text": "hi", "dtmf": "x", "destination": '
-     b'{"type": "number", "endpoint": "+46700"}}}', 40001),
+     b'{"type": "number", "endpoint": "+46700000001"}}}', 40001),
     (b'{"method": "conferenceCallout", "conferenceCallout": {"destination": '
-     b'{"type": "number", "endpoint": "+46700"}}}', 40002),
+     b'{"type": "number", "endpoint": "+46700000001"}}}', 40002),
     (b'{"method": "customCallout", "customCallout": {"ice": "{not svaml"}}', 40001),
     (b'{"method": "customCallout", "customCallout": {"ace": "https://x/ace"}}', 40002),
 ])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,10 @@ def test_recordings(emu: ChildEmulator, tmp_path: Path) -> None:
     listed = one_json(emu, "recordings", "list")
     assert [r["key"] for r in listed] == [  # type: ignore[union-attr, index]
         "recording-0001.mp3", "recording-0002.mp3", "recording-0003.mp3"]
+    # Dated over the last minutes, served from the emulator itself.
+    assert all(r["url"].startswith(emu.url) for r in listed)  # type: ignore[union-attr, index]
+    newest = datetime.fromisoformat(listed[-1]["createdOn"])  # type: ignore[index]
+    assert abs((datetime.now(UTC) - newest).total_seconds()) < 600
     assert one_json(emu, "recordings", "list", "--from", "2000-01-01", "--to",
                     "2000-01-02") == []
     out = ok(emu, "recordings", "download", "recording-0001.mp3", "--output", str(tmp_path))

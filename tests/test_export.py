@@ -18,8 +18,7 @@ from sinch_calling.errors import BadRequestError, ValidationError
 from sinch_calling.export import ExportProgress, read_manifest
 from sinch_calling.filenames import file_name_for_key
 from sinch_calling.sinks import part_paths
-from sinch_calling.testing import Emulator
-from sinch_calling.testing.recordings_state import pattern_bytes
+from sinch_calling.testing import Emulator, pattern_bytes
 from tests.conftest import FAST_RETRY
 from tests.test_transfer import serve
 

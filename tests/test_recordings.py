@@ -12,8 +12,7 @@ from aiohttp import web
 
 from sinch_calling import SinchCalling
 from sinch_calling.errors import BadRequestError, NotFoundError, TransportError, ValidationError
-from sinch_calling.testing import Emulator
-from sinch_calling.testing.recordings_state import pattern_bytes, pattern_sha256
+from sinch_calling.testing import Emulator, pattern_bytes, pattern_sha256
 from tests.test_transfer import serve
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -30,8 +30,7 @@ from sinch_calling.errors import (
 )
 from sinch_calling.filenames import MAX_NAME_BYTES, file_name_for_key
 from sinch_calling.sinks import part_paths
-from sinch_calling.testing import Emulator
-from sinch_calling.testing.recordings_state import pattern_bytes, pattern_sha256
+from sinch_calling.testing import Emulator, pattern_bytes, pattern_sha256
 from tests.conftest import FAST_RETRY
 
 MiB = 1024 * 1024

@@ -6,8 +6,7 @@ import argparse
 import asyncio
 import gc
 import signal
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from .parser import Registry
 
 if TYPE_CHECKING:
     from ..testing import Emulator
+    from ..testing.observe import Exchange
 
 DEFAULT_KEY = "emulator-application-key"  # the emulator's own (testing.DEFAULT_KEY)
 
@@ -43,7 +43,7 @@ def _stamp() -> str:
     return datetime.now().strftime("%H:%M:%S.%f")[:-3]
 
 
-def _line(exchange: Any) -> str:
+def _line(exchange: Exchange) -> str:
     status = exchange.status if exchange.status is not None else (exchange.error or "-")
     what = f"callback {exchange.event} " if exchange.kind == "callback" else ""
     return (f"{_stamp()} {what}{exchange.method} {exchange.target} {status} "
@@ -51,47 +51,9 @@ def _line(exchange: Any) -> str:
 
 
 def watch(emu: Emulator, log: Callable[[str], None]) -> None:
-    """Log one line per request served and per callback sent (method, path, status, time).
-
-    Uses the emulator's observers; an emulator without them gets its aiohttp
-    application wrapped (outermost middleware) and its callback journal watched."""
-    observers = getattr(emu, "observers", None)
-    if observers is not None:
-        observers.add(lambda exchange: log(_line(exchange)))
-        return
-    from aiohttp import web
-
-    @web.middleware
-    async def timed(request: web.Request,
-                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                    ) -> web.StreamResponse:
-        started = time.perf_counter()
-        status: int | str = "-"
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except BaseException:
-            status = "dropped"
-            raise
-        finally:
-            took = (time.perf_counter() - started) * 1000
-            log(f"{_stamp()} {request.method} {request.raw_path} {status} {took:.1f} ms")
-
-    emu.app.middlewares.insert(0, timed)
-    journal: Any = emu.events
-    append = journal.append
-
-    def logged(entry: Any) -> None:
-        append(entry)
-        status = entry.status if entry.status is not None else (entry.error or "no answer")
-        fallback = " (fallback URL)" if entry.fallback else ""
-        log(f"{_stamp()} callback {entry.name} -> POST {entry.url} {status}{fallback}")
-
-    journal.append = logged
+    """Log one line per request served and per callback sent (method, path, status,
+    time), through the emulator's observers."""
+    emu.observers.add(lambda exchange: log(_line(exchange)))
 
 
 def build(args: argparse.Namespace) -> Emulator:

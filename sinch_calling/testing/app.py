@@ -1,26 +1,30 @@
-"""The emulator's aiohttp.web application: journal, faults and auth around the routes."""
+"""The emulator's aiohttp.web application: journal, faults and auth around the routes.
+
+:class:`Gateway` is the one middleware: every request is journaled, may meet a scripted
+fault, is authenticated, reaches its route, has a route's error shaped as Sinch shapes
+it, and is reported to the observers (:mod:`.observe`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import math
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Iterable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .authn import authenticate
-from .context import APPLICATION_KEY, CUT_AFTER, DROP_ON_PREPARE, EMULATOR
-from .faults import Fault
-from .journal import RecordedRequest
+from .faults import Fault, Faults
+from .journal import Journal, RecordedRequest
+from .keys import APPLICATION_KEY, CUT_AFTER, DROP_ON_PREPARE, DROPPED
+from .observe import Exchange, Observers
 from .responses import ERROR_STATUS_TEXT, SinchHTTPError, sinch_error
-from .routes import configuration, recordings, traffic
+from .state import ConfigurationState
 
-if TYPE_CHECKING:
-    from .emulator import Emulator
-
-__all__ = ["build_app"]
+__all__ = ["MAX_BODY", "Gateway", "build_app"]
 
 _log = logging.getLogger("sinch_calling.testing")
 
@@ -49,6 +53,7 @@ def _fault_response(fault: Fault) -> web.Response:
 
 def _drop(request: web.Request) -> web.Response:
     """Close the connection without a response (the client sees a disconnect)."""
+    request[DROPPED] = "dropped by fault"
     if request.transport is not None:
         request.transport.close()
     return web.Response(status=500)  # never reaches the client
@@ -63,6 +68,7 @@ async def _cut(request: web.Request, response: web.Response, cut_after: int) -> 
     await stream.prepare(request)
     if cut_after:
         await stream.write(body[:cut_after])
+    request[DROPPED] = f"cut by fault after {cut_after} body bytes"
     request.protocol.force_close()
     return stream
 
@@ -78,71 +84,103 @@ async def _drop_on_prepare(request: web.Request, response: web.StreamResponse) -
         raise _Dropped
 
 
-@web.middleware
-async def _emulate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    emu = request.app[EMULATOR]
-    raw_path = request.raw_path.partition("?")[0]
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        body, too_large = b"", True
-    else:
-        too_large = False
-    emu.requests.append(RecordedRequest(
-        method=request.method, path=raw_path, query=dict(request.query),
-        headers=request.headers, body=body,
-    ))
-    if too_large:
-        return sinch_error(413, 40003, f"Invalid request: body larger than {MAX_BODY} bytes")
-    fault = emu.faults.take(request.method, raw_path, request.path) if len(emu.faults) \
-        else None
-    if fault is not None:
-        if fault.delay:
-            await asyncio.sleep(fault.delay)
-        if fault.disconnect == "before":
-            return _drop(request)
-        if fault.status is not None:
-            return _fault_response(fault)
-        if fault.cut_after is not None:
-            request[CUT_AFTER] = fault.cut_after
-    drop_after = fault is not None and fault.disconnect == "after"
-    try:
-        request[APPLICATION_KEY] = authenticate(
-            emu.configuration.applications, request.method, raw_path, request.headers, body,
-            window=emu.auth_window)
-        if drop_after:
-            request[DROP_ON_PREPARE] = True
-        response: web.StreamResponse = await handler(request)
-    except _Dropped:
-        return _drop(request)
-    except SinchHTTPError as exc:
-        response = exc.response()
-    except web.HTTPNotFound:
-        response = sinch_error(404, 40400, "Not found")
-    except web.HTTPMethodNotAllowed:
-        response = sinch_error(405, 40003, "Method not allowed")
-    except Exception:  # a bug in a route: answer as Sinch would, but say so in the log
-        _log.exception("emulator route failed: %s %s", request.method, raw_path)
-        response = sinch_error(500, 50000, "Internal error")
-    finally:
-        if drop_after:
-            request[DROP_ON_PREPARE] = False
-    if fault is None:
+class Gateway:
+    """The middleware every request passes through, handed the parts it uses: the
+    ``requests`` journal, the ``faults`` script, the ``configuration`` (applications
+    and the accepted clock skew) and the ``observers``."""
+
+    __middleware_version__ = 1  # what ``@web.middleware`` marks: a new-style middleware
+
+    def __init__(self, *, requests: Journal[RecordedRequest], faults: Faults,
+                 configuration: ConfigurationState, observers: Observers) -> None:
+        self._requests = requests
+        self._faults = faults
+        self._configuration = configuration
+        self._observers = observers
+
+    async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter() if self._observers else 0.0
+        try:
+            response = await self._serve(request, handler)
+        except ConnectionError:  # the client hung up (mid-body, mid-response): not a failure
+            request[DROPPED] = "client disconnected"
+            response = web.Response(status=500)  # never reaches anyone
+        if self._observers:
+            error = request.get(DROPPED)
+            self._observers.notify(Exchange(
+                kind="request", method=request.method, target=_raw_path(request),
+                status=response.status if error is None or response.prepared else None,
+                elapsed=time.perf_counter() - started, error=error))
         return response
-    if drop_after:
-        return _drop(request)
-    if (fault.cut_after is not None and isinstance(response, web.Response)
-            and not response.prepared):
-        return await _cut(request, response, fault.cut_after)
-    return response
+
+    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        raw_path = _raw_path(request)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            body, too_large = b"", True
+        else:
+            too_large = False
+        self._requests.append(RecordedRequest(
+            method=request.method, path=raw_path, query=dict(request.query),
+            headers=request.headers, body=body,
+        ))
+        if too_large:
+            return sinch_error(413, 40003, f"Invalid request: body larger than {MAX_BODY} bytes")
+        faults = self._faults
+        fault = faults.take(request.method, raw_path, request.path) if len(faults) else None
+        if fault is not None:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.disconnect == "before":
+                return _drop(request)
+            if fault.status is not None:
+                return _fault_response(fault)
+            if fault.cut_after is not None:
+                request[CUT_AFTER] = fault.cut_after
+        drop_after = fault is not None and fault.disconnect == "after"
+        try:
+            applications = self._configuration.applications
+            key = authenticate(applications, request.method, raw_path, request.headers, body,
+                               window=self._configuration.auth_window)
+            request[APPLICATION_KEY] = applications[key].key  # one string, not one per call
+            if drop_after:
+                request[DROP_ON_PREPARE] = True
+            response: web.StreamResponse = await handler(request)
+        except _Dropped:
+            return _drop(request)
+        except SinchHTTPError as exc:
+            response = exc.response()
+        except web.HTTPNotFound:
+            response = sinch_error(404, 40400, "Not found")
+        except web.HTTPMethodNotAllowed:
+            response = sinch_error(405, 40003, "Method not allowed")
+        except ConnectionError:  # the client hung up mid-response: not the route's fault
+            raise
+        except Exception:  # a bug in a route: answer as Sinch would, but say so in the log
+            _log.exception("emulator route failed: %s %s", request.method, raw_path)
+            response = sinch_error(500, 50000, "Internal error")
+        finally:
+            if drop_after:
+                request[DROP_ON_PREPARE] = False
+        if fault is None:
+            return response
+        if drop_after:
+            return _drop(request)
+        if (fault.cut_after is not None and isinstance(response, web.Response)
+                and not response.prepared):
+            return await _cut(request, response, fault.cut_after)
+        return response
 
 
-def build_app(emu: Emulator) -> web.Application:
-    """The application serving every route of the emulated API on one origin."""
-    app = web.Application(middlewares=[_emulate], client_max_size=MAX_BODY)
-    app[EMULATOR] = emu
+def _raw_path(request: web.Request) -> str:
+    return request.raw_path.partition("?")[0]
+
+
+def build_app(gateway: Gateway, routes: Iterable[web.RouteDef]) -> web.Application:
+    """The application serving ``routes`` on one origin, every request through
+    ``gateway``."""
+    app = web.Application(middlewares=[gateway], client_max_size=MAX_BODY)
     app.on_response_prepare.append(_drop_on_prepare)
-    app.add_routes(configuration.routes)
-    app.add_routes(traffic.routes)
-    app.add_routes(recordings.routes)
+    app.add_routes(routes)
     return app

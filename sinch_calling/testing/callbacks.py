@@ -10,6 +10,7 @@ as a :class:`~sinch_calling.testing.SentEvent`.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from yarl import URL
 
 from ..auth import Credentials, content_md5, format_timestamp, string_to_sign
 from .journal import Journal, SentEvent
+from .observe import Exchange, Observers
 
 __all__ = ["CONTENT_TYPE", "CallbackSender", "parse_svaml"]
 
@@ -48,10 +50,12 @@ def signed_callback_headers(credentials: Credentials, url: str, body: bytes) -> 
 
 class CallbackSender:
     """Owns the one client session callbacks go through (opened by :meth:`start`,
-    closed by :meth:`close`)."""
+    closed by :meth:`close`); journals every attempt and reports it to ``observers``."""
 
-    def __init__(self, journal: Journal[SentEvent], *, timeout: float = 5.0) -> None:
+    def __init__(self, journal: Journal[SentEvent], *, timeout: float = 5.0,
+                 observers: Observers | None = None) -> None:
         self._journal = journal
+        self._observers = observers if observers is not None else Observers()
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 
@@ -81,8 +85,13 @@ class CallbackSender:
         body = json.dumps(event, separators=(",", ":")).encode()
         last: SentEvent | None = None
         for index, url in enumerate(urls):
+            started = time.perf_counter()
             last = await self._post(self._session, credentials, url, body, event, index > 0)
             self._journal.append(last)
+            if self._observers:
+                self._observers.notify(Exchange(
+                    kind="callback", method="POST", target=url, status=last.status,
+                    elapsed=time.perf_counter() - started, error=last.error, event=last.name))
             if last.status is not None and last.status < 500:
                 return last
         return last

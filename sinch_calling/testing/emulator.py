@@ -1,4 +1,10 @@
-"""``Emulator``: a local Sinch Calling API server, in-process, for tests and demos."""
+"""``Emulator``: a local Sinch Calling API server, in-process, for tests and demos.
+
+It is assembled from parts that each do one job: the state (:mod:`.state`), the call
+life cycle (:mod:`.lifecycle`), the routes (:mod:`.routes`) behind one middleware
+(:mod:`.app`), the callback sender (:mod:`.callbacks`), emulated time (:mod:`.clock`)
+and the TCP server (:mod:`.server`); each is handed the parts it uses.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +12,46 @@ import uuid
 from types import TracebackType
 from typing import Any, Self
 
-from aiohttp import web
-
 from ..errors import ValidationError
 from ..models import Destination
-from .app import build_app
+from .app import Gateway, build_app
 from .callbacks import CallbackSender
 from .clock import Clock
 from .faults import Faults
 from .journal import Journal, RecordedRequest, SentEvent, matching_requests
 from .lifecycle import CallLifecycle, CallProgress
+from .observe import Observers
 from .outcomes import Outcome, Outcomes, OutcomeSource
-from .recordings_state import RecordingStore
-from .state import ConfigurationState
-from .traffic_state import EmulatedCall, TrafficState
+from .routes.configuration import ConfigurationRoutes
+from .routes.recordings import RecordingRoutes
+from .routes.traffic import TrafficRoutes
+from .server import Server
+from .state import (
+    ConfigurationState,
+    EmulatedCall,
+    EmulatorState,
+    RecordingStore,
+    TrafficState,
+)
 
-__all__ = ["DEFAULT_KEY", "DEFAULT_SECRET", "Emulator"]
+__all__ = ["DEFAULT_KEY", "DEFAULT_MAX_JOURNAL", "DEFAULT_MAX_LIVE_CALLS", "DEFAULT_SECRET",
+           "Emulator"]
 
 DEFAULT_KEY = "emulator-application-key"
 DEFAULT_SECRET = "ZW11bGF0b3Itc2VjcmV0LXNlY3JldA=="  # base64 of b"emulator-secret-secret"
 
 DEFAULT_NUMBERS = ("+46000000000", "+46000000001", "+14045001000")
-# Seconds in-flight requests get to finish when the emulator stops; aiohttp waits this
-# long twice (to finish, then after cancelling), so stop() takes half a second at most.
-SHUTDOWN_TIMEOUT = 0.25
+DEFAULT_MAX_JOURNAL = 10_000
+"""Requests, callbacks and finished calls an emulator remembers unless told otherwise."""
+DEFAULT_MAX_LIVE_CALLS = 10_000
+"""Calls that may be ONGOING at once unless told otherwise (the oldest ends first)."""
+
+
+def _bound(field: str, value: int | None) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < 1):
+        raise ValidationError(field, "must be a positive integer, or None")
+    return value
 
 
 class Emulator:
@@ -40,14 +62,22 @@ class Emulator:
     URLs, calls, conferences, recordings), answers errors with Sinch's bodies, plays
     calls out according to :attr:`outcomes`, POSTs signed callbacks to the
     application's callback URLs, records every request in :attr:`requests` and every
-    callback in :attr:`events`, and follows the scripted failures in :attr:`faults`.
+    callback in :attr:`events`, follows the scripted failures in :attr:`faults` and
+    reports every exchange to :attr:`observers`.
 
-    ``auth_window``: seconds ``x-timestamp`` may differ from now (``None``: no check);
+    ``outcomes``: what callees do: an :class:`Outcomes`, or the default for every call
+    (an :class:`Outcome`, a :class:`Mix`, or a name: ``"answered"``, ``"busy"``,
+    ``"noanswer"``, ``"failed"``); ``auth_window``: seconds ``x-timestamp`` may differ
+    from now (``None``: no check);
     ``realtime=False``: emulated time stands still except through :meth:`advance`;
-    ``callback_timeout``: seconds a backend gets to answer a callback;
-    ``max_journal``: keep only the newest that many entries in :attr:`requests` and
-    :attr:`events`, and only that many finished calls (older ones are forgotten: their
-    ``GET`` answers 404) -- for long runs; ``None`` (the default) keeps everything.
+    ``callback_timeout``: seconds a backend gets to answer a callback.
+
+    Memory stays bounded however long it runs: ``max_journal`` (default 10,000) keeps
+    only the newest that many entries in :attr:`requests` and :attr:`events`, and only
+    that many finished calls (older ones are forgotten: their ``GET`` answers 404);
+    ``max_live_calls`` (default 10,000) bounds the calls ONGOING at once: a new call
+    beyond it first ends the oldest ongoing one (reason ``TIMEOUT``, as if it reached
+    its ``maxDuration``; its DiCE is sent as usual). ``None`` lifts either bound.
     """
 
     def __init__(
@@ -57,78 +87,133 @@ class Emulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        outcomes: Outcomes | OutcomeSource | None = None,
+        outcomes: Outcomes | OutcomeSource | str | None = None,
         auth_window: float | None = 300.0,
         realtime: bool = True,
         callback_timeout: float = 5.0,
-        max_journal: int | None = None,
+        max_journal: int | None = DEFAULT_MAX_JOURNAL,
+        max_live_calls: int | None = DEFAULT_MAX_LIVE_CALLS,
     ) -> None:
         if auth_window is not None and auth_window <= 0:
             raise ValidationError("auth_window", "must be positive seconds, or None")
         if callback_timeout <= 0:
             raise ValidationError("callback_timeout", "must be positive seconds")
-        if max_journal is not None and (isinstance(max_journal, bool)
-                                        or not isinstance(max_journal, int) or max_journal < 1):
-            raise ValidationError("max_journal", "must be a positive integer, or None")
+        self.max_journal = _bound("max_journal", max_journal)
+        self.max_live_calls = _bound("max_live_calls", max_live_calls)
         self.application_key = application_key
         self.application_secret = application_secret
-        self.host = host
-        self.port = port
-        self.auth_window = auth_window
-        self.configuration = ConfigurationState()
-        self.configuration.add_application(application_key, application_secret)
-        for number in DEFAULT_NUMBERS:
-            self.configuration.add_number(number)
-        self.outcomes = outcomes if isinstance(outcomes, Outcomes) else Outcomes(
-            outcomes if outcomes is not None else Outcome())
         self.clock = Clock(realtime=realtime)
-        self.traffic = TrafficState(max_finished=max_journal)
-        self.lifecycle = CallLifecycle(self)
-        self.recordings = RecordingStore()
-        self.faults = Faults()
-        self.max_journal = max_journal
-        self.requests: Journal[RecordedRequest] = Journal(maxlen=max_journal)
-        self.events: Journal[SentEvent] = Journal(maxlen=max_journal)
-        self.callbacks = CallbackSender(self.events, timeout=callback_timeout)
-        self.app = build_app(self)
-        self._runner: web.AppRunner | None = None
+        configuration = ConfigurationState(auth_window=auth_window)
+        configuration.add_application(application_key, application_secret)
+        for number in DEFAULT_NUMBERS:
+            configuration.add_number(number)
+        self.state = EmulatorState(
+            configuration=configuration,
+            traffic=TrafficState(max_live=max_live_calls, max_finished=max_journal),
+            recordings=RecordingStore(now=self.clock.utcnow),
+            outcomes=outcomes if isinstance(outcomes, Outcomes) else Outcomes(
+                outcomes if outcomes is not None else Outcome()),
+            faults=Faults(),
+            requests=Journal(maxlen=max_journal),
+            events=Journal(maxlen=max_journal),
+        )
+        self.observers = Observers()
+        self.callbacks = CallbackSender(self.state.events, timeout=callback_timeout,
+                                        observers=self.observers)
+        self.lifecycle = CallLifecycle(
+            traffic=self.state.traffic, applications=configuration.applications,
+            outcomes=self.state.outcomes, clock=self.clock, callbacks=self.callbacks,
+            origin=lambda: self.url)
+        gateway = Gateway(requests=self.state.requests, faults=self.state.faults,
+                          configuration=configuration, observers=self.observers)
+        self.app = build_app(gateway, [
+            *ConfigurationRoutes(configuration).table(),
+            *TrafficRoutes(self.state.traffic, self.lifecycle, self.clock.utcnow).table(),
+            *RecordingRoutes(self.state.recordings).table(),
+        ])
+        self._server = Server(self.app, host=host, port=port)
+
+    # -- the state's parts ----------------------------------------------------------------
+
+    @property
+    def configuration(self) -> ConfigurationState:
+        """Applications, numbers, callback URLs."""
+        return self.state.configuration
+
+    @property
+    def traffic(self) -> TrafficState:
+        """Calls and conferences."""
+        return self.state.traffic
+
+    @property
+    def recordings(self) -> RecordingStore:
+        """Recordings served: ``add(key, data)``, ``add_file``, ``add_generated``."""
+        return self.state.recordings
+
+    @property
+    def outcomes(self) -> Outcomes:
+        """What callees do (``outcomes.set(number_or_glob, Outcome.busy())``)."""
+        return self.state.outcomes
+
+    @property
+    def faults(self) -> Faults:
+        """Scripted failures (``faults.add(method, path_glob, status=503, ...)``)."""
+        return self.state.faults
+
+    @property
+    def requests(self) -> Journal[RecordedRequest]:
+        """Requests received, oldest first (the newest ``max_journal``)."""
+        return self.state.requests
+
+    @property
+    def events(self) -> Journal[SentEvent]:
+        """Callback attempts made, oldest first (the newest ``max_journal``)."""
+        return self.state.events
+
+    @property
+    def auth_window(self) -> float | None:
+        """Seconds a signed request's ``x-timestamp`` may differ from now (``None``: any)."""
+        return self.state.configuration.auth_window
+
+    @auth_window.setter
+    def auth_window(self, seconds: float | None) -> None:
+        if seconds is not None and seconds <= 0:
+            raise ValidationError("auth_window", "must be positive seconds, or None")
+        self.state.configuration.auth_window = seconds
 
     # -- serving ------------------------------------------------------------------------
 
     @property
+    def host(self) -> str:
+        """The interface it binds."""
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        """The port it serves on (0 until started, when asked for any free port)."""
+        return self._server.port
+
+    @property
     def url(self) -> str:
         """The origin to pass as ``base_url`` (``http://127.0.0.1:PORT``)."""
-        if self._runner is None:
-            raise RuntimeError("the emulator is not running")
-        return f"http://{self.host}:{self.port}"
+        return self._server.url
 
     async def start(self) -> None:
         """Bind and serve (``port=0`` picks a free port)."""
-        if self._runner is not None:
+        if self._server.running:
             return
         self.clock.open()
         await self.callbacks.start()
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
-                               shutdown_timeout=SHUTDOWN_TIMEOUT)
         try:
-            await runner.setup()
-            site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-            await site.start()
+            await self._server.start()
         except BaseException:
-            await runner.cleanup()
             await self.callbacks.close()
             raise
-        if self.port == 0:
-            self.port = int(runner.addresses[0][1])
-        self._runner = runner
 
     async def stop(self) -> None:
         """Stop serving (requests in flight get a moment to finish, then are cut off),
         then cancel pending calls' steps and callbacks; idempotent."""
-        runner = self._runner
-        if runner is not None:
-            await runner.cleanup()  # first: no request can start work after the clock stops
-            self._runner = None
+        await self._server.stop()  # first: no request can start work after the clock stops
         await self.clock.close()
         await self.callbacks.close()
 
@@ -180,8 +265,7 @@ class Emulator:
         call = EmulatedCall(call_id=uuid.uuid4().hex, application_key=key, method="incoming",
                             to=Destination.number(to), cli=cli, custom=custom,
                             clock=self.clock.utcnow)
-        self.traffic.calls[call.call_id] = call
-        self.lifecycle.started(call)
+        self.lifecycle.admit(call)
         return call
 
     async def notify(self, call_id: str, event_type: str, **fields: Any) -> SentEvent | None:
@@ -209,5 +293,5 @@ class Emulator:
         self.events.clear()
 
     def __repr__(self) -> str:
-        where = self.url if self._runner else "stopped"
+        where = self.url if self._server.running else "stopped"
         return f"Emulator({where}, application_key={self.application_key!r})"

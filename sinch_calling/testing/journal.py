@@ -12,7 +12,14 @@ from urllib.parse import unquote
 import attrs
 from multidict import CIMultiDictProxy
 
-__all__ = ["Journal", "RecordedRequest", "SentEvent", "matching_requests", "path_matches"]
+__all__ = [
+    "Journal",
+    "Recent",
+    "RecordedRequest",
+    "SentEvent",
+    "matching_requests",
+    "path_matches",
+]
 
 _T = TypeVar("_T")
 
@@ -39,6 +46,29 @@ class Journal(deque[_T]):
 
     def __ne__(self, other: object) -> bool:
         return not self == other
+
+
+class Recent(list[_T]):
+    """A list that keeps only its newest ``limit`` items: appending past the limit drops
+    the oldest. For the small per-call records (an empty one costs what an empty list
+    does, unlike a deque's preallocated block)."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int, items: Iterable[_T] = ()) -> None:
+        super().__init__()
+        self.limit = limit
+        self.extend(items)
+
+    def append(self, item: _T, /) -> None:
+        super().append(item)
+        if len(self) > self.limit:
+            del self[0]
+
+    def extend(self, items: Iterable[_T], /) -> None:
+        super().extend(items)
+        if len(self) > self.limit:
+            del self[:len(self) - self.limit]
 
 
 @attrs.frozen(kw_only=True)

@@ -1,42 +1,52 @@
 """How emulated calls progress: ring, answer or not, SVAML, callbacks, hang-up.
 
-Route handlers call exactly four methods: :meth:`CallLifecycle.started` after a
-callout created a call, :meth:`CallLifecycle.apply` for ``PATCH /calls/id/{callId}``,
+Route handlers call exactly four methods: :meth:`CallLifecycle.admit` for a call a
+callout created, :meth:`CallLifecycle.apply` for ``PATCH /calls/id/{callId}``,
 :meth:`CallLifecycle.play_to_leg` for ``PATCH /calls/id/{callId}/leg/{callLeg}`` and
 :meth:`CallLifecycle.hangup` for conference kicks. Everything about timing and
 callbacks lives here.
 
 With the default :class:`~sinch_calling.testing.Outcome` a callout is answered
-synchronously inside :meth:`started` (and a conference callout joins its room), and
-the call stays ONGOING until it is hung up. Steps that take emulated time or need a
-backend run as one tracked task per call (see :mod:`sinch_calling.testing.clock`).
+synchronously inside :meth:`admit` (and a conference callout joins its room), and
+the call stays ONGOING until it is hung up, or until ``max_live`` newer calls push it
+out (:meth:`CallLifecycle.admit`). Steps that take emulated time or need a backend run
+as one tracked task per call (see :mod:`sinch_calling.testing.clock`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any, TypeAlias
 
 import attrs
 
 from ..auth import format_timestamp
 from ..models import CallReason, CallResult, CallStatus
-from .clock import Timer
-from .journal import SentEvent
-from .outcomes import Outcome
-from .traffic_state import ConferenceState, EmulatedCall, ParticipantState
+from .callbacks import CallbackSender
+from .clock import Clock, Timer
+from .journal import Recent, SentEvent
+from .outcomes import Outcome, Outcomes
+from .state import Application, ConferenceState, EmulatedCall, ParticipantState, TrafficState
 
-if TYPE_CHECKING:
-    from .emulator import Emulator
-
-__all__ = ["CallLifecycle", "CallProgress"]
+__all__ = ["EVICTED_REASON", "MAX_PROGRESS_ENTRIES", "CallLifecycle", "CallProgress"]
 
 Document: TypeAlias = dict[str, Any]
 Route: TypeAlias = tuple[str, ...] | Document  # callback URLs, or inline SVAML
 MAX_MENU_ROUNDS = 50  # a backend answering every PIE with another menu must not spin forever
 RATE_PER_MINUTE = 0.0368
 RATE: dict[str, Any] = {"currencyId": "USD", "amount": RATE_PER_MINUTE}
+MAX_PROGRESS_ENTRIES = 100
+"""Prompts, tones and menu results a call remembers (the newest)."""
+EVICTED_REASON = CallReason.TIMEOUT
+"""Why a call pushed out by ``max_live`` newer calls ended (as if it reached its
+``maxDuration``)."""
+
+
+def _entries() -> Recent[Any]:
+    return Recent(MAX_PROGRESS_ENTRIES)
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -47,33 +57,56 @@ class CallProgress:
     (``"caller"``, ``"callee"``) was played by ``calls.manage_leg``, in order (a leg
     Sinch ignores, as for a callout or a conference participant, counts as the call's
     one party: the callee of a callout, the caller of an incoming call); ``sent_dtmf``:
-    tones sent to the callee; ``menu_results``: each ``runMenu`` outcome (PIE's ``menuResult``);
+    tones sent to the callee; ``menu_results``: each ``runMenu`` outcome (PIE's
+    ``menuResult``) -- each of these keeps the newest :data:`MAX_PROGRESS_ENTRIES`;
     ``cookies``: ``setCookie`` values; ``recording``: the last ``startRecording``
     options; ``parked``: waiting for a ``PATCH`` to unpark it.
     """
 
     call_id: str
     outcome: Outcome
-    body: dict[str, Any] = attrs.Factory(dict)  # the callout's own fields, keys lower case
     routes: dict[str, Route] = attrs.Factory(dict)
+    on_answer: tuple[tuple[str, ...], str | None] = ((), None)  # prompts, DTMF, on answer
     dtmf: list[str] = attrs.Factory(list)
-    prompts: list[str] = attrs.Factory(list)
-    heard: dict[str, list[str]] = attrs.Factory(lambda: {"caller": [], "callee": []})
-    sent_dtmf: list[str] = attrs.Factory(list)
-    menu_results: list[dict[str, Any]] = attrs.Factory(list)
+    prompts: Recent[str] = attrs.Factory(_entries)
+    sent_dtmf: Recent[str] = attrs.Factory(_entries)
+    menu_results: Recent[dict[str, Any]] = attrs.Factory(_entries)
     cookies: dict[str, str] = attrs.Factory(dict)
     recording: dict[str, Any] | None = None
     parked: bool = False
     amd: bool = False
     wake: asyncio.Future[None] | None = attrs.field(default=None, repr=False)
     hangup_timer: Timer | None = attrs.field(default=None, repr=False)  # the talk time's end
+    # What each leg heard, made on the first manage_leg (most calls never get one).
+    legs: dict[str, Recent[str]] | None = attrs.field(default=None, repr=False)
+
+    @property
+    def heard(self) -> dict[str, list[str]]:
+        """What the ``"caller"`` and ``"callee"`` legs were played, in order (a copy)."""
+        legs = self.legs or {}
+        return {leg: list(legs.get(leg, ())) for leg in ("caller", "callee")}
+
+    def hear(self, leg: str, played: list[str]) -> None:
+        """Record that ``leg`` (``"caller"`` or ``"callee"``) was played ``played``."""
+        if self.legs is None:
+            self.legs = {"caller": _entries(), "callee": _entries()}
+        self.legs[leg].extend(played)
 
 
-def _callout_body(call: EmulatedCall) -> dict[str, Any]:
-    """The callout's own fields (``request[method]``), keys in lower case."""
-    inner = call.request.get(call.method) if call.request else None
-    body = inner if isinstance(inner, dict) else call.request
-    return {k.lower(): v for k, v in body.items() if isinstance(k, str)}
+def _lower_keys(callout: Mapping[str, Any]) -> dict[str, Any]:
+    return {k.lower(): v for k, v in callout.items() if isinstance(k, str)}
+
+
+def _on_answer(method: str, body: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None]:
+    """What the callee hears on answer: prompts said, DTMF sent (callout fields)."""
+    prompts: list[str] = []
+    spoken = body.get("text") or body.get("prompts")
+    if method == "ttsCallout" and isinstance(spoken, str):
+        prompts.append(spoken)
+    if method == "conferenceCallout" and isinstance(body.get("greeting"), str):
+        prompts.append(body["greeting"])
+    dtmf = body.get("dtmf")
+    return tuple(prompts), dtmf if isinstance(dtmf, str) else None
 
 
 def _inline_or_url(value: object) -> Route | None:
@@ -107,14 +140,27 @@ def _played(instruction: object) -> list[str]:
 
 
 def _wire(value: object) -> str:
-    return str(getattr(value, "value", value))
+    return str(value.value) if isinstance(value, Enum) else str(value)
 
 
 class CallLifecycle:
-    """Moves emulated calls from ONGOING to FINAL and sends their callbacks."""
+    """Moves emulated calls from ONGOING to FINAL and sends their callbacks.
 
-    def __init__(self, emulator: Emulator) -> None:
-        self._emulator = emulator
+    It is handed the parts it works on: ``traffic`` (calls, conferences, bounds),
+    ``applications`` (callback URLs and credentials, by key), ``outcomes`` (what callees
+    do), ``clock`` (emulated time and tasks), ``callbacks`` (the sender) and ``origin``
+    (the emulator's URL, for ICE's ``callResourceUrl``).
+    """
+
+    def __init__(self, *, traffic: TrafficState, applications: Mapping[str, Application],
+                 outcomes: Outcomes, clock: Clock, callbacks: CallbackSender,
+                 origin: Callable[[], str]) -> None:
+        self._traffic = traffic
+        self._applications = applications
+        self._outcomes = outcomes
+        self._clock = clock
+        self._callbacks = callbacks
+        self._origin = origin
         self._progress: dict[str, CallProgress] = {}
 
     # -- inspection -------------------------------------------------------------------
@@ -128,18 +174,27 @@ class CallLifecycle:
         self._progress[call_id].dtmf.extend(inputs)
 
     def clear(self) -> None:
-        """Forget per-call progress (calls stay in ``emulator.traffic``)."""
+        """Forget per-call progress (calls stay in the traffic state)."""
         self._progress.clear()
 
     # -- the three entry points -------------------------------------------------------
 
-    def started(self, call: EmulatedCall) -> None:
-        """A callout created ``call`` (already stored in ``emulator.traffic.calls``)."""
-        emu = self._emulator
-        outcome = emu.outcomes.choose(call.to.endpoint)
-        body = _callout_body(call)
+    def admit(self, call: EmulatedCall, callout: Mapping[str, Any] | None = None) -> None:
+        """Store the new ``call`` and start it; ``callout`` is the callout's own fields
+        (``request[method]``), read now and not kept.
+
+        When ``traffic.max_live`` calls are already ONGOING, the oldest of them ends first
+        (result as it stands, reason :data:`EVICTED_REASON`, its DiCE sent as usual).
+        """
+        while (oldest := self._traffic.over_live_bound()) is not None:
+            self._end(oldest, CallResult.ANSWERED if oldest.answered_at else CallResult.NA,
+                      EVICTED_REASON)
+        self._traffic.add(call)
+        outcome = self._outcomes.choose(call.to.endpoint)
+        body = _lower_keys(callout or {})
         progress = CallProgress(call_id=call.call_id, outcome=outcome, dtmf=list(outcome.dtmf),
-                                body=body, routes=self._routes(call, body))
+                                routes=self._routes(call, body),
+                                on_answer=_on_answer(call.method, body))
         self._progress[call.call_id] = progress
         pending_menu: Document | None = None
         ice = progress.routes.get("ice")
@@ -151,18 +206,17 @@ class CallLifecycle:
             self._answer(call, progress)
             if (outcome.talk is None and not progress.routes.keys() & {"ace", "pie", "dice"}):
                 return  # nothing happens until the call is hung up: no task needed
-        emu.clock.spawn(self._run(call, progress, pending_menu), f"sinch-call-{call.call_id}")
+        self._clock.spawn(self._run(call, progress, pending_menu), f"sinch-call-{call.call_id}")
 
     def apply(self, call: EmulatedCall, document: dict[str, Any]) -> None:
         """A SVAML document arrived for ``call`` (``PATCH /calls/id/{callId}``)."""
         progress = self._progress_of(call)
         if progress.parked:
             progress.parked = False
-            self._emulator.clock.wake(progress.wake)
+            self._clock.wake(progress.wake)
         menu = self._execute(call, progress, document)
         if menu is not None:
-            self._emulator.clock.spawn(self._menus(call, progress, menu),
-                                       f"sinch-menu-{call.call_id}")
+            self._clock.spawn(self._menus(call, progress, menu), f"sinch-menu-{call.call_id}")
 
     def play_to_leg(self, call: EmulatedCall, leg: str, document: dict[str, Any]) -> None:
         """``PATCH /calls/id/{callId}/leg/{callLeg}``: play ``document``'s ``say`` and
@@ -181,7 +235,7 @@ class CallLifecycle:
             played = _played(instruction)
             progress.prompts.extend(played)
             for name in legs:
-                progress.heard[name].extend(played)
+                progress.hear(name, played)
         if _name(document.get("action")) == "hangup":
             self.hangup(call, CallReason.MANAGERHANGUP)
 
@@ -208,10 +262,10 @@ class CallLifecycle:
         if call.conference_id:
             event.setdefault("conferenceId", call.conference_id)
         route = progress.routes.get("notify")
-        app = self._emulator.configuration.applications.get(call.application_key)
+        app = self._applications.get(call.application_key)
         if not isinstance(route, tuple) or app is None:
             return None
-        return await self._emulator.callbacks.send(app.credentials, route, event)
+        return await self._callbacks.send(app.credentials, route, event)
 
     # -- progress ----------------------------------------------------------------------
 
@@ -219,13 +273,13 @@ class CallLifecycle:
         progress = self._progress.get(call.call_id)
         if progress is None:
             progress = CallProgress(call_id=call.call_id, outcome=Outcome())
-            if call.call_id in self._emulator.traffic.calls:  # not for a forgotten call
+            if call.call_id in self._traffic.calls:  # not for a forgotten call
                 self._progress[call.call_id] = progress
         return progress
 
     def _routes(self, call: EmulatedCall, body: dict[str, Any]) -> dict[str, Route]:
         """Where each event of ``call`` goes: callback URLs or inline SVAML."""
-        app = self._emulator.configuration.applications.get(call.application_key)
+        app = self._applications.get(call.application_key)
         urls = tuple(u for u in (app.callbacks.primary, app.callbacks.fallback) if u) if app \
             else ()
         routes: dict[str, Route] = {}
@@ -268,7 +322,7 @@ class CallLifecycle:
                 call, progress, "ace", self._ace_event(call, progress)))
         if self._ongoing(call):
             if outcome.talk is not None:
-                progress.hangup_timer = self._emulator.clock.schedule(
+                progress.hangup_timer = self._clock.schedule(
                     outcome.talk, lambda: self.hangup(call, CallReason.CALLEEHANGUP))
             while self._ongoing(call):
                 await self._pause(progress, None)
@@ -284,7 +338,7 @@ class CallLifecycle:
         """Wait ``seconds`` of emulated time (``None``: until woken by a hang-up or PATCH)."""
         if seconds is not None and seconds <= 0:
             return
-        clock = self._emulator.clock
+        clock = self._clock
         future = clock.future()
         progress.wake = future
         timer = clock.schedule(seconds, lambda: clock.wake(future)) if seconds else None
@@ -300,25 +354,18 @@ class CallLifecycle:
         return call.status is CallStatus.ONGOING
 
     def _answer(self, call: EmulatedCall, progress: CallProgress) -> None:
-        call.answered_at = self._emulator.clock.utcnow()
-        body = progress.body
-        if call.method == "ttsCallout":
-            spoken = body.get("text") or body.get("prompts")
-            if isinstance(spoken, str):
-                progress.prompts.append(spoken)
-        if isinstance(body.get("dtmf"), str):
-            progress.sent_dtmf.append(body["dtmf"])
-        if call.method == "conferenceCallout":
-            if isinstance(body.get("greeting"), str):
-                progress.prompts.append(body["greeting"])
-            if call.conference_id is not None:
-                self._join(call, call.conference_id)
-        elif call.conference_id is not None:  # connectConf came before the answer
+        call.answered_at = self._clock.utcnow()
+        prompts, dtmf = progress.on_answer
+        progress.on_answer = ((), None)
+        progress.prompts.extend(prompts)
+        if dtmf is not None:
+            progress.sent_dtmf.append(dtmf)
+        if call.conference_id is not None:  # a conference callout, or connectConf came first
             self._join(call, call.conference_id)
 
     def _join(self, call: EmulatedCall, conference_id: str) -> None:
-        conferences = self._emulator.traffic.conferences
-        self._emulator.traffic.leave(call.call_id, keep=conference_id)
+        conferences = self._traffic.conferences
+        self._traffic.leave(call, keep=conference_id)
         call.conference_id = conference_id
         if call.answered_at is None:
             return
@@ -329,20 +376,20 @@ class CallLifecycle:
             number = call.cli if call.method == "incoming" else call.to.endpoint
             room.participants[call.call_id] = ParticipantState(
                 call_id=call.call_id, cli=number or "",
-                joined_at=self._emulator.clock.utcnow())
+                joined_at=self._clock.utcnow())
 
     def _end(self, call: EmulatedCall, result: CallResult, reason: CallReason) -> None:
         if call.status is CallStatus.FINAL:
             return
-        traffic = self._emulator.traffic
-        traffic.leave(call.call_id)
+        traffic = self._traffic
+        traffic.leave(call)
         call.finish(result, reason)
         progress = self._progress.get(call.call_id)
         if progress is not None:
             if progress.hangup_timer is not None:
                 progress.hangup_timer.cancel()
                 progress.hangup_timer = None
-            self._emulator.clock.wake(progress.wake)
+            self._clock.wake(progress.wake)
         for forgotten in traffic.retire(call.call_id):
             self._progress.pop(forgotten, None)
 
@@ -445,18 +492,17 @@ class CallLifecycle:
             return None
         if isinstance(route, dict):
             return route
-        emu = self._emulator
-        app = emu.configuration.applications.get(call.application_key)
+        app = self._applications.get(call.application_key)
         if app is None:
             return None
-        sent = await emu.callbacks.send(app.credentials, route, event)
+        sent = await self._callbacks.send(app.credentials, route, event)
         return sent.svaml if sent is not None and name in ("ice", "ace", "pie") else None
 
     def _common(self, call: EmulatedCall, name: str) -> dict[str, Any]:
         event: dict[str, Any] = {
             "event": name,
             "callid": call.call_id,
-            "timestamp": format_timestamp(self._emulator.clock.utcnow()),
+            "timestamp": format_timestamp(self._clock.utcnow()),
             "version": 1,
             "applicationKey": call.application_key,
         }
@@ -472,7 +518,7 @@ class CallLifecycle:
     def _ice_event(self, call: EmulatedCall) -> dict[str, Any]:
         event = self._common(call, "ice")
         event.update({
-            "callResourceUrl": f"{self._emulator.url}/calling/v1/calls/id/{call.call_id}",
+            "callResourceUrl": f"{self._origin()}/calling/v1/calls/id/{call.call_id}",
             "userRate": RATE,
             "cli": call.cli or "private",
             "to": self._to(call),

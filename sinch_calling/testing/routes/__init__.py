@@ -1,1 +1,1 @@
-"""Route tables of the emulator, one module per API area."""
+"""The emulator's route handlers, one class per API area, each handed its state."""

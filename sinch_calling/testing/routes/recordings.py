@@ -14,13 +14,11 @@ from datetime import datetime
 from aiohttp import web
 
 from ...auth import parse_timestamp
-from ..context import CUT_AFTER, emulator_of
-from ..recordings_state import StoredRecording
+from ..keys import CUT_AFTER, DROPPED
 from ..responses import bad_request, not_found
+from ..state import RecordingStore, StoredRecording
 
-__all__ = ["routes"]
-
-routes = web.RouteTableDef()
+__all__ = ["RecordingRoutes"]
 
 _DEFAULT_PAGE_SIZE = 100
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -49,41 +47,19 @@ def _positive(request: web.Request, name: str, default: int, message: str) -> in
     return value
 
 
-@routes.get("/calling/v1/recording")
-async def list_recordings(request: web.Request) -> web.Response:
-    """``GET /calling/v1/recording?from=&to=&page=&pageSize=``: a page of RecordingFileInfo."""
-    page = _positive(request, "page", 1, "'pageNumber' must be greater than 0")
-    size = _positive(request, "pageSize", _DEFAULT_PAGE_SIZE,
-                     "'pageSize' must be a positive integer")
-    start, end = _timestamp(request, "from"), _timestamp(request, "to")
-    if start is not None and end is not None and end <= start:
-        raise bad_request("'to' must be greater than 'from'")
-    store = emulator_of(request).recordings
-    found = store.window(start, end)[(page - 1) * size:page * size]
-    infos = [r.info() for r in found]
-    return web.json_response({store.list_wrapper: infos} if store.list_wrapper else infos)
-
-
-def _recording(request: web.Request) -> StoredRecording:
-    key = request.match_info["key"]
-    recording = emulator_of(request).recordings.get(key)
-    if recording is None:
-        raise not_found(f"Recording not found: {key}")
-    return recording
-
-
 class _Unsatisfiable(Exception):
     """The Range starts past the end of the recording."""
 
 
-def _byte_range(request: web.Request, recording: StoredRecording) -> tuple[int, int] | None:
+def _byte_range(request: web.Request, recording: StoredRecording,
+                ignore_range: bool) -> tuple[int, int] | None:
     """The ``[start, end)`` a Range header asks for; ``None`` for the whole body.
 
     Raises :class:`_Unsatisfiable` (answered with 416) for a range past the end.
     Multi-range and malformed headers are ignored (the whole body), as RFC 9110 allows.
     """
     header = request.headers.get("Range")
-    if not header or emulator_of(request).recordings.ignore_range:
+    if not header or ignore_range:
         return None
     if_range = request.headers.get("If-Range")
     if if_range is not None and if_range != recording.etag:
@@ -104,40 +80,79 @@ def _byte_range(request: web.Request, recording: StoredRecording) -> tuple[int, 
     return start, end
 
 
-@routes.get(r"/calling/v1/recording/{key:[\s\S]+}")
-async def download_recording(request: web.Request) -> web.StreamResponse:
-    """``GET /calling/v1/recording/{key}``: the binary body, streamed."""
-    recording = _recording(request)
-    try:
-        span = _byte_range(request, recording)
-    except _Unsatisfiable:
-        return web.Response(status=416, headers={"Content-Range": f"bytes */{recording.size}"})
-    start, end = span if span is not None else (0, recording.size)
-    response = web.StreamResponse(status=200 if span is None else 206)
-    response.headers["Content-Type"] = recording.content_type
-    response.headers["ETag"] = recording.etag
-    response.headers["Accept-Ranges"] = "bytes"
-    if span is not None:
-        response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{recording.size}"
-    response.content_length = end - start
-    await response.prepare(request)
-    budget = request.get(CUT_AFTER)  # set by a ``cut_after`` fault
-    async for chunk in recording.chunks(start, end):
-        if budget is not None and len(chunk) >= budget:
-            await response.write(chunk[:budget])
-            if request.transport is not None:
-                request.transport.close()
-            return response
-        await response.write(chunk)
-        if budget is not None:
-            budget -= len(chunk)
-    await response.write_eof()
-    return response
+class RecordingRoutes:
+    """The recordings API's handlers, over the store they are handed."""
 
+    def __init__(self, store: RecordingStore) -> None:
+        self._store = store
 
-@routes.delete(r"/calling/v1/recording/{key:[\s\S]+}")
-async def delete_recording(request: web.Request) -> web.Response:
-    """``DELETE /calling/v1/recording/{key}``."""
-    recording = _recording(request)
-    emulator_of(request).recordings.delete(recording.key)
-    return web.Response(status=200)
+    def table(self) -> list[web.RouteDef]:
+        """Every route, for ``app.add_routes``."""
+        one = r"/calling/v1/recording/{key:[\s\S]+}"
+        return [
+            web.get("/calling/v1/recording", self.list_recordings),
+            web.get(one, self.download_recording),
+            web.delete(one, self.delete_recording),
+        ]
+
+    async def list_recordings(self, request: web.Request) -> web.Response:
+        """``GET /calling/v1/recording?from=&to=&page=&pageSize=``: a page of
+        RecordingFileInfo, whose ``url`` is on the origin the request came to."""
+        page = _positive(request, "page", 1, "'pageNumber' must be greater than 0")
+        size = _positive(request, "pageSize", _DEFAULT_PAGE_SIZE,
+                         "'pageSize' must be a positive integer")
+        start, end = _timestamp(request, "from"), _timestamp(request, "to")
+        if start is not None and end is not None and end <= start:
+            raise bad_request("'to' must be greater than 'from'")
+        store = self._store
+        found = store.window(start, end)[(page - 1) * size:page * size]
+        origin = str(request.url.origin())
+        infos = [r.info(origin) for r in found]
+        return web.json_response({store.list_wrapper: infos} if store.list_wrapper else infos)
+
+    def _recording(self, request: web.Request) -> StoredRecording:
+        key = request.match_info["key"]
+        recording = self._store.get(key)
+        if recording is None:
+            raise not_found(f"Recording not found: {key}")
+        return recording
+
+    async def download_recording(self, request: web.Request) -> web.StreamResponse:
+        """``GET /calling/v1/recording/{key}``: the binary body, streamed."""
+        recording = self._recording(request)
+        try:
+            span = _byte_range(request, recording, self._store.ignore_range)
+        except _Unsatisfiable:
+            return web.Response(status=416,
+                                headers={"Content-Range": f"bytes */{recording.size}"})
+        start, end = span if span is not None else (0, recording.size)
+        response = web.StreamResponse(status=200 if span is None else 206)
+        response.headers["Content-Type"] = recording.content_type
+        response.headers["ETag"] = recording.etag
+        response.headers["Accept-Ranges"] = "bytes"
+        if span is not None:
+            response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{recording.size}"
+        response.content_length = end - start
+        await response.prepare(request)
+        budget = request.get(CUT_AFTER)  # set by a ``cut_after`` fault
+        try:
+            async for chunk in recording.chunks(start, end):
+                if budget is not None and len(chunk) >= budget:
+                    await response.write(chunk[:budget])
+                    request[DROPPED] = "cut by fault mid-body"
+                    if request.transport is not None:
+                        request.transport.close()
+                    return response
+                await response.write(chunk)
+                if budget is not None:
+                    budget -= len(chunk)
+            await response.write_eof()
+        except ConnectionError:  # the client stopped reading and hung up: its choice
+            request[DROPPED] = "client disconnected"
+        return response
+
+    async def delete_recording(self, request: web.Request) -> web.Response:
+        """``DELETE /calling/v1/recording/{key}``."""
+        recording = self._recording(request)
+        self._store.delete(recording.key)
+        return web.Response(status=200)

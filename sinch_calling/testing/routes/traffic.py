@@ -2,7 +2,7 @@
 
 Requests are checked as Sinch checks them (400 with ``errorCode`` 40001 illegal
 parameter, 40002 missing parameter, 40003 invalid request; 404 with 40400 for an
-unknown call or conference); call progress is left to ``emulator.lifecycle``.
+unknown call or conference); call progress is left to the call life cycle.
 
 An application sees only its own calls: another application's call is answered 404,
 as an unknown one, and a conference shows (and lets it manage) only its own
@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 import cattrs
 from aiohttp import web
@@ -26,20 +27,15 @@ from ...models.callouts import MusicOnHold
 from ...models.commands import ParticipantCommandName
 from ...serialization import converter
 from ...svaml import Svaml, UnknownAction, UnknownInstruction
-from ..context import APPLICATION_KEY, emulator_of
+from ..checks import is_dtmf, is_e164
+from ..keys import APPLICATION_KEY
+from ..lifecycle import CallLifecycle
 from ..responses import bad_request, not_found
-from ..traffic_state import EmulatedCall, ParticipantState
+from ..state import EmulatedCall, ParticipantState, TrafficState
 
-if TYPE_CHECKING:
-    from ..emulator import Emulator
-
-__all__ = ["routes"]
-
-routes = web.RouteTableDef()
+__all__ = ["TrafficRoutes", "call_information"]
 
 _PREFIX = "/calling/v1"
-_DTMF = re.compile(r"[0-9*#wW]+")
-_E164 = re.compile(r"\+[0-9]{1,15}")
 _METHODS = ("ttsCallout", "conferenceCallout", "customCallout")
 _RATE_PER_MINUTE = 0.0368
 _CURRENCY = "USD"
@@ -47,12 +43,6 @@ _CURRENCY = "USD"
 MISSING = 40002
 ILLEGAL = 40001
 INVALID = 40003
-
-
-def now(emu: Emulator) -> datetime:
-    """The emulator's current time (its clock, when it has one)."""
-    clock = getattr(emu, "clock", None)
-    return clock.utcnow() if clock is not None else datetime.now(UTC)
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -98,7 +88,7 @@ def _destination(body: dict[str, Any], *, required: bool = True) -> Destination 
     if dtype is DestinationType.NUMBER:
         if not endpoint.startswith("+"):
             raise bad_request("Number missing leading +", 40005)
-        if not _E164.fullmatch(endpoint):
+        if not is_e164(endpoint):
             raise bad_request(f"Illegal parameter: destination.endpoint {endpoint!r}", ILLEGAL)
     return Destination(type=dtype, endpoint=endpoint)
 
@@ -113,10 +103,10 @@ def _pstn_or_user(body: dict[str, Any]) -> Destination:
 def _common(body: dict[str, Any]) -> None:
     """Checks every callout kind shares: cli, dtmf, maxDuration, flags, domain."""
     cli = _text(body, "cli")
-    if cli is not None and not _E164.fullmatch(cli):
+    if cli is not None and not is_e164(cli):
         raise bad_request(f"Illegal parameter: cli {cli!r}", ILLEGAL)
     dtmf = _text(body, "dtmf")
-    if dtmf is not None and not _DTMF.fullmatch(dtmf):
+    if dtmf is not None and not is_dtmf(dtmf):
         raise bad_request(f"Illegal parameter: dtmf {dtmf!r}", ILLEGAL)
     duration = body.get("maxDuration")
     if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int)
@@ -189,36 +179,11 @@ def _custom(body: dict[str, Any]) -> tuple[Destination, str | None]:
 _CHECKS = {"ttsCallout": _tts, "conferenceCallout": _conference, "customCallout": _custom}
 
 
-@routes.post(f"{_PREFIX}/callouts")
-async def callout(request: web.Request) -> web.Response:
-    """``POST /callouts``: place a tts, conference or custom call; ``{"callId": ...}``."""
-    emu = emulator_of(request)
-    data = await _json_object(request)
-    method = data.get("method")
-    if method is None:
-        raise bad_request("Missing parameter: method", MISSING)
-    if method not in _METHODS:
-        raise bad_request(f"Illegal parameter: method {method!r}", ILLEGAL)
-    body = data.get(method)
-    if not isinstance(body, dict):
-        raise bad_request(f"Missing parameter: {method}", MISSING)
-    _common(body)
-    destination, conference_id = _CHECKS[method](body)
-    call = EmulatedCall(
-        call_id=uuid.uuid4().hex,
-        application_key=request[APPLICATION_KEY],
-        method=method,
-        to=destination,
-        cli=body.get("cli"),
-        domain=body.get("domain") or _domain_of(destination),
-        custom=body.get("custom"),
-        request=data,
-        conference_id=conference_id,
-        clock=emu.clock.utcnow,
-    )
-    emu.traffic.calls[call.call_id] = call
-    emu.lifecycle.started(call)
-    return web.json_response({"callId": call.call_id})
+def _participant(request: web.Request, room: dict[str, ParticipantState]) -> ParticipantState:
+    participant = room.get(request.match_info["call_id"])
+    if participant is None:
+        raise not_found("Participant not found in conference")
+    return participant
 
 
 def _domain_of(destination: Destination) -> str:
@@ -230,13 +195,6 @@ def _domain_of(destination: Destination) -> str:
 
 
 # -- calls -------------------------------------------------------------------------
-
-
-def _call(request: web.Request) -> EmulatedCall:
-    call = emulator_of(request).traffic.calls.get(request.match_info["call_id"])
-    if call is None or call.application_key != request[APPLICATION_KEY]:
-        raise not_found("Call not found")
-    return call
 
 
 def _money(amount: float) -> dict[str, Any]:
@@ -265,12 +223,6 @@ def call_information(call: EmulatedCall, at: datetime) -> dict[str, Any]:
     return {k: v for k, v in info.items() if v is not None}
 
 
-@routes.get(f"{_PREFIX}/calls/id/{{call_id}}")
-async def get_call(request: web.Request) -> web.Response:
-    """``GET /calls/id/{callId}``."""
-    return web.json_response(call_information(_call(request), now(emulator_of(request))))
-
-
 def _svaml(document: object, where: str) -> dict[str, Any]:
     """Check a SVAML document as Sinch would: an object with an action or instructions,
     made of elements Sinch knows, well formed."""
@@ -291,135 +243,181 @@ def _svaml(document: object, where: str) -> dict[str, Any]:
     return document
 
 
-@routes.patch(f"{_PREFIX}/calls/id/{{call_id}}")
-async def manage_call(request: web.Request) -> web.Response:
-    """``PATCH /calls/id/{callId}``: SVAML for a live call (a finished call is gone: 404)."""
-    call = _call(request)
-    document = _svaml(await _json_object(request), "body")
-    if call.status is CallStatus.FINAL:
-        raise not_found("Call not found: the call has ended")
-    emulator_of(request).lifecycle.apply(call, document)
-    return web.Response(status=204)
-
-
 _LEG_INSTRUCTIONS = frozenset({"playfiles", "say"})
 _LEG_ACTIONS = frozenset({"hangup", "continue"})
 
 
-# Any segment reaches the handler, so that a bad leg is 40001 as on Sinch, never a 404.
-@routes.patch(f"{_PREFIX}/calls/id/{{call_id}}/leg/{{leg:[^/]+}}")
-async def manage_call_leg(request: web.Request) -> web.Response:
-    """``PATCH /calls/id/{callId}/leg/{callLeg}``: play ``say``/``playFiles`` to the
-    ``caller``, the ``callee`` or ``both`` (400 40001 for another leg or element, 40002
-    with no instruction; 404
-    40400 for an unknown or ended call). Sinch ignores the leg for conference
-    participants and calls placed by the Callout API; so does the emulator."""
-    raw_leg = request.match_info["leg"]
-    if raw_leg not in {leg.value for leg in CallLeg}:
-        raise bad_request(f"Illegal parameter: callLeg {raw_leg!r} (caller, callee or both)",
-                          ILLEGAL)
-    call = _call(request)
-    document = _svaml(await _json_object(request), "body")
-    instructions = document.get("instructions")
-    names = [str(i.get("name", "")) for i in instructions or () if isinstance(i, dict)]
-    if not names:
-        raise bad_request("Missing parameter: instructions (playFiles or say)", MISSING)
-    if any(n.lower() not in _LEG_INSTRUCTIONS for n in names):
-        raise bad_request("Illegal parameter: a call leg takes playFiles or say instructions"
-                          f" only; got {names!r}", ILLEGAL)
-    action = document.get("action")
-    if isinstance(action, dict) and str(action.get("name", "")).lower() not in _LEG_ACTIONS:
-        raise bad_request(f"Illegal parameter: action {action.get('name')!r} on a call leg "
-                          "(hangup or continue)", ILLEGAL)
-    if call.status is CallStatus.FINAL:
-        raise not_found("Call not found: the call has ended")
-    emulator_of(request).lifecycle.play_to_leg(call, raw_leg, document)
-    return web.Response(status=204)
+class TrafficRoutes:
+    """The traffic API's handlers, handed what they work on: ``traffic`` (calls and
+    conferences to read), ``lifecycle`` (which admits, steers and ends calls) and
+    ``now`` (the emulator's clock)."""
 
+    def __init__(self, traffic: TrafficState, lifecycle: CallLifecycle,
+                 now: Callable[[], datetime]) -> None:
+        self._traffic = traffic
+        self._lifecycle = lifecycle
+        self._now = now
 
-# -- conferences -------------------------------------------------------------------
+    def table(self) -> list[web.RouteDef]:
+        """Every route, for ``app.add_routes``."""
+        call = f"{_PREFIX}/calls/id/{{call_id}}"
+        room = f"{_PREFIX}/conferences/id/{{conference_id}}"
+        return [
+            web.post(f"{_PREFIX}/callouts", self.callout),
+            web.get(call, self.get_call),
+            web.patch(call, self.manage_call),
+            # Any segment reaches the handler: a bad leg is 40001 as on Sinch, never a 404.
+            web.patch(f"{call}/leg/{{leg:[^/]+}}", self.manage_call_leg),
+            web.get(room, self.get_conference),
+            web.delete(room, self.kick_all),
+            web.patch(f"{room}/{{call_id}}", self.manage_participant),
+            web.delete(f"{room}/{{call_id}}", self.kick_participant),
+        ]
 
+    # -- callouts ------------------------------------------------------------------
 
-def _conference_of(request: web.Request) -> dict[str, ParticipantState]:
-    """The participants of the conference that are the caller's own calls (404: none)."""
-    emu = emulator_of(request)
-    room = emu.traffic.conferences.get(request.match_info["conference_id"])
-    key = request[APPLICATION_KEY]
-    mine = {call_id: participant for call_id, participant in room.participants.items()
-            if (call := emu.traffic.calls.get(call_id)) is not None
-            and call.application_key == key} if room is not None else {}
-    if not mine:
-        raise not_found("Conference not found")
-    return mine
+    async def callout(self, request: web.Request) -> web.Response:
+        """``POST /callouts``: place a tts, conference or custom call; ``{"callId": ...}``."""
+        data = await _json_object(request)
+        method = data.get("method")
+        if method is None:
+            raise bad_request("Missing parameter: method", MISSING)
+        if method not in _METHODS:
+            raise bad_request(f"Illegal parameter: method {method!r}", ILLEGAL)
+        body = data.get(method)
+        if not isinstance(body, dict):
+            raise bad_request(f"Missing parameter: {method}", MISSING)
+        _common(body)
+        destination, conference_id = _CHECKS[method](body)
+        call = EmulatedCall(
+            call_id=uuid.uuid4().hex,
+            application_key=request[APPLICATION_KEY],
+            method=method,
+            to=destination,
+            cli=body.get("cli"),
+            domain=body.get("domain") or _domain_of(destination),
+            custom=body.get("custom"),
+            conference_id=conference_id,
+            clock=self._now,
+        )
+        self._lifecycle.admit(call, body)
+        return web.json_response({"callId": call.call_id})
 
+    # -- calls ---------------------------------------------------------------------
 
-def _participant(request: web.Request, room: dict[str, ParticipantState]) -> ParticipantState:
-    participant = room.get(request.match_info["call_id"])
-    if participant is None:
-        raise not_found("Participant not found in conference")
-    return participant
+    def _call(self, request: web.Request) -> EmulatedCall:
+        call = self._traffic.calls.get(request.match_info["call_id"])
+        if call is None or call.application_key != request[APPLICATION_KEY]:
+            raise not_found("Call not found")
+        return call
 
+    async def get_call(self, request: web.Request) -> web.Response:
+        """``GET /calls/id/{callId}``."""
+        return web.json_response(call_information(self._call(request), self._now()))
 
-@routes.get(f"{_PREFIX}/conferences/id/{{conference_id}}")
-async def get_conference(request: web.Request) -> web.Response:
-    """``GET /conferences/id/{conferenceId}``."""
-    room = _conference_of(request)
-    at = now(emulator_of(request))
-    return web.json_response({"participants": [
-        {"cli": p.cli, "id": p.call_id, "duration": p.duration_at(at), "muted": p.muted,
-         "onhold": p.onhold}
-        for p in room.values()
-    ]})
+    async def manage_call(self, request: web.Request) -> web.Response:
+        """``PATCH /calls/id/{callId}``: SVAML for a live call (a finished call is gone:
+        404)."""
+        call = self._call(request)
+        document = _svaml(await _json_object(request), "body")
+        if call.status is CallStatus.FINAL:
+            raise not_found("Call not found: the call has ended")
+        self._lifecycle.apply(call, document)
+        return web.Response(status=204)
 
+    async def manage_call_leg(self, request: web.Request) -> web.Response:
+        """``PATCH /calls/id/{callId}/leg/{callLeg}``: play ``say``/``playFiles`` to the
+        ``caller``, the ``callee`` or ``both`` (400 40001 for another leg or element,
+        40002 with no instruction; 404 40400 for an unknown or ended call). Sinch ignores
+        the leg for conference participants and calls placed by the Callout API; so does
+        the emulator."""
+        raw_leg = request.match_info["leg"]
+        if raw_leg not in {leg.value for leg in CallLeg}:
+            raise bad_request(f"Illegal parameter: callLeg {raw_leg!r} (caller, callee or "
+                              "both)", ILLEGAL)
+        call = self._call(request)
+        document = _svaml(await _json_object(request), "body")
+        instructions = document.get("instructions")
+        names = [str(i.get("name", "")) for i in instructions or () if isinstance(i, dict)]
+        if not names:
+            raise bad_request("Missing parameter: instructions (playFiles or say)", MISSING)
+        if any(n.lower() not in _LEG_INSTRUCTIONS for n in names):
+            raise bad_request("Illegal parameter: a call leg takes playFiles or say "
+                              f"instructions only; got {names!r}", ILLEGAL)
+        action = document.get("action")
+        if isinstance(action, dict) and str(action.get("name", "")).lower() not in _LEG_ACTIONS:
+            raise bad_request(f"Illegal parameter: action {action.get('name')!r} on a call "
+                              "leg (hangup or continue)", ILLEGAL)
+        if call.status is CallStatus.FINAL:
+            raise not_found("Call not found: the call has ended")
+        self._lifecycle.play_to_leg(call, raw_leg, document)
+        return web.Response(status=204)
 
-@routes.patch(f"{_PREFIX}/conferences/id/{{conference_id}}/{{call_id}}")
-async def manage_participant(request: web.Request) -> web.Response:
-    """``PATCH /conferences/id/{conferenceId}/{callId}``: mute, unmute, onhold, resume."""
-    room = _conference_of(request)
-    participant = _participant(request, room)
-    data = await _json_object(request)
-    raw = _required(data, "command")
-    try:
-        command = ParticipantCommandName(raw)
-    except ValueError:
-        raise bad_request(f"Illegal parameter: command {raw!r}", ILLEGAL) from None
-    moh = _text(data, "moh")
-    if moh is not None:
+    # -- conferences ---------------------------------------------------------------
+
+    def _conference_of(self, request: web.Request) -> dict[str, ParticipantState]:
+        """The participants of the conference that are the caller's own calls (404:
+        none)."""
+        room = self._traffic.conferences.get(request.match_info["conference_id"])
+        key = request[APPLICATION_KEY]
+        calls = self._traffic.calls
+        mine = {call_id: participant for call_id, participant in room.participants.items()
+                if (call := calls.get(call_id)) is not None
+                and call.application_key == key} if room is not None else {}
+        if not mine:
+            raise not_found("Conference not found")
+        return mine
+
+    async def get_conference(self, request: web.Request) -> web.Response:
+        """``GET /conferences/id/{conferenceId}``."""
+        room = self._conference_of(request)
+        at = self._now()
+        return web.json_response({"participants": [
+            {"cli": p.cli, "id": p.call_id, "duration": p.duration_at(at), "muted": p.muted,
+             "onhold": p.onhold}
+            for p in room.values()
+        ]})
+
+    async def manage_participant(self, request: web.Request) -> web.Response:
+        """``PATCH /conferences/id/{conferenceId}/{callId}``: mute, unmute, onhold, resume."""
+        room = self._conference_of(request)
+        participant = _participant(request, room)
+        data = await _json_object(request)
+        raw = _required(data, "command")
         try:
-            moh = MusicOnHold(moh).value
+            command = ParticipantCommandName(raw)
         except ValueError:
-            raise bad_request(f"Illegal parameter: moh {moh!r}", ILLEGAL) from None
-    if command is ParticipantCommandName.MUTE:
-        participant.muted = True
-    elif command is ParticipantCommandName.UNMUTE:
-        participant.muted = False
-    elif command is ParticipantCommandName.ONHOLD:
-        participant.onhold, participant.moh = True, moh
-    else:
-        participant.onhold, participant.moh = False, None
-    return web.Response(status=204)
+            raise bad_request(f"Illegal parameter: command {raw!r}", ILLEGAL) from None
+        moh = _text(data, "moh")
+        if moh is not None:
+            try:
+                moh = MusicOnHold(moh).value
+            except ValueError:
+                raise bad_request(f"Illegal parameter: moh {moh!r}", ILLEGAL) from None
+        if command is ParticipantCommandName.MUTE:
+            participant.muted = True
+        elif command is ParticipantCommandName.UNMUTE:
+            participant.muted = False
+        elif command is ParticipantCommandName.ONHOLD:
+            participant.onhold, participant.moh = True, moh
+        else:
+            participant.onhold, participant.moh = False, None
+        return web.Response(status=204)
 
+    def _kick(self, call_id: str) -> None:
+        call = self._traffic.calls.get(call_id)
+        if call is not None:
+            self._lifecycle.hangup(call, CallReason.MANAGERHANGUP)  # leaves the room too
 
-def _kick(emu: Emulator, call_id: str) -> None:
-    call = emu.traffic.calls.get(call_id)
-    if call is not None:
-        emu.lifecycle.hangup(call, CallReason.MANAGERHANGUP)  # leaves the room too
+    async def kick_participant(self, request: web.Request) -> web.Response:
+        """``DELETE /conferences/id/{conferenceId}/{callId}``: hang up one participant."""
+        room = self._conference_of(request)
+        participant = _participant(request, room)
+        self._kick(participant.call_id)
+        return web.Response(status=204)
 
-
-@routes.delete(f"{_PREFIX}/conferences/id/{{conference_id}}/{{call_id}}")
-async def kick_participant(request: web.Request) -> web.Response:
-    """``DELETE /conferences/id/{conferenceId}/{callId}``: hang up one participant."""
-    room = _conference_of(request)
-    participant = _participant(request, room)
-    _kick(emulator_of(request), participant.call_id)
-    return web.Response(status=204)
-
-
-@routes.delete(f"{_PREFIX}/conferences/id/{{conference_id}}")
-async def kick_all(request: web.Request) -> web.Response:
-    """``DELETE /conferences/id/{conferenceId}``: hang up every participant."""
-    room = _conference_of(request)
-    emu = emulator_of(request)
-    for call_id in room:
-        _kick(emu, call_id)
-    return web.Response(status=204)
+    async def kick_all(self, request: web.Request) -> web.Response:
+        """``DELETE /conferences/id/{conferenceId}``: hang up every participant."""
+        for call_id in self._conference_of(request):
+            self._kick(call_id)
+        return web.Response(status=204)

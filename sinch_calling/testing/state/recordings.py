@@ -11,12 +11,14 @@ import asyncio
 import hashlib
 import random
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import attrs
+
+from ...errors import ValidationError
 
 __all__ = ["PATTERN_BLOCK", "RecordingStore", "StoredRecording", "pattern_bytes", "pattern_sha256"]
 
@@ -90,12 +92,13 @@ class StoredRecording:
                     position += len(piece)
                     yield piece
 
-    def info(self) -> dict[str, object]:
-        """The ``RecordingFileInfo`` JSON the list endpoint answers."""
+    def info(self, origin: str) -> dict[str, object]:
+        """The ``RecordingFileInfo`` JSON the list endpoint answers; its ``url`` is the
+        download URL on ``origin`` (the emulator's ``scheme://host:port``)."""
         stamp = "%Y-%m-%dT%H:%M:%S.%f"
         return {
             "key": self.key,
-            "url": f"https://calling.api.sinch.com/calling/v1/recording/{quote(self.key, safe='')}",
+            "url": f"{origin}/calling/v1/recording/{quote(self.key, safe='')}",
             "createdOn": self.created_on.astimezone(UTC).strftime(stamp)[:-3] + "Z",
             "expiresOn": self.expires_on.astimezone(UTC).strftime(stamp)[:-3] + "Z",
             "headers": {"Content-Type": self.content_type},
@@ -108,12 +111,15 @@ class RecordingStore:
     ``ignore_range`` makes downloads answer 200 with the whole body whatever the
     ``Range`` header says (a server without range support). ``list_wrapper``, when
     set, wraps list responses in an object under that name instead of a bare array.
+    ``now`` tells the time :meth:`add_generated` dates recordings with (the emulator
+    gives its emulated clock).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
         self.items: dict[str, StoredRecording] = {}
         self.ignore_range = False
         self.list_wrapper: str | None = None
+        self._now = now or (lambda: datetime.now(UTC))
         self._clock = datetime(2024, 1, 1, tzinfo=UTC)
 
     def _created(self, created_on: datetime | None) -> datetime:
@@ -134,7 +140,8 @@ class RecordingStore:
         created_on: datetime | None = None,
         expires_on: datetime | None = None,
     ) -> StoredRecording:
-        """A recording held in memory. Without ``created_on``, each one is a second later."""
+        """A recording held in memory. Without ``created_on``, each one is dated a second
+        after the previous such one, from 2024-01-01 UTC (stable for tests)."""
         created = self._created(created_on)
         return self._store(StoredRecording(
             key=key, created_on=created, expires_on=expires_on or created + timedelta(days=30),
@@ -166,8 +173,13 @@ class RecordingStore:
         created_on: datetime | None = None,
         expires_on: datetime | None = None,
     ) -> StoredRecording:
-        """A recording of ``size`` deterministic bytes (see :func:`pattern_bytes`)."""
-        created = self._created(created_on)
+        """A recording of ``size`` deterministic bytes (see :func:`pattern_bytes`),
+        made ``created_on`` (default: now, by the store's clock, so a listing of the
+        last hour finds it; ``add`` and ``add_file`` instead date fixtures a second
+        apart from 2024-01-01)."""
+        if size < 0:
+            raise ValidationError("size", "must not be negative")
+        created = self._created(created_on) if created_on is not None else self._now()
         return self._store(StoredRecording(
             key=key, created_on=created, expires_on=expires_on or created + timedelta(days=30),
             size=size, seed=seed,

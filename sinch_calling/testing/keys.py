@@ -1,17 +1,15 @@
-"""Keys under which route handlers find the emulator's parts on the aiohttp app."""
+"""Per-request values the emulator's middleware hands its routes (``request[KEY]``).
+
+Only facts about one request live here; the emulator's state reaches a route through
+the route's constructor, never through the request or the application.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from .emulator import Emulator
+__all__ = ["APPLICATION_KEY", "CUT_AFTER", "DROPPED", "DROP_ON_PREPARE"]
 
-__all__ = ["APPLICATION_KEY", "CUT_AFTER", "DROP_ON_PREPARE", "EMULATOR", "emulator_of"]
-
-EMULATOR: web.AppKey[Emulator] = web.AppKey("sinch_calling.emulator")
 APPLICATION_KEY = web.RequestKey("sinch_calling.application_key", str)
 """The application key the request was authenticated with."""
 CUT_AFTER = web.RequestKey("sinch_calling.cut_after", int)
@@ -19,8 +17,6 @@ CUT_AFTER = web.RequestKey("sinch_calling.cut_after", int)
 DROP_ON_PREPARE = web.RequestKey("sinch_calling.drop_on_prepare", bool)
 """Set by a ``disconnect="after"`` fault while the route runs: a response the route
 prepares itself (a streamed download) is stopped before its head goes out."""
-
-
-def emulator_of(request: web.Request) -> Emulator:
-    """The :class:`~sinch_calling.testing.Emulator` serving ``request``."""
-    return request.app[EMULATOR]
+DROPPED = web.RequestKey("sinch_calling.dropped", str)
+"""Set when a fault closed the connection instead of (or in the middle of) answering:
+why, in words (reported to the observers)."""

@@ -1,12 +1,12 @@
-"""The emulator's world: applications, numbers and callback URLs (traffic state lives
-beside it, one module per area)."""
+"""The emulator's account: applications, numbers, callback URLs and the accepted clock
+skew of signed requests (pure data, no I/O)."""
 
 from __future__ import annotations
 
 import attrs
 
-from ..auth import CallbackVerifier, Credentials
-from ..models import CallbackUrls, Capability
+from ...auth import Credentials
+from ...models import CallbackUrls, Capability
 
 __all__ = ["Application", "ConfigurationState", "OwnedNumber"]
 
@@ -20,11 +20,9 @@ class Application:
     secret: str = attrs.field(repr=False)
     callbacks: CallbackUrls = attrs.Factory(CallbackUrls)
     credentials: Credentials = attrs.field(init=False, repr=False)
-    verifier: CallbackVerifier = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self.credentials = Credentials(self.key, self.secret)
-        self.verifier = CallbackVerifier(self.key, self.secret, allow_basic=True)
 
 
 @attrs.define(kw_only=True)
@@ -38,10 +36,15 @@ class OwnedNumber:
 
 @attrs.define(kw_only=True)
 class ConfigurationState:
-    """Everything the configuration API reads and writes."""
+    """Everything the configuration API reads and writes, and how requests are checked.
+
+    ``auth_window``: seconds a signed request's ``x-timestamp`` may differ from now
+    either way (``None``: any timestamp is fresh).
+    """
 
     applications: dict[str, Application] = attrs.Factory(dict)
     numbers: dict[str, OwnedNumber] = attrs.Factory(dict)
+    auth_window: float | None = 300.0
 
     def add_application(self, key: str, secret: str) -> Application:
         """Register an application whose requests the emulator will accept."""

@@ -1,0 +1,329 @@
+"""Every ```python block of README.md runs, as written, against the emulator.
+
+How a block runs (the convention; README's "Development" section says the same):
+
+* By default a block is the body of an ``async def``: top-level ``await`` works, and
+  it finds ``sinch`` (a ``SinchCalling`` signed for a fresh emulator and pointed at it)
+  and ``emu`` (that ``Emulator``, realtime) already defined, the current directory is
+  an empty temporary one, and ``SINCH_APPLICATION_KEY`` / ``SINCH_APPLICATION_SECRET``
+  / ``SINCH_BASE_URL`` point at the emulator. ``__name__`` is ``"readme"``, so code
+  under ``if __name__ == "__main__":`` (``asyncio.run(main())``, ``web.run_app(app)``)
+  is defined but not started. Each block starts afresh: nothing carries over.
+* A block may need setup the reader need not see (numbers the account owns,
+  recordings to list) or a check after it. Put an HTML comment right above its fence
+  (GitHub does not show it); each key is followed by indented Python that runs in the
+  block's namespace, ``await`` allowed::
+
+      <!-- readme-test
+      setup:
+          emu.configuration.add_number("+14151112223333")
+      check:
+          assert (await sinch.callbacks.get()).primary == "https://my.host/sinch"
+      -->
+
+* ``<!-- readme-test: pytest -->`` above a block marks a pytest test file: it is
+  written to a fresh project (pytest-asyncio in strict mode, the sinch_calling plugin
+  installed) and must pass there.
+
+A failure names the README line of the block (``README.md:123``), the section it sits
+in, and the error with its traceback mapped to README lines.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import textwrap
+import traceback
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+import attrs
+import pytest
+
+from sinch_calling import SinchCalling
+from sinch_calling.testing import Emulator
+
+pytest_plugins = ["pytester"]
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+DIRECTIVE = "readme-test"
+KEYS = ("setup", "check")
+MODES = ("run", "pytest")
+
+_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>```+|~~~+)\s*(?P<info>[^`\s]*)")
+_COMMENT = re.compile(r"<!--\s*" + DIRECTIVE + r"(?P<body>.*?)-->", re.DOTALL)
+
+
+@attrs.frozen
+class Code:
+    """Python text and the README line its first line sits on."""
+
+    text: str
+    line: int
+
+
+@attrs.frozen
+class Block:
+    """One ```python block of README, with what its directive asks."""
+
+    code: Code
+    section: str
+    mode: str = "run"
+    setup: Code | None = None
+    check: Code | None = None
+
+    @property
+    def where(self) -> str:
+        return f"README.md:{self.code.line} (section {self.section!r})"
+
+
+class DirectiveError(ValueError):
+    """A ``readme-test`` comment this extractor does not understand."""
+
+
+def _directive(comment: str, first_line: int) -> dict[str, Any]:
+    """Parse the body of ``<!-- readme-test ... -->`` starting on README line
+    ``first_line``: ``{"mode": ..., "setup": Code, "check": Code}``."""
+    head, _, rest = comment.partition("\n")
+    parsed: dict[str, Any] = {}
+    head = head.strip()
+    if head.startswith(":"):
+        mode = head[1:].strip()
+        if mode not in MODES:
+            raise DirectiveError(f"README.md:{first_line}: unknown readme-test mode {mode!r} "
+                                 f"(known: {', '.join(MODES)})")
+        parsed["mode"] = mode
+    elif head:
+        raise DirectiveError(f"README.md:{first_line}: write 'readme-test: MODE' or put keys "
+                             "on the following lines")
+    key: str | None = None
+    lines: list[str] = []
+    start = first_line
+
+    def close() -> None:
+        if key is not None:
+            parsed[key] = Code(textwrap.dedent("\n".join(lines)).strip("\n"), start)
+
+    for number, line in enumerate(rest.splitlines(), first_line + 1):
+        match = re.fullmatch(r"(\w+):\s*(.*)", line.strip()) if not line[:1].isspace() else None
+        if match:
+            close()
+            key, lines, start = match[1], [], number + 1
+            if key not in KEYS:
+                raise DirectiveError(f"README.md:{number}: unknown readme-test key {key!r} "
+                                     f"(known: {', '.join(KEYS)})")
+            if match[2]:
+                lines, start = [match[2]], number
+        elif line.strip():
+            if key is None:
+                raise DirectiveError(f"README.md:{number}: code outside a key "
+                                     f"({', '.join(KEYS)}) in a readme-test comment")
+            lines.append(line)
+        elif key is not None:
+            lines.append("")
+    close()
+    return parsed
+
+
+def extract(text: str) -> list[Block]:
+    """Every python block of a Markdown ``text``, in order, with its directive."""
+    blocks: list[Block] = []
+    lines = text.splitlines()
+    section = "(top)"
+    pending: tuple[dict[str, Any], int] | None = None  # a directive and the line it ends
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        fence = _FENCE.match(line)
+        if fence is None:
+            if line.startswith("#"):
+                section = line.lstrip("#").strip()
+            if line.lstrip().startswith("<!--") and DIRECTIVE in line:
+                end = index
+                while "-->" not in lines[end]:
+                    end += 1
+                    if end == len(lines):
+                        raise DirectiveError(f"README.md:{index + 1}: unclosed readme-test "
+                                             "comment")
+                comment = _COMMENT.search("\n".join(lines[index:end + 1]))
+                if comment is None:
+                    raise DirectiveError(f"README.md:{index + 1}: malformed readme-test "
+                                         "comment")
+                pending = (_directive(comment["body"], index + 1), end)
+                index = end
+            index += 1
+            continue
+        marker, info = fence["fence"], fence["info"].lower()
+        end = index + 1
+        while end < len(lines) and not lines[end].lstrip().startswith(marker):
+            end += 1
+        if info in ("python", "py", "python3"):
+            body = "\n".join(textwrap.dedent("\n".join(lines[index + 1:end])).splitlines())
+            directive: dict[str, Any] = {}
+            if pending is not None:
+                gap = lines[pending[1] + 1:index]
+                if any(g.strip() for g in gap):
+                    raise DirectiveError(f"README.md:{pending[1] + 1}: a readme-test comment "
+                                         "must sit right above its ```python block")
+                directive = pending[0]
+            blocks.append(Block(Code(body, index + 2), section, **directive))
+        elif pending is not None:
+            raise DirectiveError(f"README.md:{pending[1] + 1}: a readme-test comment must sit "
+                                 f"right above a ```python block, not a ```{info} one")
+        pending = None
+        index = end + 1
+    if pending is not None:
+        raise DirectiveError(f"README.md:{pending[1] + 1}: a readme-test comment with no "
+                             "block after it")
+    return blocks
+
+
+BLOCKS = extract(README.read_text())
+
+
+def _ids(blocks: list[Block]) -> list[str]:
+    return [f"line{b.code.line}-{re.sub(r'[^a-z0-9]+', '-', b.section.lower()).strip('-')}"
+            for b in blocks]
+
+
+def _compile(code: Code) -> CodeType:
+    # Padded so line numbers in tracebacks are README's, and linecache shows its lines.
+    source = "\n" * (code.line - 1) + code.text
+    return compile(source, str(README), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+                   dont_inherit=True)
+
+
+async def _run(code: Code, namespace: dict[str, Any]) -> None:
+    result = eval(_compile(code), namespace)  # README's own code, by design
+    if inspect.isawaitable(result):
+        await result
+
+
+def _readme_traceback(exc: BaseException) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(README)]
+    return "".join(traceback.format_list(frames)) if frames else ""
+
+
+async def _stage(block: Block, stage: str, code: Code, namespace: dict[str, Any]) -> None:
+    """Run one stage of ``block``; a failure says which README block and why."""
+    try:
+        await _run(code, namespace)
+    except Exception as exc:
+        failure: Exception | None = exc
+    else:
+        failure = None
+    if failure is not None:  # outside the except: the report is README's, not ours
+        what = "its block" if stage == "block" else f"its readme-test {stage}"
+        pytest.fail(f"{block.where}: {what} failed: {type(failure).__name__}: {failure}\n"
+                    f"{_readme_traceback(failure)}", pytrace=False)
+
+
+@pytest.fixture
+async def readme_world(tmp_path: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Any]]:
+    """What a block finds: ``emu``, ``sinch``, a temporary cwd, SINCH_* variables."""
+    monkeypatch.chdir(tmp_path)
+    async with Emulator() as emu, SinchCalling(emu.application_key, emu.application_secret,
+                                               base_url=emu.url) as sinch:
+        monkeypatch.setenv("SINCH_APPLICATION_KEY", emu.application_key)
+        monkeypatch.setenv("SINCH_APPLICATION_SECRET", emu.application_secret)
+        monkeypatch.setenv("SINCH_BASE_URL", emu.url)
+        monkeypatch.delenv("SINCH_REGION", raising=False)
+        yield {"__name__": "readme", "emu": emu, "sinch": sinch}
+
+
+RUN = [b for b in BLOCKS if b.mode == "run"]
+PYTEST = [b for b in BLOCKS if b.mode == "pytest"]
+
+
+@pytest.mark.parametrize("block", RUN, ids=_ids(RUN))
+async def test_readme_block_runs(block: Block, readme_world: dict[str, Any]) -> None:
+    for stage, code in (("setup", block.setup), ("block", block.code),
+                        ("check", block.check)):
+        if code is not None:
+            await _stage(block, stage, code, readme_world)
+    await readme_world["emu"].settle()
+
+
+@pytest.mark.parametrize("block", PYTEST, ids=_ids(PYTEST))
+def test_readme_test_file_passes(block: Block, pytester: pytest.Pytester) -> None:
+    pytester.makeini("""
+        [pytest]
+        asyncio_mode = strict
+        asyncio_default_fixture_loop_scope = function
+        filterwarnings = error
+    """)
+    pytester.makepyfile(**{"test_from_readme": "\n" * (block.code.line - 1) + block.code.text})
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    if result.ret != 0 or not outcomes.get("passed"):
+        pytest.fail(f"{block.where}: as a test file it did not pass under pytest-asyncio "
+                    f"(strict mode): {outcomes}\n{result.stdout.str()[-3000:]}", pytrace=False)
+
+
+# -- the extractor itself -------------------------------------------------------------
+
+
+def test_every_python_block_is_collected() -> None:
+    text = README.read_text()
+    fences = list(re.finditer(r"^ {0,3}```(python|py|python3)\s*$", text, re.MULTILINE))
+    assert len(BLOCKS) == len(fences) > 0
+    assert {b.mode for b in BLOCKS} <= set(MODES)
+
+
+def test_directives_are_parsed_with_their_lines() -> None:
+    text = textwrap.dedent('''\
+        # Title
+        ## Numbers
+        <!-- readme-test
+        setup:
+            emu.configuration.add_number("+14151112223333")
+            x = 1
+        check: assert x == 2
+        -->
+        ```python
+        x = 2
+        ```
+        <!-- readme-test: pytest -->
+        ```py
+        def test_x(): pass
+        ```
+        ```sh
+        echo not python
+        ```
+    ''')
+    first, second = extract(text)
+    assert first.section == "Numbers"
+    assert first.code == Code("x = 2", 10)
+    assert first.setup == Code('emu.configuration.add_number("+14151112223333")\nx = 1', 5)
+    assert first.check == Code("assert x == 2", 7)
+    assert (second.mode, second.code.line) == ("pytest", 14)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("<!-- readme-test\nsetpu:\n    x = 1\n-->\n```python\nx\n```\n", "unknown readme-test key"),
+    ("<!-- readme-test: later -->\n```python\nx\n```\n", "unknown readme-test mode"),
+    ("<!-- readme-test: pytest -->\ntext\n```python\nx\n```\n", "right above"),
+    ("<!-- readme-test: pytest -->\n```sh\nx\n```\n", "not a ```sh one"),
+    ("<!-- readme-test: pytest -->\n", "no block after it"),
+    ("<!-- readme-test\nsetup:\n  x = 1\n", "unclosed"),
+])
+def test_a_directive_mistake_names_its_line(text: str, message: str) -> None:
+    with pytest.raises(DirectiveError, match=message) as info:
+        extract(text)
+    assert str(info.value).startswith("README.md:")
+
+
+async def test_a_failing_block_names_its_readme_line(tmp_path: Path) -> None:
+    block = Block(Code("x = 1\nassert x == 2, 'x is not 2'", 41), "Numbers")
+    with pytest.raises(pytest.fail.Exception) as info:
+        await _stage(block, "block", block.code, {})
+    message = str(info.value)
+    assert message.startswith("README.md:41 (section 'Numbers'): its block failed: "
+                              "AssertionError: x is not 2")
+    assert f'File "{README}", line 42' in message
+
