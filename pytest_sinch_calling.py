@@ -28,6 +28,10 @@ Options are :class:`~sinch_calling.testing.Emulator`'s keyword arguments (``outc
 ``max_live_calls``, ``application_key``, ...). ``sinch_client_options`` likewise
 passes keyword arguments to ``SinchCalling`` (``retry``, ``auth``, ``timeout``, ...).
 
+The fixtures are function-scoped and run in the event loop of pytest-asyncio's
+``asyncio_default_fixture_loop_scope`` (``function`` suits them); a test that runs in a
+wider loop (``@pytest.mark.asyncio(loop_scope="module")``) needs that option to match.
+
 This module imports only pytest (and pytest-asyncio, when installed) at pytest's
 start: sinch_calling itself, aiohttp and the emulator load when a test first asks for
 a fixture, so a project that has sinch_calling installed but does not use the fixtures

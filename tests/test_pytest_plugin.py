@@ -196,3 +196,18 @@ def test_the_plugin_can_be_turned_off(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:sinch_calling")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'sinch_emulator' not found*"])
+
+
+def test_options_merge_closest_marker_last_and_refuse_mistakes() -> None:
+    from sinch_calling.testing.pytest_support import EMULATOR_OPTIONS, emulator_options
+
+    assert {"outcomes", "realtime", "auth_window", "max_live_calls"} <= set(EMULATOR_OPTIONS)
+    merged = emulator_options({"realtime": False, "auth_window": 60},
+                              [{"auth_window": None}, {"auth_window": 5, "outcomes": "busy"}])
+    assert merged == {"realtime": False, "auth_window": None, "outcomes": "busy"}
+    with pytest.raises(TypeError, match="keyword arguments only"):
+        emulator_options({}, [{}], [("busy",)])
+    with pytest.raises(TypeError, match="must return a dict"):
+        emulator_options([("realtime", False)], [])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="unknown sinch_emulator option 'port_'"):
+        emulator_options({"port_": 1}, [])

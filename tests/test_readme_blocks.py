@@ -32,8 +32,10 @@ in, and the error with its traceback mapped to README lines.
 from __future__ import annotations
 
 import ast
+import asyncio
 import inspect
 import re
+import sys
 import textwrap
 import traceback
 from collections.abc import AsyncIterator
@@ -43,6 +45,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sinch_calling import SinchCalling
 from sinch_calling.testing import Emulator
@@ -52,6 +56,7 @@ pytest_plugins = ["pytester"]
 README = Path(__file__).resolve().parent.parent / "README.md"
 DIRECTIVE = "readme-test"
 KEYS = ("setup", "check")
+STAGE_LIMIT = 120  # seconds: a safety net against a block that never returns, not a timing
 MODES = ("run", "pytest")
 
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>```+|~~~+)\s*(?P<info>[^`\s]*)")
@@ -211,9 +216,14 @@ def _readme_traceback(exc: BaseException) -> str:
 async def _stage(block: Block, stage: str, code: Code, namespace: dict[str, Any]) -> None:
     """Run one stage of ``block``; a failure says which README block and why."""
     try:
-        await _run(code, namespace)
+        async with asyncio.timeout(STAGE_LIMIT):
+            await _run(code, namespace)
+    except TimeoutError:
+        failure: Exception | None = TimeoutError(
+            f"still running after {STAGE_LIMIT} s (a server started outside "
+            "`if __name__ == \"__main__\":`?)")
     except Exception as exc:
-        failure: Exception | None = exc
+        failure = exc
     else:
         failure = None
     if failure is not None:  # outside the except: the report is README's, not ours
@@ -327,3 +337,41 @@ async def test_a_failing_block_names_its_readme_line(tmp_path: Path) -> None:
                               "AssertionError: x is not 2")
     assert f'File "{README}", line 42' in message
 
+
+
+async def test_a_block_that_never_returns_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "STAGE_LIMIT", 0.05)
+    block = Block(Code("import asyncio\nawait asyncio.Event().wait()", 7), "Serving")
+    with pytest.raises(pytest.fail.Exception, match=r"README.md:7 .*still running"):
+        await _stage(block, "block", block.code, {})
+
+
+_SEGMENTS = st.sampled_from(["prose", "heading", "python", "sh", "directive-python",
+                             "pytest-python", "blank"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_SEGMENTS, max_size=12), st.text(alphabet="abc xyz=1()", max_size=12))
+def test_extract_finds_every_python_block_on_its_line(segments: list[str], code: str) -> None:
+    lines: list[str] = []
+    expected: list[tuple[int, str, str]] = []  # (line, mode, text)
+    for index, kind in enumerate(segments):
+        text = f"x{index} = {code!r}"
+        if kind == "prose":
+            lines.append(f"Some words {code}".replace("<!--", "").replace("```", ""))
+        elif kind == "heading":
+            lines.append(f"## Section {index}")
+        elif kind == "blank":
+            lines.append("")
+        elif kind == "sh":
+            lines += ["```sh", "echo hi", "```"]
+        else:
+            if kind == "directive-python":
+                lines += ["<!-- readme-test", "setup:", "    y = 1", "-->"]
+            elif kind == "pytest-python":
+                lines.append("<!-- readme-test: pytest -->")
+            lines += ["```python", text, "```"]
+            expected.append((len(lines) - 1, "pytest" if kind == "pytest-python" else "run",
+                             text))
+    found = [(b.code.line, b.mode, b.code.text) for b in extract("\n".join(lines))]
+    assert found == expected
