@@ -43,6 +43,7 @@ def test_every_help_shows_an_example_and_the_defaults(capsys: pytest.CaptureFixt
             run([*path, "--help"])
         assert info.value.code == 0
         text = " ".join(capsys.readouterr().out.split())
+        assert text.startswith(" ".join(("Usage: sinch-calling", *path))), text[:200]
         assert "examples: sinch-calling" in text, path
         for action in parser._actions:
             shown = action.default not in (None, False, argparse.SUPPRESS) and \

@@ -14,6 +14,8 @@ async def _get(ctx: Context, args: argparse.Namespace) -> int:
         urls = await sinch.callbacks.get(application_key=args.application_key)
     if ctx.out.json_mode:
         ctx.out.document(urls)
+    elif urls.primary is None and urls.fallback is None:
+        ctx.out.note("no callback URLs set: sinch-calling callbacks set PRIMARY [FALLBACK]")
     else:
         ctx.out.record([("primary", urls.primary), ("fallback", urls.fallback)])
     return 0

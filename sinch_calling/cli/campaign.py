@@ -301,9 +301,9 @@ def register(registry: Registry) -> None:
         examples=["sinch-calling campaign reminders.csv --text 'Hi {first_name}, see you at "
                   "{time}' --cli +46000000000",
                   "sinch-calling campaign status --ledger reminders.csv.ledger"])
+    commands = registry.group(group)  # before the usage below: its prog is the commands'
     group.usage = ("sinch-calling campaign FILE --text TEXT [options]\n"
                    "       sinch-calling campaign status|results|resolve --ledger PATH ...")
-    commands = registry.group(group)
     run = commands.add(
         "run", help="place one callout per row of FILE (the default)", run=_run,
         fields=_FIELDS,
