@@ -284,6 +284,8 @@ class Session:
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
+    profile: dict[str, Any] = field(default_factory=dict)
+    """Where the time goes (a profile taken in the same run), for the report."""
 
     def add(self, group: str, runs: Runs, *, baseline: str | None, metrics: Sequence[str],
             scale: Mapping[str, float] | None = None, targets: Sequence[Target] = (),
@@ -308,6 +310,7 @@ class Session:
             "machine": machine(self.load_before),
             "parameters": self.parameters,
             "targets": self.targets,
+            "profile": self.profile,
             "groups": self.groups,
         }
         path.write_text(json.dumps(document, indent=1, sort_keys=False) + "\n")

@@ -140,6 +140,40 @@ def http_turn(port: int, requests: int, concurrency: int):
     return turn
 
 
+def stage_turn(stage: Callable[[dict[str, str]], object], events: int):
+    """One stage of the router's work alone, for the profile of where its time goes."""
+
+    async def turn() -> int:
+        headers = signed()
+        for _ in range(events):
+            stage(headers)
+        return events
+
+    return turn
+
+
+def stages(events: int) -> list[Contender]:
+    """The router's stages, each alone: verify the signature, decode the typed event,
+    check and encode the SVAML answer."""
+    from sinch_calling.auth import Credentials, verify_request
+    from sinch_calling.events import parse
+    from sinch_calling.serialization import dumps
+    from sinch_calling.svaml import check_answer
+
+    credentials = Credentials(KEY, SECRET)
+
+    def answer(_: object) -> bytes:
+        check_answer(ANSWER, "ice")
+        return dumps(ANSWER)
+
+    return [
+        Contender("stage: verify signature", stage_turn(
+            lambda h: verify_request(credentials, "POST", PATH, h, ICE), events)),
+        Contender("stage: decode typed event", stage_turn(lambda _: parse(ICE), events)),
+        Contender("stage: check and encode answer", stage_turn(answer, events)),
+    ]
+
+
 def dispatch_turn(dispatch: Dispatch, events: int):
     async def turn() -> int:
         headers = signed()
@@ -179,7 +213,8 @@ async def run(args) -> Session:
               f"{row['server_cpu_s']['median']:6.1f} µs/req")
     print("dispatch (in process)")
     contenders = [Contender(HAND, dispatch_turn(hand_written(), args.events)),
-                  Contender(ROUTER, dispatch_turn(library_router().dispatch, args.events))]
+                  Contender(ROUTER, dispatch_turn(library_router().dispatch, args.events)),
+                  *stages(args.events)]
     runs = await alternate(contenders, rounds=args.rounds, warmup=args.warmup)
     summary = session.add("dispatch", runs, baseline=HAND, metrics=("cpu_s", "wall_s"),
                           scale={"cpu_s": 1e6, "wall_s": 1e6})

@@ -35,6 +35,9 @@ def load(results: Path, *, quick: bool = False) -> list[dict[str, Any]]:
     documents = []
     for path in sorted(results.glob("*.json")):
         document = json.loads(path.read_text())
+        if "targets" not in document:  # not written by benchmarks/_harness.py
+            print(f"left out {path}: its benchmark reports its own figures", file=sys.stderr)
+            continue
         if document["parameters"].get("quick") and not quick:
             print(f"left out {path}: a --quick smoke run, its figures mean nothing",
                   file=sys.stderr)

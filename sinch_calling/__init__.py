@@ -1,7 +1,7 @@
 """sinch_calling: an asyncio-first client for the Sinch Calling API."""
 
-__version__ = "0.1.0"
-
+from . import events, svaml
+from ._version import __version__
 from .client import SinchCalling
 from .models import (
     Call,
@@ -45,4 +45,6 @@ __all__ = [
     "SinchCalling",
     "__version__",
     "converter",
+    "events",
+    "svaml",
 ]

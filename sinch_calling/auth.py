@@ -1,12 +1,14 @@
-"""Request signing and callback verification (pure: no I/O, no event loop).
+"""Request signing and verification: Sinch's "Application" scheme, in one place (pure).
 
-The "Application" scheme: ``Authorization: Application {key}:{signature}`` where the
-signature is ``Base64(HMAC-SHA256(Base64Decode(secret), StringToSign))`` and
+``Authorization: Application {key}:{signature}`` where the signature is
+``Base64(HMAC-SHA256(Base64Decode(secret), StringToSign))`` and
 
     StringToSign = METHOD \\n Content-MD5 \\n Content-Type \\n x-timestamp:TS \\n path
 
-Sinch signs its callbacks the same way, so :class:`CallbackVerifier` checks both
-callbacks arriving at a web backend and (in the emulator) requests from clients.
+(Sinch, "Authentication: signed requests"; Sinch signs its callbacks the same way).
+:func:`sign_request` and :func:`verify_request` are the only code that knows the scheme:
+the client's middleware, :class:`CallbackVerifier`, the callback router and the emulator
+all call them. No I/O, no event loop.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+from ._time import format_timestamp, now_timestamp, parse_timestamp
 from .errors import SignatureError, ValidationError
 
 __all__ = [
@@ -27,21 +31,27 @@ __all__ = [
     "basic_authorization",
     "content_md5",
     "format_timestamp",
+    "max_age_seconds",
     "parse_timestamp",
     "sign",
+    "sign_request",
     "signed_headers",
     "string_to_sign",
+    "verify_request",
 ]
 
 _EMPTY_MD5 = ""
 _URLSAFE_BASE64 = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+# Visible ASCII: a key travels in a header, so CR, LF, spaces and non-ASCII cannot.
+_KEY = re.compile(r"[\x21-\x7e]+")
+DEFAULT_MAX_AGE = timedelta(minutes=5)
 
 
 def content_md5(body: bytes) -> str:
     """Base64 of the MD5 of ``body``; the empty string for an empty body."""
     if not body:
         return _EMPTY_MD5
-    return base64.b64encode(hashlib.md5(body).digest()).decode("ascii")
+    return binascii.b2a_base64(hashlib.md5(body).digest(), newline=False).decode("ascii")
 
 
 def string_to_sign(method: str, md5: str, content_type: str, timestamp: str, path: str) -> str:
@@ -51,23 +61,8 @@ def string_to_sign(method: str, md5: str, content_type: str, timestamp: str, pat
 
 def sign(secret: bytes, text: str) -> str:
     """Base64 of HMAC-SHA256 of ``text`` (UTF-8) keyed by the decoded secret."""
-    return base64.b64encode(hmac.digest(secret, text.encode("utf-8"), "sha256")).decode("ascii")
-
-
-def format_timestamp(moment: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and ``Z``: ``2023-11-22T09:10:11.999Z``."""
-    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
-            f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
-
-
-def parse_timestamp(text: str) -> datetime:
-    """Parse any ISO-8601 form (``Z`` or an offset, fractions or none); naive means UTC."""
-    value = text.strip()
-    if value.endswith(("z", "Z")):
-        value = value[:-1] + "+00:00"
-    moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return binascii.b2a_base64(hmac.digest(secret, text.encode("utf-8"), "sha256"),
+                               newline=False).decode("ascii")
 
 
 def _decode_secret(secret: str) -> bytes:
@@ -91,17 +86,27 @@ def _decode_secret(secret: str) -> bytes:
 
 
 class Credentials:
-    """An application key and its secret, validated once. The secret never shows in a repr."""
+    """An application key and its secret, validated once. The secret never shows in a repr.
 
-    __slots__ = ("_basic", "_key", "_secret", "_secret_text")
+    The key is visible ASCII (it travels in a header); the secret is base64 text, as the
+    Sinch dashboard shows it (the URL-safe alphabet is accepted too). Raises
+    :class:`ValidationError` naming ``application_key`` or ``application_secret``.
+    """
+
+    __slots__ = ("_basic", "_key", "_mac")
 
     def __init__(self, application_key: str, application_secret: str) -> None:
         if not isinstance(application_key, str) or not application_key.strip():
             raise ValidationError("application_key", "must be a non-empty string")
-        self._key = application_key.strip()
-        self._secret = _decode_secret(application_secret)
-        self._secret_text = application_secret.strip()
-        self._basic = basic_authorization(self._key, self._secret_text)
+        key = application_key.strip()
+        if not _KEY.fullmatch(key):
+            raise ValidationError("application_key", "must be visible ASCII characters only "
+                                                     "(no spaces, CR, LF or other controls)")
+        self._key = key
+        secret = _decode_secret(application_secret)
+        # One keyed HMAC per client, copied per request: the key schedule runs once.
+        self._mac = hmac.new(secret, digestmod=hashlib.sha256)
+        self._basic = basic_authorization(self._key, application_secret.strip())
 
     @property
     def application_key(self) -> str:
@@ -109,8 +114,10 @@ class Credentials:
         return self._key
 
     def signature(self, text: str) -> str:
-        """Sign ``text`` with this secret."""
-        return sign(self._secret, text)
+        """Sign ``text`` (UTF-8) with this secret: Base64 of HMAC-SHA256."""
+        mac = self._mac.copy()
+        mac.update(text.encode("utf-8"))
+        return binascii.b2a_base64(mac.digest(), newline=False).decode("ascii")
 
     def basic(self) -> str:
         """The ``Authorization`` value for Basic authentication."""
@@ -129,6 +136,32 @@ def basic_authorization(application_key: str, application_secret: str) -> str:
     return f"Basic {token}"
 
 
+def sign_request(
+    credentials: Credentials,
+    *,
+    method: str,
+    path: str,
+    content_type: str | None,
+    body: bytes | None,
+    timestamp: str | datetime | None = None,
+) -> dict[str, str]:
+    """The ``Authorization`` and ``x-timestamp`` headers signing one request. Pure.
+
+    ``path`` is the path exactly as sent (percent-encoded, no host or query);
+    ``content_type`` the exact ``Content-Type`` value sent (``None`` when there is
+    none); ``body`` the exact bytes; ``timestamp`` defaults to now.
+    """
+    if timestamp is None:
+        stamp = now_timestamp()
+    else:
+        stamp = timestamp if isinstance(timestamp, str) else format_timestamp(timestamp)
+    text = string_to_sign(method, content_md5(body or b""), content_type or "", stamp, path)
+    return {
+        "Authorization": f"Application {credentials.application_key}:{credentials.signature(text)}",
+        "x-timestamp": stamp,
+    }
+
+
 def signed_headers(
     application_key: str,
     application_secret: str,
@@ -141,30 +174,10 @@ def signed_headers(
 ) -> dict[str, str]:
     """Return the ``Authorization`` and ``x-timestamp`` headers for one request.
 
-    ``path`` is the path exactly as sent (percent-encoded, no host or query);
-    ``content_type`` the exact header value sent (``None`` when there is none);
-    ``timestamp`` defaults to now.
+    :func:`sign_request` for a key and secret given as text; see there.
     """
-    credentials = Credentials(application_key, application_secret)
-    return _signed(credentials, method, path, content_type or "", body or b"", timestamp)
-
-
-def _signed(
-    credentials: Credentials,
-    method: str,
-    path: str,
-    content_type: str,
-    body: bytes,
-    timestamp: str | datetime | None,
-) -> dict[str, str]:
-    if timestamp is None:
-        timestamp = datetime.now(UTC)
-    stamp = timestamp if isinstance(timestamp, str) else format_timestamp(timestamp)
-    text = string_to_sign(method, content_md5(body), content_type, stamp, path)
-    return {
-        "Authorization": f"Application {credentials.application_key}:{credentials.signature(text)}",
-        "x-timestamp": stamp,
-    }
+    return sign_request(Credentials(application_key, application_secret), method=method,
+                        path=path, content_type=content_type, body=body, timestamp=timestamp)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -173,44 +186,133 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         return value
     lowered = name.lower()
     for key, candidate in headers.items():
-        if key.lower() == lowered:
+        if isinstance(key, str) and key.lower() == lowered:
             return candidate
     return None
 
 
-class CallbackVerifier:
-    """Verify a signed request: Sinch's callbacks to you, or (in the emulator) clients' calls.
+def _ascii(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.isascii():
+        raise SignatureError(f"malformed {name} header")
+    return value
 
-    ``max_age`` bounds how far ``x-timestamp`` may be from now, either way (default 5
-    minutes). ``allow_basic`` also accepts ``Basic key:secret`` (the emulator uses it;
-    Sinch never signs callbacks that way).
+
+def max_age_seconds(max_age: timedelta | float | None) -> float | None:
+    """``max_age`` as seconds: ``None`` (no freshness check), or finite and positive.
+
+    Raises :class:`ValidationError` naming ``max_age`` otherwise (NaN, infinity, <= 0).
+    """
+    if max_age is None:
+        return None
+    if isinstance(max_age, timedelta):
+        seconds = max_age.total_seconds()
+    elif isinstance(max_age, int | float) and not isinstance(max_age, bool):
+        seconds = float(max_age)
+    else:
+        raise ValidationError("max_age", f"must be a timedelta, seconds or None; "
+                                         f"got {type(max_age).__name__}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValidationError("max_age", f"must be finite and positive (or None); got {max_age!r}")
+    return seconds
+
+
+def verify_request(
+    credentials: Credentials | Callable[[str], Credentials | None],
+    method: str,
+    path: str | Sequence[str],
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    max_age: timedelta | float | None = 300.0,
+    now: datetime | float | None = None,
+) -> str:
+    """Check one signed request; return its application key, or raise :class:`SignatureError`.
+
+    ``credentials`` is the expected application's, or a lookup from a key to its
+    credentials (``None`` for an unknown key). ``path`` is the raw path as received
+    (no query), or several spellings of it, any of which may match (see
+    :class:`~sinch_calling.webhooks.CallbackRouter` for paths a framework decoded).
+    ``max_age`` bounds, in seconds (or a ``timedelta``), how far ``x-timestamp`` may be
+    from ``now`` either way; ``None`` turns the freshness check off; NaN, infinity or
+    <= 0 is a :class:`ValidationError`. Any malformed header (non-ASCII,
+    unparsable) is a :class:`SignatureError`, never another exception.
+    """
+    seconds = (max_age if type(max_age) is float and 0 < max_age < math.inf
+               else max_age_seconds(max_age))
+    authorization = _header(headers, "Authorization")
+    if not authorization:
+        raise SignatureError("missing Authorization header")
+    scheme, _, token = _ascii("Authorization", authorization).strip().partition(" ")
+    if scheme.lower() != "application":
+        raise SignatureError(f"unsupported authorization scheme {scheme[:20]!r}")
+    key, sep, signature = token.strip().rpartition(":")
+    if not sep or not key or not signature:
+        raise SignatureError("Authorization must read 'Application key:signature'")
+    found = credentials if isinstance(credentials, Credentials) else credentials(key)
+    if found is None or found.application_key != key:
+        raise SignatureError("unknown application key")
+    stamp = _header(headers, "x-timestamp")
+    if not stamp:
+        raise SignatureError("missing x-timestamp header")
+    try:
+        moment = parse_timestamp(_ascii("x-timestamp", stamp))
+        if seconds is not None:
+            current = (datetime.now(UTC) if now is None else now if isinstance(now, datetime)
+                       else datetime.fromtimestamp(now, UTC))
+            fresh = abs((current - moment).total_seconds()) <= seconds
+        else:
+            fresh = True
+    except (ValueError, OverflowError, TypeError):
+        raise SignatureError("x-timestamp is not an ISO-8601 timestamp") from None
+    if not fresh:
+        raise SignatureError("x-timestamp is outside the accepted window")
+    content_type = _ascii("Content-Type", _header(headers, "Content-Type") or "")
+    md5 = content_md5(body)
+    given = signature.encode("ascii")
+    for candidate in (path,) if isinstance(path, str) else path:
+        try:
+            text = string_to_sign(method, md5, content_type, stamp, candidate)
+            expected = found.signature(text)
+        except UnicodeError:
+            continue
+        if hmac.compare_digest(expected.encode("ascii"), given):
+            return key
+    raise SignatureError("signature does not match")
+
+
+class CallbackVerifier:
+    """Verify Sinch's signed callbacks: :meth:`verify` returns, or raises :class:`SignatureError`.
+
+    ``max_age`` bounds how far ``x-timestamp`` may be from now, either way (a
+    ``timedelta`` or seconds; default 5 minutes); ``None`` turns the check off (to
+    replay stored callbacks in tests). NaN, infinity or <= 0 is a :class:`ValidationError`.
     """
 
-    __slots__ = ("_allow_basic", "_credentials", "_max_age")
+    __slots__ = ("_credentials", "_max_age")
 
     def __init__(
         self,
         application_key: str,
         application_secret: str,
-        max_age: timedelta | float = timedelta(minutes=5),
-        *,
-        allow_basic: bool = False,
+        max_age: timedelta | float | None = DEFAULT_MAX_AGE,
     ) -> None:
         self._credentials = Credentials(application_key, application_secret)
-        seconds = max_age.total_seconds() if isinstance(max_age, timedelta) else float(max_age)
-        if seconds <= 0:
-            raise ValidationError("max_age", "must be positive")
-        self._max_age = timedelta(seconds=seconds)
-        self._allow_basic = allow_basic
+        self._max_age = max_age_seconds(max_age)
+
+    @property
+    def application_key(self) -> str:
+        """The application whose callbacks this verifier accepts."""
+        return self._credentials.application_key
 
     def __repr__(self) -> str:
+        age = None if self._max_age is None else timedelta(seconds=self._max_age)
         return (f"CallbackVerifier(application_key={self._credentials.application_key!r}, "
-                f"max_age={self._max_age!r})")
+                f"max_age={age!r})")
 
     def verify(
         self,
         method: str,
-        path: str,
+        path: str | Sequence[str],
         headers: Mapping[str, str],
         body: bytes,
         *,
@@ -218,38 +320,9 @@ class CallbackVerifier:
     ) -> None:
         """Return if the request is authentic; raise :class:`SignatureError` otherwise.
 
-        ``path`` is the raw request path (as received, without query); ``headers`` any
-        case-insensitive or plain mapping; ``body`` the raw bytes.
+        ``path`` is the raw request path (as received, without query), or several
+        spellings of it; ``headers`` any case-insensitive or plain mapping; ``body``
+        the raw bytes.
         """
-        authorization = _header(headers, "Authorization")
-        if not authorization:
-            raise SignatureError("missing Authorization header")
-        scheme, _, credentials = authorization.strip().partition(" ")
-        scheme = scheme.lower()
-        if scheme == "basic" and self._allow_basic:
-            if not hmac.compare_digest(authorization.strip().encode(),
-                                       self._credentials.basic().encode()):
-                raise SignatureError("Basic credentials do not match")
-            return
-        if scheme != "application":
-            raise SignatureError(f"unsupported authorization scheme {scheme!r}")
-        key, sep, signature = credentials.strip().rpartition(":")
-        if not sep or not key or not signature:
-            raise SignatureError("Authorization must read 'Application key:signature'")
-        if key != self._credentials.application_key:
-            raise SignatureError("unknown application key")
-        stamp = _header(headers, "x-timestamp")
-        if not stamp:
-            raise SignatureError("missing x-timestamp header")
-        try:
-            moment = parse_timestamp(stamp)
-        except ValueError:
-            raise SignatureError("x-timestamp is not an ISO-8601 timestamp") from None
-        current = now or datetime.now(UTC)
-        if abs(current - moment) > self._max_age:
-            raise SignatureError("x-timestamp is outside the accepted window")
-        content_type = _header(headers, "Content-Type") or ""
-        text = string_to_sign(method, content_md5(body), content_type, stamp, path)
-        expected = self._credentials.signature(text)
-        if not hmac.compare_digest(expected.encode(), signature.encode()):
-            raise SignatureError("signature does not match")
+        verify_request(self._credentials, method, path, headers, body,
+                       max_age=self._max_age, now=now)

@@ -21,6 +21,7 @@ from .regions import Region, origins
 from .retry import RetryPolicy
 from .signer import AuthScheme
 from .transport import Transport
+from .validation import positive_seconds, whole_number
 
 if TYPE_CHECKING:
     from .api.recordings import RecordingsApi
@@ -35,10 +36,13 @@ def _timeout(value: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeo
     if value is None:
         return DEFAULT_TIMEOUT
     if isinstance(value, aiohttp.ClientTimeout):
+        for name in ("total", "connect", "sock_read", "sock_connect"):
+            part = getattr(value, name)
+            if part is not None:
+                positive_seconds(f"timeout.{name}", part)
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValidationError("timeout", f"must be a positive number of seconds; got {value!r}")
-    return aiohttp.ClientTimeout(total=float(value), connect=min(10.0, float(value)))
+    seconds = positive_seconds("timeout", value)
+    return aiohttp.ClientTimeout(total=seconds, connect=min(10.0, seconds))
 
 
 class SinchCalling:
@@ -49,7 +53,10 @@ class SinchCalling:
     ``base_url`` (an origin such as the emulator's) replaces both hosts. ``auth`` is
     ``"signed"`` (Application signatures, the default) or ``"basic"``. ``timeout``
     bounds each call, retries included (seconds or an ``aiohttp.ClientTimeout``);
-    ``retry`` is the :class:`RetryPolicy`; ``max_connections`` caps open connections.
+    ``retry`` is the :class:`RetryPolicy`; ``max_connections`` caps the connections
+    of API calls, and recording bodies (downloads, streams) get as many again of their
+    own, so API calls never wait for downloads
+    (:meth:`~sinch_calling.transport.Transport.download_slot`).
 
     Resource groups: :attr:`numbers`, :attr:`callbacks` (configuration) and, for
     traffic, :attr:`callouts`, :attr:`calls`, :attr:`conferences`, :attr:`recordings`.
@@ -70,9 +77,7 @@ class SinchCalling:
         credentials = Credentials(application_key, application_secret)
         if auth not in get_args(AuthScheme):
             raise ValidationError("auth", f"must be 'signed' or 'basic'; got {auth!r}")
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int) \
-                or max_connections < 1:
-            raise ValidationError("max_connections", "must be an integer >= 1")
+        whole_number("max_connections", max_connections, minimum=1)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ValidationError("retry", "must be a RetryPolicy")
         self._region = Region.parse(region)

@@ -15,18 +15,25 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
+    "EventLoopError",
+    "EventParseError",
     "InvalidResponseError",
     "NotFoundError",
     "RateLimitedError",
+    "RedirectError",
+    "ResponseTooLargeError",
     "ServerError",
     "SignatureError",
     "SinchError",
     "TransportError",
+    "UnexpectedHostError",
     "ValidationError",
     "error_from_response",
 ]
 
 _EXCERPT = 200
+_MESSAGE_LIMIT = 500
+_MAX_CODE_DIGITS = 18
 
 
 class SinchError(Exception):
@@ -58,8 +65,34 @@ class TransportError(SinchError):
         self.maybe_sent = maybe_sent
 
 
+class UnexpectedHostError(TransportError):
+    """A redirect pointed outside the origins the client was configured with.
+
+    The first request reached a server (so ``maybe_sent`` is True), but nothing, and no
+    credentials, went to the other origin.
+    """
+
+
 class ClientClosedError(SinchError, RuntimeError):
-    """The client was used after ``close()`` (or after its ``async with`` block)."""
+    """The client was used after ``close()`` (or after its ``async with`` block), or a
+    call in flight outlasted ``close()``'s wait and was cut off.
+
+    ``maybe_sent`` is False for a call refused because the client was already closed
+    (nothing was sent), True for one cut off in flight (a callout may have been placed).
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
+class EventLoopError(SinchError, RuntimeError):
+    """The client was used from an event loop other than the one its session belongs to
+    (for example in a second ``asyncio.run``). Create one client per event loop."""
+
+
+class EventParseError(SinchError, ValueError):
+    """A callback body that is not a well-formed Sinch event (not JSON, no ``event``, bad types)."""
 
 
 class InvalidResponseError(SinchError):
@@ -69,6 +102,18 @@ class InvalidResponseError(SinchError):
         super().__init__(f"{message} (HTTP {status}; body starts {_excerpt(body)!r})")
         self.status = status
         self.body = body
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """A successful answer larger than the client reads (``limit`` bytes, after
+    decompression); ``claimed`` is the ``Content-Length`` the server announced, if any."""
+
+    def __init__(self, limit: int, *, status: int, claimed: int | None = None) -> None:
+        what = f"claims {claimed} bytes" if claimed is not None and claimed > limit \
+            else "is longer"
+        super().__init__(f"response body {what}; at most {limit} are read", status=status)
+        self.limit = limit
+        self.claimed = claimed
 
 
 class SignatureError(SinchError):
@@ -128,6 +173,17 @@ class ServerError(ApiError):
     """HTTP 5xx: the server (or a proxy in front of it) failed."""
 
 
+class RedirectError(ApiError):
+    """A redirect the client does not follow: a 301, 302 or 303 answered to a POST or
+    PATCH (the server may have acted; it is never replayed as a GET), a redirect with no
+    usable ``Location``, or too many of them. ``location`` is the target, if any."""
+
+    def __init__(self, status: int, message: str, *, location: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(status, message, **kwargs)
+        self.location = location
+
+
 def _excerpt(body: bytes) -> str:
     return body[:_EXCERPT].decode("utf-8", "replace")
 
@@ -136,10 +192,20 @@ def _error_code(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        return value if abs(value) < 10**_MAX_CODE_DIGITS else None
+    if isinstance(value, str):
+        text = value.strip()
+        # "²".isdigit() is true and int() refuses it: ASCII digits only, and few of them.
+        if text.isascii() and text.isdigit() and len(text) <= _MAX_CODE_DIGITS:
+            return int(text)
     return None
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:_MESSAGE_LIMIT]
 
 
 def _class_for(status: int) -> type[ApiError]:
@@ -156,27 +222,40 @@ def _class_for(status: int) -> type[ApiError]:
     return ApiError
 
 
-def error_from_response(
-    status: int, body: bytes, *, reason: str = "", retry_after: float | None = None
-) -> ApiError:
-    """Build the :class:`ApiError` subclass for an error response. Pure; never raises."""
+def _details(body: bytes, reason: str) -> tuple[str, int | None, str | None]:
     message, error_code, reference = "", None, None
     try:
         data = json.loads(body) if body.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         error_code = _error_code(data.get("errorCode"))
-        raw_message = data.get("message") or data.get("error") or data.get("status")
-        message = str(raw_message) if raw_message is not None else ""
-        raw_reference = data.get("reference")
-        reference = str(raw_reference) if raw_reference is not None else None
+        message = _text(data.get("message") or data.get("error") or data.get("status")) or ""
+        reference = _text(data.get("reference"))
     elif body.strip():
         message = f"{reason or 'error'}: non-JSON body {_excerpt(body)!r}"
-    if not message:
-        message = reason or "error"
+    return message, error_code, reference
+
+
+def error_from_response(
+    status: int, body: bytes, *, reason: str = "", retry_after: float | None = None
+) -> ApiError:
+    """Build the :class:`ApiError` subclass for an error response. Pure; never raises.
+
+    The class follows the status alone (a 500 is a :class:`ServerError` whatever its
+    body); ``body`` (pass an excerpt: the transport reads at most
+    ``ERROR_BODY_LIMIT`` bytes of it) adds Sinch's ``errorCode``, message and reference
+    when it is Sinch JSON.
+    """
+    reason = reason if isinstance(reason, str) else ""
+    try:
+        message, error_code, reference = _details(body, reason)
+    except Exception:  # the contract is "never raises": fall back to the status alone
+        message, error_code, reference = "", None, None
+    kwargs: dict[str, Any] = {"error_code": error_code, "reference": reference,
+                              "body": bytes(body)}
     cls = _class_for(status)
-    kwargs: dict[str, Any] = {"error_code": error_code, "reference": reference, "body": body}
     if cls is RateLimitedError:
-        return RateLimitedError(status, message, retry_after=retry_after, **kwargs)
-    return cls(status, message, **kwargs)
+        return RateLimitedError(status, message or reason or "error", retry_after=retry_after,
+                                **kwargs)
+    return cls(status, message or reason or "error", **kwargs)

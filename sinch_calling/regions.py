@@ -1,14 +1,23 @@
-"""Regions and the origins and path prefixes of the two API hosts."""
+"""Regions, the origins and path prefixes of the two API hosts, and URL path segments."""
 
 from __future__ import annotations
 
 import enum
+from urllib.parse import quote
 
 from yarl import URL
 
 from .errors import ValidationError
 
-__all__ = ["CONFIGURATION_ORIGIN", "CONFIGURATION_PREFIX", "TRAFFIC_PREFIX", "Region", "origins"]
+__all__ = [
+    "CONFIGURATION_ORIGIN",
+    "CONFIGURATION_PREFIX",
+    "SINCH_TRAFFIC_HOSTS",
+    "TRAFFIC_PREFIX",
+    "Region",
+    "encode_segment",
+    "origins",
+]
 
 CONFIGURATION_ORIGIN = URL("https://callingapi.sinch.com")
 CONFIGURATION_PREFIX = "/v1"
@@ -61,12 +70,38 @@ def origins(region: Region, base_url: str | URL | None) -> tuple[URL, URL]:
     """
     if base_url is None:
         return region.traffic_origin, CONFIGURATION_ORIGIN
-    url = URL(base_url)
-    if url.scheme not in ("http", "https") or not url.host:
+    if not isinstance(base_url, str | URL):
+        raise ValidationError("base_url", f"must be a string or a yarl.URL; "
+                                          f"got {type(base_url).__name__}")
+    try:
+        url = URL(base_url)
+        host, _ = url.host, url.port
+    except (ValueError, TypeError, UnicodeError):
+        raise ValidationError("base_url", "must be an http(s) origin like https://host:port; "
+                                          f"got {str(base_url)[:80]!r}") from None
+    if url.scheme not in ("http", "https") or not host:
         raise ValidationError("base_url", f"must be an http(s) origin like https://host:port; "
                                           f"got {str(base_url)!r}")
+    if url.user is not None or url.password is not None:
+        raise ValidationError("base_url", "must not carry user info (credentials go in the "
+                                          "application key and secret)")
     if url.path not in ("", "/") or url.query_string or url.fragment:
         raise ValidationError("base_url", "must be an origin only (no path, query or fragment); "
                                           f"got {str(base_url)!r}")
     origin = url.origin()
     return origin, origin
+
+
+def encode_segment(value: str, field: str) -> str:
+    """Percent-encode one path segment; ``+`` stays as is, ``/`` and dot-segments cannot
+    escape. Raises :class:`ValidationError` naming ``field`` for anything but a
+    non-empty string of valid Unicode text."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, "must be a non-empty string")
+    try:
+        encoded = quote(value, safe="+")
+    except UnicodeEncodeError:
+        raise ValidationError(field, "must be valid Unicode text (no lone surrogates)") from None
+    if encoded in (".", ".."):
+        encoded = encoded.replace(".", "%2E")
+    return encoded

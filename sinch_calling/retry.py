@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -20,11 +22,12 @@ import aiohttp
 import attrs
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
-from .errors import ValidationError
+from .validation import non_negative_seconds, whole_number
 
 __all__ = ["RetryPolicy", "parse_retry_after", "provably_unsent", "retry_middleware"]
 
 _TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+_DELTA_SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,6})?")
 _log = logging.getLogger(__name__)
 
 
@@ -46,13 +49,11 @@ class RetryPolicy:
     statuses: frozenset[int] = attrs.field(default=_TRANSIENT_STATUSES, converter=frozenset)
 
     def __attrs_post_init__(self) -> None:
-        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) \
-                or self.attempts < 1:
-            raise ValidationError("retry.attempts", "must be an integer >= 1")
+        whole_number("retry.attempts", self.attempts, minimum=1)
         for name in ("backoff", "max_backoff", "max_retry_after"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0:
-                raise ValidationError(f"retry.{name}", "must be a number >= 0")
+            non_negative_seconds(f"retry.{name}", getattr(self, name))
+        for status in self.statuses:
+            whole_number("retry.statuses", status, minimum=100)
 
     @classmethod
     def never(cls) -> RetryPolicy:
@@ -68,21 +69,32 @@ class RetryPolicy:
         ceiling = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
         return random.uniform(0, ceiling)
 
+    def delay_after_failures(self, failures: int) -> float | None:
+        """Seconds to wait before trying again after ``failures`` (>= 1) tries in a row
+        that failed without progress, or ``None`` once ``attempts`` tries are spent.
+
+        For loops that retry on their own rather than through the middleware, such as
+        a download resuming after its connection dropped (a try that received bytes
+        resets the count). The same jittered backoff as :meth:`delay`.
+        """
+        return self.delay(failures, None)
+
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); ``None`` if absent or bad."""
-    if not value:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date, RFC 9110 10.2.3; some
+    servers send "2.5"); ``None`` if absent or malformed. Never raises."""
+    if not value or not isinstance(value, str) or len(value) > 64:
         return None
     text = value.strip()
-    if text.replace(".", "", 1).isdigit():  # delta-seconds; some servers send "2.5"
+    if _DELTA_SECONDS.fullmatch(text):  # ASCII digits only: "²".isdigit() is true
         return float(text)
     try:
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
 def provably_unsent(exc: BaseException) -> bool:
@@ -107,11 +119,14 @@ def _too_late(deadline: float | None, wait: float) -> bool:
 
 
 def retry_middleware(
-    policy: RetryPolicy, *, idempotent: bool, budget: float | None = None
+    policy: RetryPolicy, *, idempotent: bool, budget: float | None = None,
+    before_attempt: Callable[[ClientRequest], Awaitable[None]] | None = None,
 ) -> aiohttp.ClientMiddlewareType:
     """An aiohttp client middleware retrying per ``policy``.
 
-    Put it before the signing middleware so that each attempt is signed afresh.
+    Put it before the signing middleware so that each attempt is signed afresh, or
+    give the signing step as ``before_attempt`` (run before every attempt, its errors
+    handled as the attempt's own): one middleware layer instead of two.
     ``budget`` (seconds, the request's total timeout) stops it from starting a wait
     that would outlast the request: the last answer (a 429 the server provably did not
     act on) is returned rather than turned into a timeout.
@@ -122,6 +137,8 @@ def retry_middleware(
         deadline = None if budget is None else time.monotonic() + budget
         while True:
             try:
+                if before_attempt is not None:
+                    await before_attempt(request)
                 response = await handler(request)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 retryable = _transient(exc) if idempotent else provably_unsent(exc)

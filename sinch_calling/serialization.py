@@ -1,57 +1,82 @@
-"""The one cattrs converter: attrs models <-> the wire's JSON values.
+"""The one cattrs converter: attrs models, SVAML and events <-> the wire's JSON values.
 
-Rules it applies to every attrs class it meets:
+Configured here, in one place, when this module is imported (nothing else registers
+hooks, so decoding never depends on which modules were imported). Rules:
 
 * attribute ``snake_case`` <-> wire ``camelCase``; a field's ``metadata`` may name the
-  wire spelling (``wire_name("callid")``) and extra spellings accepted on input
-  (``wire_name("applicationkey", "applicationKey")``);
+  wire spelling and spellings also accepted on input (``models._names.wire_name``);
 * ``None`` attributes are left out when encoding; unknown keys are ignored when decoding;
-* an enum field typed ``SomeEnum | str`` decodes unknown values to the plain string;
+  a model decodes only from a JSON object;
+* an enum field typed ``SomeEnum | str`` decodes unknown values to the plain string and
+  keeps the spelling that arrived (``"MXP"`` stays ``"MXP"``);
+* plain values are never coerced into nonsense: text from a string (a JSON number keeps
+  its spelling; null, booleans, arrays and objects are refused), whole numbers from
+  integers (12.0 is 12, 12.7 and true are refused), booleans only from booleans;
+* fields typed ``Str``/``Int`` are decoded without any coercion, ``Id`` fields only from
+  a non-empty string (:mod:`sinch_calling.models._names`);
 * datetimes decode from any ISO-8601 form (naive means UTC) and encode as UTC ``Z``;
-* tuples encode as JSON arrays.
+* tuples encode as JSON arrays;
+* SVAML elements are tagged by their ``name`` (unknown names decode to
+  ``UnknownInstruction``/``UnknownAction`` and encode back unchanged); events carry
+  their ``event`` name; a DiCE ``from`` is a string or a destination object.
+
+Overrides that apply to particular fields are applied to those fields only (inside the
+generated code of their class), never registered for a bare type.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import math
+import re
 import types
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Final, TypeVar, Union, get_args, get_origin
 
 import attrs
 import cattrs
+import orjson
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from .auth import format_timestamp, parse_timestamp
+from ._time import format_timestamp, parse_timestamp
+from .errors import ValidationError
+from .models._names import ALIASES, ID, STRICT, to_camel, wire_key, wire_name
+from .models.common import Destination
+from .models.events import EVENT_CLASSES, UnknownEvent
+from .svaml import (
+    ACTIONS,
+    INSTRUCTIONS,
+    Action,
+    Instruction,
+    Svaml,
+    UnknownAction,
+    UnknownInstruction,
+)
 
-__all__ = ["converter", "dumps", "loads", "to_camel", "wire_key", "wire_name"]
+__all__ = [
+    "converter",
+    "decode_json",
+    "dumps",
+    "encode_json",
+    "loads",
+    "to_camel",
+    "wire_key",
+    "wire_name",
+]
 
 T = TypeVar("T")
 
-_WIRE = "sinch_calling.wire"
-_ALIASES = "sinch_calling.aliases"
+_UNIONS = (Union, types.UnionType)
+_PARTY = str | Destination | None
 
 
-def wire_name(name: str, *aliases: str) -> dict[str, Any]:
-    """Field metadata: the wire spelling of an attribute and spellings also accepted."""
-    return {_WIRE: name, _ALIASES: aliases}
-
-
-def to_camel(name: str) -> str:
-    """``call_resource_url`` -> ``callResourceUrl``; a trailing ``_`` is dropped."""
-    head, *rest = name.rstrip("_").split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def wire_key(field: attrs.Attribute[Any]) -> str:
-    """The wire spelling of an attrs field (its ``wire_name`` or its camelCase)."""
-    return str(field.metadata.get(_WIRE) or to_camel(field.name))
+# -- predicates ------------------------------------------------------------------------
 
 
 def _is_enum_or_str(tp: Any) -> bool:
-    if get_origin(tp) not in (Union, types.UnionType):
+    if get_origin(tp) not in _UNIONS:
         return False
     args = [a for a in get_args(tp) if a is not type(None)]
     return (
@@ -62,10 +87,95 @@ def _is_enum_or_str(tp: Any) -> bool:
 
 
 def _is_plain_optional(tp: Any) -> bool:
-    if get_origin(tp) not in (Union, types.UnionType):
+    if get_origin(tp) not in _UNIONS:
         return False
     args = get_args(tp)
-    return len(args) == 2 and type(None) in args and not _is_enum_or_str(tp)
+    return len(args) == 2 and type(None) in args and not _is_enum_or_str(tp) \
+        and _marked(tp) is None
+
+
+def _marked(tp: Any) -> tuple[type[Any], Any] | None:
+    """``(base, marker)`` for ``Annotated[base, STRICT|ID]``, also inside ``| None``."""
+    if get_origin(tp) in _UNIONS:
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) != 1:
+            return None
+        tp = args[0]
+    if get_origin(tp) is Annotated:
+        for marker in tp.__metadata__:
+            if marker is STRICT or marker is ID:
+                base: type[Any] = get_args(tp)[0]
+                return base, marker
+    return None
+
+
+# -- hooks -----------------------------------------------------------------------------
+
+_JSON_NAMES = {str: "a string", int: "an integer"}
+
+
+def _strict_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    found = _marked(tp)
+    assert found is not None  # the factory's predicate
+    base, marker = found
+    optional = get_origin(tp) in _UNIONS
+    expected = "a non-empty string" if marker is ID else _JSON_NAMES[base]
+
+    def structure(value: Any, _: Any) -> Any:
+        if type(value) is base and (marker is not ID or value):
+            return value
+        if value is None and optional:
+            return None
+        if base is int and isinstance(value, float) and value.is_integer():
+            return int(value)
+        # bool is an int subclass: rejected on purpose
+        raise TypeError(f"expected {expected}, got {type(value).__name__}")
+
+    return structure
+
+
+def _text(value: Any, _: Any) -> str:
+    # A JSON number keeps its JSON spelling; null, booleans, arrays and objects are no
+    # text ("None", "True" and "{'x': 1}" were nonsense).
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return json.dumps(value)
+    raise TypeError(f"expected a string, got {_json_kind(value)}")
+
+
+def _whole(value: Any, _: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise TypeError(f"expected an integer, got {_json_kind(value)}")  # 12.7 is not 12
+
+
+def _number(value: Any, _: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"expected a number, got {_json_kind(value)}")
+
+
+def _flag(value: Any, _: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"expected true or false, got {_json_kind(value)}")  # "false" is truthy
+
+
+def _datetime(value: Any, _: Any = None) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO-8601 string, got {_json_kind(value)}")
+    return parse_timestamp(value)
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null",
+             dict: "an object"}
+    return kinds.get(type(value), "a number" if isinstance(value, int | float) else "a value")
 
 
 def _make_converter() -> cattrs.Converter:
@@ -81,11 +191,6 @@ def _make_converter() -> cattrs.Converter:
 
         return structure
 
-    conv.register_structure_hook_factory(_is_plain_optional, optional)
-
-    conv.register_structure_hook(datetime, lambda value, _: _datetime(value))
-    conv.register_unstructure_hook(datetime, format_timestamp)
-
     def enum_or_str(tp: Any) -> Callable[[Any, Any], Any]:
         enum_type = next(
             a for a in get_args(tp) if isinstance(a, type) and issubclass(a, enum.Enum)
@@ -95,30 +200,39 @@ def _make_converter() -> cattrs.Converter:
         def structure(value: Any, _: Any) -> Any:
             if value is None and optional:
                 return None
+            if not isinstance(value, str):
+                raise TypeError(f"expected a string, got {_json_kind(value)}")
             try:
                 return enum_type(value)
             except ValueError:
-                return str(value)
+                return value
 
         return structure
 
-    conv.register_structure_hook_factory(_is_enum_or_str, enum_or_str)
-    conv.register_unstructure_hook_factory(
-        _is_enum_or_str, lambda _: lambda v: v.value if isinstance(v, enum.Enum) else v
-    )
+    def party(value: Any, _: Any) -> str | Destination | None:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, Mapping):
+            found: Destination = conv.structure(value, Destination)
+            return found
+        raise TypeError(f"expected a string or a destination object, got {_json_kind(value)}")
 
     def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        attrs.resolve_types(cls)
         fields = attrs.fields(cls)
-        renames = {f.name: override(rename=wire_key(f)) for f in fields}
+        renames = {}
+        for f in fields:
+            if f.type == _PARTY:  # field-scoped: DiCE's "from" (a string or an object)
+                renames[f.name] = override(rename=wire_key(f), struct_hook=party)
+            else:
+                renames[f.name] = override(rename=wire_key(f))
         inner = make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
-        aliases = [
-            (alias, wire_key(f)) for f in fields for alias in f.metadata.get(_ALIASES, ())
-        ]
+        aliases = [(alias, wire_key(f)) for f in fields for alias in f.metadata.get(ALIASES, ())]
 
         def structure(data: Any, tp: Any) -> Any:
             if not isinstance(data, Mapping):
                 raise TypeError(f"expected a JSON object for {cls.__name__}, "
-                                f"got {type(data).__name__}")
+                                f"got {_json_kind(data)}")
             if aliases and any(a in data for a, _ in aliases):
                 data = dict(data)
                 for alias, canonical in aliases:
@@ -134,29 +248,184 @@ def _make_converter() -> cattrs.Converter:
                      for f in attrs.fields(cls)}
         return make_dict_unstructure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
 
+    conv.register_structure_hook_factory(lambda tp: _marked(tp) is not None, _strict_hook)
+    conv.register_structure_hook_factory(_is_plain_optional, optional)
+    for base, hook in ((str, _text), (int, _whole), (float, _number), (bool, _flag)):
+        conv.register_structure_hook(base, hook)
+    conv.register_structure_hook(datetime, _datetime)
+    conv.register_unstructure_hook(datetime, format_timestamp)
+    conv.register_structure_hook_factory(_is_enum_or_str, enum_or_str)
+    conv.register_unstructure_hook_factory(
+        _is_enum_or_str, lambda _: lambda v: v.value if isinstance(v, enum.Enum) else v
+    )
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    _configure_svaml(conv)
+    _configure_events(conv, unstructure_factory)
     return conv
 
 
-def _datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO-8601 string, got {type(value).__name__}")
-    return parse_timestamp(value)
+# -- SVAML: elements tagged by "name" ---------------------------------------------------
+
+
+def _configure_svaml(conv: cattrs.Converter) -> None:
+    by_name: dict[str, type[Any]] = {
+        cls.__attrs_attrs__.name.default.casefold(): cls for cls in (*INSTRUCTIONS, *ACTIONS)
+    }
+
+    def tagged(kinds: tuple[type[Any], ...], unknown: type[Any]) -> Callable[..., Any]:
+        allowed = {k for k, v in by_name.items() if v in kinds}
+
+        def structure(data: Any, _: Any) -> Any:
+            if data is None:
+                return None
+            if isinstance(data, (*kinds, unknown)):
+                return data
+            if not isinstance(data, Mapping):
+                raise TypeError(f"a SVAML element must be a JSON object, got {_json_kind(data)}")
+            name = data.get("name")
+            key = name.casefold() if isinstance(name, str) else ""
+            if key not in allowed:
+                return unknown(data)
+            return conv.structure(data, by_name[key])
+
+        return structure
+
+    def unstructure_element(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+        # The generic attrs hook skips init=False fields; an element must carry its name.
+        renames = {f.name: override(rename=wire_key(f), omit=False) for f in attrs.fields(cls)}
+        inner = make_dict_unstructure_fn(cls, conv, **renames)  # type: ignore[arg-type]
+
+        def unstructure(obj: Any) -> dict[str, Any]:
+            encoded = {k: v for k, v in inner(obj).items() if v is not None}
+            return {"name": encoded.pop("name"), **encoded}
+
+        return unstructure
+
+    def unstructure_document(doc: Svaml) -> dict[str, Any]:
+        # No instructions are left out, like any unset field ({"action": {...}} alone).
+        encoded: dict[str, Any] = {}
+        if doc.instructions:
+            encoded["instructions"] = [conv.unstructure(i) for i in doc.instructions]
+        if doc.action is not None:
+            encoded["action"] = conv.unstructure(doc.action)
+        return encoded
+
+    instruction = tagged(INSTRUCTIONS, UnknownInstruction)
+    action = tagged(ACTIONS, UnknownAction)
+    optional_action = Union[Action, None]  # noqa: UP007
+    conv.register_structure_hook_func(lambda t: t == Instruction, instruction)
+    conv.register_structure_hook_func(lambda t: t in (Action, optional_action), action)
+    conv.register_unstructure_hook_factory(
+        lambda t: t in INSTRUCTIONS or t in ACTIONS, unstructure_element)
+    conv.register_unstructure_hook(Svaml, unstructure_document)
+    for unknown in (UnknownInstruction, UnknownAction):
+        conv.register_unstructure_hook(unknown, lambda obj: dict(obj.data))
+
+
+# -- events: "event" names them ---------------------------------------------------------
+
+
+def _configure_events(conv: cattrs.Converter,
+                      fields_only: Callable[[type[Any]], Callable[[Any], Any]]) -> None:
+
+    def structure_unknown(data: Any, _: Any) -> UnknownEvent:
+        if not isinstance(data, Mapping) or not isinstance(data.get("event"), str):
+            raise TypeError('expected a JSON object with an "event" string')
+        call_id = data.get("callid", data.get("callId"))
+        return UnknownEvent(
+            event=data["event"],
+            call_id=call_id if isinstance(call_id, str) and call_id else None,
+            data=types.MappingProxyType(dict(data)),
+        )
+
+    def with_event_name(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+        fields = fields_only(cls)
+        name = cls.event.value
+
+        def unstructure(event: Any) -> dict[str, Any]:
+            return {"event": name, **fields(event)}
+
+        return unstructure
+
+    conv.register_structure_hook(UnknownEvent, structure_unknown)
+    conv.register_unstructure_hook(UnknownEvent, lambda event: dict(event.data))
+    for cls in EVENT_CLASSES.values():
+        conv.register_unstructure_hook(cls, with_event_name(cls))
 
 
 converter: cattrs.Converter = _make_converter()
 """The converter for every model, SVAML element and event (wire camelCase)."""
 
 
+_LONG_DIGITS_TEXT: Final = re.compile(r"[0-9]{19}")
+# Bytes: digits -> "0", anything else -> " ", then a plain substring search (several
+# times faster than a regular expression over the same bytes).
+_DIGITS_AS_ZERO: Final = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_NINETEEN_DIGITS: Final = b"0" * 19
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON bytes of plain data: what ``json.dumps`` with ``(",", ":")``
+    separators, ``ensure_ascii=False`` and ``allow_nan=False`` gives, encoded; raises
+    ``ValueError`` for NaN or infinity, ``UnicodeEncodeError`` for lone surrogates,
+    ``TypeError`` for what is not JSON data.
+
+    orjson does the work. What it refuses (integers beyond 64 bits, lone surrogates,
+    non-string keys, deep nesting) and any output holding ``null`` (orjson writes NaN
+    and infinities as ``null``; request bodies leave ``None`` out, so this is rare) go
+    through the standard library: every input gets the same outcome as with ``json``
+    alone. Floats are written in their shortest round-trip form either way.
+    """
+    try:
+        out = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        pass
+    else:
+        if b"null" not in out:
+            return out
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
+
+
+def decode_json(data: bytes | bytearray | str) -> Any:
+    """Decode JSON; raises ``ValueError`` (``json.JSONDecodeError`` or
+    ``UnicodeDecodeError``) or ``RecursionError`` for what is not JSON.
+
+    orjson does the work; what it refuses goes through the standard library (``NaN``,
+    a byte-order mark, nesting beyond 1,024 levels), and so does any text holding a run
+    of 19 or more digits (orjson would turn an integer beyond 64 bits into a float), so
+    every input decodes to the same value, or fails the same way, as with ``json`` alone.
+    """
+    if isinstance(data, str):
+        long_digits = _LONG_DIGITS_TEXT.search(data) is not None
+    else:
+        long_digits = _NINETEEN_DIGITS in data.translate(_DIGITS_AS_ZERO)
+    if not long_digits:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
 def dumps(obj: Any) -> bytes:
-    """Encode a model (or plain data) to compact UTF-8 JSON bytes."""
-    return json.dumps(converter.unstructure(obj), separators=(",", ":"),
-                      ensure_ascii=False).encode()
+    """Encode a model (or plain data) to compact UTF-8 JSON bytes.
+
+    Raises :class:`ValidationError` (field ``body``) rather than produce invalid JSON:
+    NaN or infinity, or text with lone surrogates (the models' own checks name the
+    field first; this is the last guard).
+    """
+    try:
+        return encode_json(converter.unstructure(obj))
+    except ValueError as exc:  # NaN/infinity, and UnicodeEncodeError (a ValueError)
+        reason = ("must be valid Unicode text (no lone surrogates)"
+                  if isinstance(exc, UnicodeError) else "must not contain NaN or infinity")
+    except (TypeError, RecursionError, AttributeError) as exc:
+        reason = f"must be JSON-encodable; {type(exc).__name__}: {str(exc)[:100]}"
+    raise ValidationError("body", reason)
 
 
 def loads(data: bytes | str, cls: type[T]) -> T:
     """Decode JSON text into ``cls``."""
-    return converter.structure(json.loads(data), cls)
+    return converter.structure(decode_json(data), cls)

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Literal
 
 import aiohttp
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+from yarl import URL
 
-from .auth import Credentials, _signed
+from .auth import Credentials, sign_request
+from .errors import UnexpectedHostError
 
-__all__ = ["AuthScheme", "UnexpectedHostError", "auth_middleware"]
+__all__ = [
+    "AuthScheme",
+    "Origin",
+    "UnexpectedHostError",
+    "auth_middleware",
+    "authenticator",
+    "origin_of",
+]
 
 AuthScheme = Literal["signed", "basic"]
+Origin = tuple[str, str, int]
+"""``(scheme, host, port)``, lower case, the port explicit."""
 
 
-class UnexpectedHostError(aiohttp.ClientError):
-    """Refused to authenticate a request to a host the user did not choose (a redirect)."""
+def origin_of(url: URL) -> Origin:
+    """The exact origin of ``url``: scheme, host and port (the scheme's default if none)."""
+    return (url.scheme.lower(), (url.raw_host or "").lower(), url.port or 0)
 
 
 async def _body_bytes(request: ClientRequest) -> bytes:
@@ -27,33 +39,45 @@ async def _body_bytes(request: ClientRequest) -> bytes:
 
 
 def auth_middleware(
-    credentials: Credentials, scheme: AuthScheme, allowed_origins: Collection[tuple[str, str]]
+    credentials: Credentials, scheme: AuthScheme, allowed_origins: Collection[Origin]
 ) -> aiohttp.ClientMiddlewareType:
     """Sign (or Basic-authenticate) each attempt, over the exact bytes, path and type sent.
 
-    Requests outside ``allowed_origins`` (``(scheme, host)`` pairs), say after a
-    redirect to another host or from https to http, are refused rather than sent with
-    credentials.
+    A request outside ``allowed_origins`` (exact scheme, host and port) is refused with
+    :class:`UnexpectedHostError` rather than sent with credentials.
     """
-    origins = frozenset((s.lower(), h.lower()) for s, h in allowed_origins)
+    authenticate = authenticator(credentials, scheme, allowed_origins)
 
     async def middleware(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        url = request.url
-        if (url.scheme, (url.raw_host or "").lower()) not in origins:
-            raise UnexpectedHostError(
-                f"refusing to send credentials to {url.scheme}://{url.raw_host}")
-        headers = request.headers
-        if scheme == "basic":
-            headers["Authorization"] = credentials.basic()
-        else:
-            headers.update(_signed(
-                credentials,
-                request.method,
-                request.url.raw_path,
-                headers.get("Content-Type", ""),
-                await _body_bytes(request),
-                None,
-            ))
+        await authenticate(request)
         return await handler(request)
 
     return middleware
+
+
+def authenticator(
+    credentials: Credentials, scheme: AuthScheme, allowed_origins: Collection[Origin]
+) -> Callable[[ClientRequest], Awaitable[None]]:
+    """What :func:`auth_middleware` does to each attempt, as a step of its own (the
+    client runs it from its retry middleware: one middleware layer instead of two)."""
+    origins = frozenset(allowed_origins)
+    basic = credentials.basic() if scheme == "basic" else None
+
+    async def authenticate(request: ClientRequest) -> None:
+        url = request.url
+        if origin_of(url) not in origins:
+            raise UnexpectedHostError(
+                f"refusing to send credentials to {url.scheme}://{url.raw_host}:{url.port}")
+        headers = request.headers
+        if basic is not None:
+            headers["Authorization"] = basic
+        else:
+            headers.update(sign_request(
+                credentials,
+                method=request.method,
+                path=url.raw_path,
+                content_type=headers.get("Content-Type"),
+                body=await _body_bytes(request),
+            ))
+
+    return authenticate

@@ -19,20 +19,20 @@ Where each action may appear (Sinch's rules, checked by :func:`check_answer`):
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Union
 
 import attrs
-from cattrs.gen import make_dict_unstructure_fn, override
 
 from .errors import ValidationError
+from .models._names import wire_name
 from .models.callouts import ConferenceDtmfMode, ConferenceDtmfOptions, MusicOnHold
 from .models.common import Destination
-from .serialization import converter, wire_key, wire_name
+from .validation import as_tuple, checked_fields, dtmf, e164, positive_int, text, validator
 
 __all__ = [
+    "ACTIONS",
+    "INSTRUCTIONS",
     "Action",
     "Answer",
     "AnsweringMachineDetection",
@@ -67,60 +67,27 @@ __all__ = [
     "check_answer",
 ]
 
-_DTMF = re.compile(r"[0-9*#wW]+")
-_E164 = re.compile(r"\+[0-9]{1,15}")
 
-
-# -- validators (raise ValidationError naming Class.field) ---------------------------
-
-
-def _where(instance: object, attribute: attrs.Attribute[Any]) -> str:
-    return f"{type(instance).__name__}.{attribute.name}"
-
-
-def _dtmf(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, str) or not _DTMF.fullmatch(value):
-        raise ValidationError(_where(instance, attribute),
-                              f"must be DTMF: one or more of 0-9 * # w; got {value!r}")
-
-
-def _e164(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, str) or not _E164.fullmatch(value):
-        raise ValidationError(_where(instance, attribute),
-                              f"must be an E.164 number, '+' then digits only; got {value!r}")
-
-
-def _text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, str):
-        raise ValidationError(_where(instance, attribute),
-                              f"must be a string; got {type(value).__name__}")
-
-
-def _positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(_where(instance, attribute),
-                              f"must be a positive whole number; got {value!r}")
+_dtmf = validator(dtmf)
+_e164 = validator(e164, optional=True)
+_text = validator(text, blank=True)
+_positive = validator(positive_int)
 
 
 def _strings(value: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise TypeError("expected a sequence of strings, not a single string")
-    return tuple(value)
-
-
-def _menus(value: Iterable[Menu]) -> tuple[Menu, ...]:
-    return tuple(value)
-
-
-def _options(value: Iterable[MenuOption] | None) -> tuple[MenuOption, ...] | None:
-    return None if value is None else tuple(value)
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError("PlayFiles.ids", "must be a sequence of strings (file ids); "
+                                               f"got {type(value).__name__}")
+    items = tuple(value)
+    for i, item in enumerate(items):
+        text(f"PlayFiles.ids[{i}]", item, blank=True)
+    return items
 
 
 def _raw(value: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValidationError("data", f"must be a JSON object (a mapping); "
+                                      f"got {type(value).__name__}")
     return dict(value)
 
 
@@ -134,7 +101,7 @@ def _tag(name: str) -> Any:
 # (callouts use them too) and are re-exported here.
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=checked_fields)
 class CallHeader:
     """A custom SIP/MXP header passed along with a connected call."""
 
@@ -142,7 +109,7 @@ class CallHeader:
     value: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class AnsweringMachineDetection:
     """``amd``: detect answering machines on a ``connectPstn`` leg (``async_`` is ``async``)."""
 
@@ -150,7 +117,7 @@ class AnsweringMachineDetection:
     async_: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class TranscriptionOptions:
     """Whether (and in which locale) a recording is transcribed."""
 
@@ -158,7 +125,7 @@ class TranscriptionOptions:
     locale: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class RecordingOptions:
     """Where a recording goes. ``credentials`` (storage keys) never appear in reprs."""
 
@@ -169,7 +136,7 @@ class RecordingOptions:
     transcription_options: TranscriptionOptions | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class StreamingOptions:
     """Audio format of a ``connectStream`` websocket."""
 
@@ -180,7 +147,7 @@ class StreamingOptions:
 # -- instructions ------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class PlayFiles:
     """Play prompts: pre-recorded file ids or ``#tts[...]`` / ``#ssml[...]`` strings."""
 
@@ -189,7 +156,7 @@ class PlayFiles:
     name: str = _tag("playFiles")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class Say:
     """Speak ``text`` (text-to-speech). Sinch's default limit is 600 characters per
     application (support can change it), so it is not checked here."""
@@ -199,7 +166,7 @@ class Say:
     name: str = _tag("say")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class SendDtmf:
     """Send DTMF tones: 0-9, ``*``, ``#``; ``w`` pauses 500 ms. Not allowed in ACE answers."""
 
@@ -207,7 +174,7 @@ class SendDtmf:
     name: str = _tag("sendDtmf")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class SetCookie:
     """Store a key/value pair that later callbacks of this call carry."""
 
@@ -216,14 +183,14 @@ class SetCookie:
     name: str = _tag("setCookie")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class Answer:
     """Answer the call now (before connecting it onwards)."""
 
     name: str = _tag("answer")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class StartRecording:
     """Start recording the call (``options``: where to, format, transcription).
 
@@ -235,14 +202,14 @@ class StartRecording:
     name: str = _tag("startRecording")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class StopRecording:
     """Stop a recording started with :class:`StartRecording`."""
 
     name: str = _tag("stopRecording")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class UnknownInstruction:
     """An instruction this version does not know; ``data`` is the raw JSON object,
     encoded back unchanged."""
@@ -258,21 +225,21 @@ class UnknownInstruction:
 # -- actions -----------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class Hangup:
     """End the call."""
 
     name: str = _tag("hangup")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class Continue:
     """Go on as the callout request said (ACE and PIE answers)."""
 
     name: str = _tag("continue")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class ConnectPstn:
     """Connect the call to a phone number (``number``: E.164, ``+`` and digits).
 
@@ -280,7 +247,7 @@ class ConnectPstn:
     callee answers; ``amd`` turns on answering-machine detection."""
 
     number: str | None = attrs.field(
-        kw_only=False, default=None, validator=attrs.validators.optional(_e164)
+        kw_only=False, default=None, validator=_e164
     )
     locale: str | None = None
     max_duration: int | None = attrs.field(default=None, validator=_positive)
@@ -293,22 +260,23 @@ class ConnectPstn:
     name: str = _tag("connectPstn")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class ConnectMxp:
     """Connect the call to an app or web user (``Destination.username(...)``).
 
-    Its headers travel as ``callheaders`` (lower case), as Sinch spells them here."""
+    Its headers travel as ``callHeaders`` (protocol notes, Sinch's current reference and
+    Node SDK); the Java SDK's ``callheaders`` is accepted on input."""
 
     destination: Destination | None = attrs.field(kw_only=False, default=None)
     call_headers: tuple[CallHeader, ...] | None = attrs.field(
         default=None,
-        metadata=wire_name("callheaders", "callHeaders"),
-        converter=attrs.converters.optional(tuple),
+        metadata=wire_name("callHeaders", "callheaders"),
+        converter=as_tuple,
     )
     name: str = _tag("connectMxp")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class ConnectConf:
     """Put the call into conference ``conference_id`` (created by its first caller)."""
 
@@ -318,7 +286,7 @@ class ConnectConf:
     name: str = _tag("connectConf")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class ConnectSip:
     """Connect the call to a SIP address (``Destination.sip(...)``)."""
 
@@ -330,13 +298,13 @@ class ConnectSip:
     call_headers: tuple[CallHeader, ...] | None = attrs.field(
         default=None,
         metadata=wire_name("callHeaders", "callheaders"),
-        converter=attrs.converters.optional(tuple),
+        converter=as_tuple,
     )
     moh: MusicOnHold | str | None = None
     name: str = _tag("connectSip")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class ConnectStream:
     """Stream the call's audio to a websocket server."""
 
@@ -345,13 +313,13 @@ class ConnectStream:
     call_headers: tuple[CallHeader, ...] | None = attrs.field(
         default=None,
         metadata=wire_name("callHeaders", "callheaders"),
-        converter=attrs.converters.optional(tuple),
+        converter=as_tuple,
     )
     streaming_options: StreamingOptions | None = None
     name: str = _tag("connectStream")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class MenuOption:
     """A key the caller can press (``dtmf``) and what it does (``action``:
     ``menu(<menu id>)`` or ``return(<value>)``)."""
@@ -360,7 +328,7 @@ class MenuOption:
     action: str = attrs.field(kw_only=False, validator=_text)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class Menu:
     """One menu of a :class:`RunMenu`: prompts, input limits and options."""
 
@@ -371,14 +339,14 @@ class Menu:
     max_digits: int | None = None
     timeout_mills: int | None = None
     max_timeout_mills: int | None = None
-    options: tuple[MenuOption, ...] | None = attrs.field(default=None, converter=_options)
+    options: tuple[MenuOption, ...] | None = attrs.field(default=None, converter=as_tuple)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class RunMenu:
     """Play an IVR menu; the caller's choice arrives as a PIE callback."""
 
-    menus: tuple[Menu, ...] = attrs.field(kw_only=False, default=(), converter=_menus)
+    menus: tuple[Menu, ...] = attrs.field(kw_only=False, default=(), converter=as_tuple)
     main_menu: str | None = None
     barge: bool | None = None
     locale: str | None = None
@@ -386,7 +354,7 @@ class RunMenu:
     name: str = _tag("runMenu")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class Park:
     """Hold the call (playing prompts) until ``calls.manage`` says what to do."""
 
@@ -397,7 +365,7 @@ class Park:
     name: str = _tag("park")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class UnknownAction:
     """An action this version does not know; ``data`` is the raw JSON object,
     encoded back unchanged."""
@@ -432,7 +400,7 @@ _ACTIONS: tuple[type[Any], ...] = (
 
 
 def _instructions(value: Iterable[Any]) -> tuple[Any, ...]:
-    if isinstance(value, str | bytes | Mapping):
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise ValidationError("Svaml.instructions", "must be a sequence of instructions")
     items = tuple(value)
     for i, item in enumerate(items):
@@ -452,83 +420,17 @@ class Svaml:
     """A SVAML document: instructions run in order, then the one action.
 
     ``Svaml([Say("Bye")], Hangup())``. Encode with ``converter.unstructure(doc)`` or
-    :meth:`to_json`; decode with ``converter.structure(data, Svaml)``.
+    ``serialization.dumps(doc)``; decode with ``converter.structure(data, Svaml)``.
     """
 
     instructions: tuple[Instruction, ...] = attrs.field(default=(), converter=_instructions)
     action: Action | None = attrs.field(default=None, validator=_action)
 
-    def to_json(self) -> str:
-        """Compact JSON text, as embedded in a custom callout's ``ice``/``ace``/... fields."""
-        return json.dumps(converter.unstructure(self), separators=(",", ":"),
-                          ensure_ascii=False)
 
-
-# -- converter hooks: elements are tagged by "name" ----------------------------------
-
-_BY_NAME: dict[str, type[Any]] = {
-    cls.__attrs_attrs__.name.default.casefold(): cls for cls in (*_INSTRUCTIONS, *_ACTIONS)
-}
-
-
-def _structure_tagged(kinds: tuple[type[Any], ...], unknown: type[Any]) -> Callable[..., Any]:
-    allowed = {k for k, v in _BY_NAME.items() if v in kinds}
-
-    def structure(data: Any, _: Any) -> Any:
-        if data is None:
-            return None
-        if isinstance(data, (*kinds, unknown)):
-            return data
-        if not isinstance(data, Mapping):
-            raise TypeError(f"a SVAML element must be a JSON object, got {type(data).__name__}")
-        name = data.get("name")
-        key = name.casefold() if isinstance(name, str) else ""
-        if key not in allowed:
-            return unknown(data)
-        return converter.structure(data, _BY_NAME[key])
-
-    return structure
-
-
-def _unstructure_tagged(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-    # The generic attrs hook skips init=False fields; an element must carry its name.
-    renames = {f.name: override(rename=wire_key(f), omit=False) for f in attrs.fields(cls)}
-    inner = make_dict_unstructure_fn(cls, converter, **renames)  # type: ignore[arg-type]
-
-    def unstructure(obj: Any) -> dict[str, Any]:
-        encoded = {k: v for k, v in inner(obj).items() if v is not None}
-        return {"name": encoded.pop("name"), **encoded}
-
-    return unstructure
-
-
-def _unstructure_document(doc: Svaml) -> dict[str, Any]:
-    # No instructions are left out, like any unset field ({"action": {...}} alone).
-    encoded: dict[str, Any] = {}
-    if doc.instructions:
-        encoded["instructions"] = [converter.unstructure(i) for i in doc.instructions]
-    if doc.action is not None:
-        encoded["action"] = converter.unstructure(doc.action)
-    return encoded
-
-
-def _register() -> None:
-    instruction = _structure_tagged(_INSTRUCTIONS, UnknownInstruction)
-    action = _structure_tagged(_ACTIONS, UnknownAction)
-    optional_action = Union[Action, None]  # noqa: UP007
-    converter.register_structure_hook_func(lambda t: t == Instruction, instruction)
-    converter.register_structure_hook_func(
-        lambda t: t in (Action, optional_action), action
-    )
-    converter.register_unstructure_hook_factory(
-        lambda t: t in _INSTRUCTIONS or t in _ACTIONS, _unstructure_tagged
-    )
-    converter.register_unstructure_hook(Svaml, _unstructure_document)
-    for unknown in (UnknownInstruction, UnknownAction):
-        converter.register_unstructure_hook(unknown, lambda obj: dict(obj.data))
-
-
-_register()
+INSTRUCTIONS = _INSTRUCTIONS
+"""The instruction classes, each tagged on the wire by its ``name``."""
+ACTIONS = _ACTIONS
+"""The action classes, each tagged on the wire by its ``name``."""
 
 
 # -- where elements may appear ---------------------------------------------------------

@@ -1,8 +1,25 @@
 """One aiohttp session and the request plumbing every API area shares.
 
-It owns the session (created in the running loop, closed once), builds URLs with
-each path segment percent-encoded exactly once, sends through the retry and auth
-middlewares, and turns every failure into a :mod:`sinch_calling.errors` exception.
+It owns the session (created in the running loop, closed once), builds URLs, sends
+through the retry and auth middlewares, follows redirects by the policy below, reads
+answers within bounds, and turns every failure into a :mod:`sinch_calling.errors`
+exception.
+
+Redirects: credentials go only to the exact origins (scheme, host, port) the client was
+configured with, plus Sinch's https traffic hosts (for ``callResourceUrl``). A GET,
+HEAD, PUT or DELETE follows any redirect within them; a POST or PATCH follows only a 307
+or 308 (the server says it did not act) within them, sending the same body; a 301, 302
+or 303 answered to a POST or PATCH is a :class:`~sinch_calling.errors.RedirectError`
+(the server may have acted: never replayed as a GET). A redirect to another origin is an
+:class:`~sinch_calling.errors.UnexpectedHostError`; at most ``MAX_REDIRECTS`` are followed.
+
+Bounded reads: a JSON answer is read up to ``MAX_RESPONSE_BYTES`` after decompression
+(:class:`~sinch_calling.errors.ResponseTooLargeError` past it); an error answer only up to
+``ERROR_BODY_LIMIT`` bytes, and is still typed by its status (:func:`read_error`).
+
+Exceptions leaving this module are created outside any ``except`` block, so they never
+chain to aiohttp's exceptions (whose reprs and traceback frames hold the signed request
+headers).
 """
 
 from __future__ import annotations
@@ -13,59 +30,150 @@ import logging
 import time
 import warnings
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from typing import Any, TypeVar
-from urllib.parse import quote
+from contextlib import asynccontextmanager, suppress
+from typing import Any, Final, TypeVar
 
 import aiohttp
 import cattrs
 from yarl import URL
 
-from . import __version__
+from ._version import __version__
 from .auth import Credentials
 from .errors import (
+    ApiError,
     ClientClosedError,
+    EventLoopError,
     InvalidResponseError,
+    RedirectError,
+    ResponseTooLargeError,
+    SinchError,
     TransportError,
-    ValidationError,
+    UnexpectedHostError,
     error_from_response,
 )
-from .regions import CONFIGURATION_PREFIX, SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX
+from .regions import CONFIGURATION_PREFIX, SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from .retry import RetryPolicy, parse_retry_after, provably_unsent, retry_middleware
-from .serialization import converter
-from .signer import AuthScheme, auth_middleware
+from .serialization import converter, decode_json
+from .signer import AuthScheme, Origin, authenticator, origin_of
 
-__all__ = ["Transport", "encode_segment"]
+__all__ = [
+    "ERROR_BODY_LIMIT",
+    "MAX_REDIRECTS",
+    "MAX_RESPONSE_BYTES",
+    "Transport",
+    "encode_segment",
+    "read_bounded",
+    "read_error",
+    "read_excerpt",
+    "redirect_target",
+]
 
 T = TypeVar("T")
 
 JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 _JSON_HEADERS = {"Content-Type": JSON_CONTENT_TYPE}
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_SAFE_TO_REDIRECT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _USER_AGENT = f"sinch_calling/{__version__} (+aiohttp {aiohttp.__version__})"
-_trace = logging.getLogger("sinch_calling.http")
-"""DEBUG: one line per request (method, URL, status, size, time); never headers."""
+
+MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
+"""The most a JSON answer may hold, after decompression (Sinch's are a few KiB)."""
+ERROR_BODY_LIMIT: Final = 64 * 1024
+"""How much of an error answer is read: enough for any Sinch error, no more."""
+MAX_REDIRECTS: Final = 5
+_CHUNK = 64 * 1024
 
 
-def _traced(method: str, url: URL, params: Mapping[str, str] | None, outcome: str,
-            started: float) -> None:
-    if _trace.isEnabledFor(logging.DEBUG):
-        where = url.with_query(params) if params else url.with_query(None)
-        _trace.debug("%s %s -> %s in %.0f ms", method, where, outcome,
-                     (time.perf_counter() - started) * 1000)
+async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body (decoded, as aiohttp decompresses it), or
+    :class:`ResponseTooLargeError` as soon as it exceeds ``limit`` bytes: a claimed
+    ``Content-Length`` over the limit is refused unread, an endless or inflating body
+    is cut at the limit (aiohttp decompresses incrementally, so memory stays bounded).
+    """
+    claimed = response.content_length
+    if claimed is not None and claimed > limit:
+        raise ResponseTooLargeError(limit, status=response.status, claimed=claimed)
+    if claimed is not None and "Content-Encoding" not in response.headers:
+        return await response.read()  # the common case: exactly the bytes announced
+    body = bytearray()
+    while True:
+        chunk = await response.content.read(_CHUNK)
+        if not chunk:
+            return bytes(body)
+        if len(body) + len(chunk) > limit:
+            raise ResponseTooLargeError(limit, status=response.status, claimed=claimed)
+        body += chunk
 
 
-def encode_segment(value: str, field: str) -> str:
-    """Percent-encode one path segment; ``+`` stays as is, ``/`` and dot-segments cannot escape."""
-    if not isinstance(value, str) or not value:
-        raise ValidationError(field, "must be a non-empty string")
+async def read_excerpt(response: aiohttp.ClientResponse, limit: int = ERROR_BODY_LIMIT) -> bytes:
+    """At most ``limit`` bytes of the body (decoded); the rest is never read."""
+    body = bytearray()
+    while len(body) < limit:
+        chunk = await response.content.read(min(_CHUNK, limit - len(body)))
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body)
+
+
+async def read_error(response: aiohttp.ClientResponse) -> ApiError:
+    """The :class:`~sinch_calling.errors.ApiError` for an error response (returned, not
+    raised): typed by the status alone, with Sinch's ``errorCode``, message and
+    reference when the first ``ERROR_BODY_LIMIT`` bytes are Sinch JSON. A body that
+    breaks off or cannot be decoded leaves the error typed by its status."""
     try:
-        encoded = quote(value, safe="+")
-    except UnicodeEncodeError:
-        raise ValidationError(field, "must be valid Unicode text (no lone surrogates)") from None
-    if encoded in (".", ".."):
-        encoded = encoded.replace(".", "%2E")
-    return encoded
+        body = await read_excerpt(response)
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        body = b""
+    return error_from_response(
+        response.status, body, reason=response.reason or "",
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def redirect_target(method: str, url: URL, response: aiohttp.ClientResponse,
+                    origins: frozenset[Origin]) -> URL | None:
+    """Where to go next by the redirect policy (module docstring); ``None`` when the
+    response is not a redirect. Raises :class:`RedirectError` or
+    :class:`UnexpectedHostError` for a redirect that is not followed."""
+    status = response.status
+    if status not in _REDIRECTS:
+        if 300 <= status < 400:  # 300, 304, 305, ...: no answer, and nothing to follow
+            raise RedirectError(status, f"{method} {url.with_query(None)} was answered HTTP "
+                                        f"{status}, which this client does not follow")
+        return None
+    location = response.headers.get("Location", "")
+    try:
+        target = url.join(URL(location)) if location else None
+        target_origin = origin_of(target) if target is not None else None
+    except (ValueError, TypeError, UnicodeError):
+        target, target_origin = None, None
+    shown = location[:200]
+    if target is None or target_origin is None:
+        raise RedirectError(status, f"{method} {url.with_query(None)}: HTTP {status} without "
+                                    "a usable Location", location=shown or None)
+    if method not in _SAFE_TO_REDIRECT and status not in (307, 308):
+        raise RedirectError(status, f"{method} {url.with_query(None)} was answered HTTP {status} "
+                                    f"to {shown}: not followed (the server may have acted, "
+                                    "and it is never replayed as a GET)", location=shown)
+    if target_origin not in origins:
+        raise UnexpectedHostError(f"{method} {url.with_query(None)} was redirected to "
+                                  f"{target.scheme}://{target.raw_host}:{target.port}, an "
+                                  "origin this client was not configured with: not followed")
+    return target
+
+
+_trace = logging.getLogger("sinch_calling.http")
+"""DEBUG: one line per HTTP exchange (method, URL, status or failure, time); never
+headers or bodies. The command's ``--verbose`` shows it."""
+
+
+def _traced(method: str, url: URL, params: Mapping[str, str] | None, outcome: object,
+            started: float) -> None:
+    where = url.with_query(params) if params else url.with_query(None)
+    _trace.debug("%s %s -> %s in %.0f ms", method, where, outcome,
+                 (time.perf_counter() - started) * 1000)
 
 
 class Transport:
@@ -81,37 +189,66 @@ class Transport:
         timeout: aiohttp.ClientTimeout,
         retry: RetryPolicy,
         max_connections: int,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        max_downloads: int | None = None,
     ) -> None:
         self.credentials = credentials
         self.traffic_origin = traffic_origin
         self.configuration_origin = configuration_origin
         self.timeout = timeout
         self.retry = retry
+        self.max_response_bytes = max_response_bytes
         self._max_connections = max_connections
-        origins = {("https", host) for host in SINCH_TRAFFIC_HOSTS}
-        origins |= {(o.scheme, o.host or "") for o in (traffic_origin, configuration_origin)}
-        signer = auth_middleware(credentials, auth, origins)
+        self._max_downloads = max_connections if max_downloads is None else max_downloads
+        self._download_slots: asyncio.Semaphore | None = None
+        origins = {("https", host, 443) for host in SINCH_TRAFFIC_HOSTS}
+        origins |= {origin_of(o) for o in (traffic_origin, configuration_origin)}
+        self.origins: frozenset[Origin] = frozenset(origins)
+        """Where credentials may go: exact (scheme, host, port) triples."""
+        sign = authenticator(credentials, auth, self.origins)
         budget = timeout.total
-        self._safe = (retry_middleware(retry, idempotent=True, budget=budget), signer)
-        self._unsafe = (retry_middleware(retry, idempotent=False, budget=budget), signer)
+        # Built once per client: each request picks one of the two tuples.
+        # Signing runs inside the retry middleware, before each attempt: one layer.
+        self._safe = (retry_middleware(retry, idempotent=True, budget=budget,
+                                       before_attempt=sign),)
+        self._unsafe = (retry_middleware(retry, idempotent=False, budget=budget,
+                                         before_attempt=sign),)
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._cut_off = False  # close() stopped waiting with calls still in flight
+        self._in_flight = 0
+        self._idle: asyncio.Event | None = None
 
     # -- session life cycle -------------------------------------------------------
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The session, created on first use inside the running event loop."""
+        """The session, created on first use inside the running event loop.
+
+        Raises :class:`ClientClosedError` after :meth:`close`, and
+        :class:`EventLoopError` from a loop other than the session's.
+        """
+        loop = asyncio.get_running_loop()  # a session must belong to a running loop
+        if self._closed:
+            raise ClientClosedError("this SinchCalling client is closed")
         if self._session is None:
-            if self._closed:
-                raise ClientClosedError("this SinchCalling client is closed")
-            asyncio.get_running_loop()  # a session must belong to a running loop
+            self._loop = loop
+            self._idle = asyncio.Event()
+            self._idle.set()
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0),
+                connector=aiohttp.TCPConnector(limit=self._connection_limit(),
+                                               limit_per_host=0),
                 timeout=self.timeout,
                 headers={"User-Agent": _USER_AGENT, "Accept": "application/json"},
                 raise_for_status=False,
             )
+        elif loop is not self._loop:
+            raise EventLoopError(
+                "this SinchCalling client's session belongs to another event loop"
+                + (" (now closed)" if self._loop is not None and self._loop.is_closed() else "")
+                + ": a client works in the loop that first used it; create one client per "
+                  "event loop (per asyncio.run), e.g. with 'async with SinchCalling(...)'")
         return self._session
 
     @property
@@ -120,17 +257,62 @@ class Transport:
         return self._closed
 
     async def close(self) -> None:
-        """Close the session; safe to call more than once."""
+        """Refuse new calls, let the calls in flight end, then close the session.
+
+        Calls already in flight end with their own result (each is bounded by the
+        client's ``timeout``); if some still run after that long, the session is
+        closed under them and they raise :class:`ClientClosedError`. New calls raise
+        :class:`ClientClosedError` at once. Safe to call more than once.
+        """
         self._closed = True
+        if self._in_flight and self._idle is not None \
+                and self._loop is asyncio.get_running_loop():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self.timeout.total or 30.0)
+        self._cut_off = self._in_flight > 0
         session, self._session = self._session, None
-        if session is not None:
+        if session is not None and self._loop is asyncio.get_running_loop():
             await session.close()
+        # A session of another (closed) loop cannot be closed from this one: dropped.
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
         session = self._session
         if session is not None and not session.closed:
             _warn(f"unclosed SinchCalling client {self!r}; use 'async with' or await close()",
                   ResourceWarning, source=self, stacklevel=1)
+
+    # -- connection budgets ---------------------------------------------------------
+    #
+    # API calls and recording bodies draw on separate budgets of one connector: its
+    # limit is their sum, and bodies (downloads, streams) also hold a download slot,
+    # so at most ``max_downloads`` connections ever carry a body and at least
+    # ``max_connections`` stay for API calls. An API call therefore never waits for
+    # a download, whatever either number is (a DELETE inside ``async with
+    # recordings.stream(...)`` with ``max_connections=1`` included).
+
+    def _connection_limit(self) -> int:
+        if self._max_connections <= 0 or self._max_downloads <= 0:
+            return 0  # aiohttp: unlimited
+        return self._max_connections + self._max_downloads
+
+    @property
+    def max_downloads(self) -> int:
+        """How many recording bodies may be open at once (its own budget, beside the
+        ``max_connections`` for API calls; by default the same number)."""
+        return self._max_downloads
+
+    @asynccontextmanager
+    async def download_slot(self) -> AsyncIterator[None]:
+        """Hold one of the :attr:`max_downloads` slots for a response body (a
+        download attempt or a stream); waits while all are taken. API calls never
+        take one, so they never wait for a download."""
+        if self._max_downloads <= 0:
+            yield  # unlimited
+            return
+        if self._download_slots is None:
+            self._download_slots = asyncio.Semaphore(self._max_downloads)
+        async with self._download_slots:
+            yield
 
     # -- URLs ---------------------------------------------------------------------
 
@@ -151,6 +333,108 @@ class Transport:
         safe = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
         return self._safe if safe else self._unsafe
 
+    @asynccontextmanager
+    async def _open(
+        self,
+        method: str,
+        url: URL,
+        *,
+        body: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
+        idempotent: bool | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The final response after the redirect policy; released when the block exits."""
+        session = self.session
+        self._enter()
+        try:
+            response = await self._final(session, method, url, body, params, headers,
+                                         self._middlewares(method, idempotent), timeout)
+            try:
+                yield response
+            finally:
+                response.release()
+        finally:
+            self._leave()
+
+    def _enter(self) -> None:
+        self._in_flight += 1
+        if self._idle is not None:
+            self._idle.clear()
+
+    def _leave(self) -> None:
+        self._in_flight -= 1
+        if not self._in_flight and self._idle is not None:
+            self._idle.set()
+
+    async def _final(
+        self, session: aiohttp.ClientSession, method: str, url: URL, body: bytes | None,
+        params: Mapping[str, str] | None, headers: Mapping[str, str] | None,
+        middlewares: Any, timeout: aiohttp.ClientTimeout | None,
+    ) -> aiohttp.ClientResponse:
+        """The final response after the redirect policy (the caller releases it)."""
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        budget = (timeout or self.timeout).total
+        deadline = None if budget is None else asyncio.get_running_loop().time() + budget
+        for hop in range(MAX_REDIRECTS + 1):
+            if hop and deadline is not None:  # redirects share the call's one timeout
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    raise TimeoutError
+                base = timeout or self.timeout
+                extra["timeout"] = aiohttp.ClientTimeout(
+                    total=left, connect=base.connect, sock_read=base.sock_read,
+                    sock_connect=base.sock_connect, ceil_threshold=base.ceil_threshold)
+            tracing = _trace.isEnabledFor(logging.DEBUG)
+            started = time.perf_counter() if tracing else 0.0
+            try:
+                response = await session.request(
+                    method, url, data=body, params=params, headers=headers,
+                    allow_redirects=False, middlewares=middlewares, **extra,
+                )
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                if tracing:
+                    _traced(method, url, params, type(exc).__name__, started)
+                raise
+            if tracing:
+                _traced(method, url, params, response.status, started)
+            try:
+                target = redirect_target(method, url, response, self.origins)
+            except SinchError:
+                response.release()
+                raise
+            if target is None:
+                return response
+            response.release()
+            url, params = target, None
+        raise RedirectError(response.status, f"{method}: more than {MAX_REDIRECTS} "
+                                             "redirects", location=str(url)[:200])
+
+    async def _exchange(
+        self, method: str, url: URL, body: bytes | None, params: Mapping[str, str] | None,
+        idempotent: bool | None,
+    ) -> tuple[int, bytes] | SinchError:
+        # _open without its context manager: the same steps, less overhead per call.
+        session = self.session
+        self._enter()
+        try:
+            response = await self._final(session, method, url, body, params,
+                                         _JSON_HEADERS if body is not None else None,
+                                         self._middlewares(method, idempotent), None)
+            try:
+                if response.status >= 400:
+                    return await read_error(response)
+                try:
+                    return response.status, await read_bounded(response,
+                                                               self.max_response_bytes)
+                except ResponseTooLargeError as exc:
+                    return exc
+            finally:
+                response.release()
+        finally:
+            self._leave()
+
     async def request(
         self,
         method: str,
@@ -163,36 +447,26 @@ class Transport:
         """Send one request; return the decoded JSON body (``None`` when empty).
 
         ``idempotent`` overrides the method's default (GET/PUT/DELETE are,
-        POST/PATCH are not) for the retry policy.
+        POST/PATCH are not) for the retry policy. Raises an :class:`ApiError` for an
+        error status, :class:`InvalidResponseError` for a success that is not JSON or
+        too large, :class:`TransportError` when no answer came, and
+        :class:`ClientClosedError` once the client is closed.
         """
-        started = time.perf_counter()
+        error: SinchError | None = None
         try:
-            async with self.session.request(
-                method,
-                url,
-                data=body,
-                params=params,
-                headers=_JSON_HEADERS if body is not None else None,
-                middlewares=self._middlewares(method, idempotent),
-            ) as response:
-                payload = await response.read()
-                status = response.status
-                _traced(method, url, params, f"{status} ({len(payload)} bytes)", started)
-                if status >= 400:
-                    raise error_from_response(
-                        status, payload, reason=response.reason or "",
-                        retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                    )
+            outcome = await self._exchange(method, url, body, params, idempotent)
+        except SinchError as exc:
+            error = _fresh(exc)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            _traced(method, url, params, type(exc).__name__, started)
-            raise _transport_error(method, url, exc) from None
-        if not payload.strip():
-            return None
-        try:
-            return json.loads(payload)
-        except ValueError:
-            raise InvalidResponseError("response is not JSON", status=status,
-                                       body=payload) from None
+            error = self._failure(method, url, exc)
+        except (AssertionError, RuntimeError, asyncio.CancelledError) as exc:
+            error = self._closed_under(exc)
+        if error is not None:
+            raise error  # outside the except blocks: no chain to aiohttp's exception
+        if isinstance(outcome, SinchError):
+            raise outcome
+        status, payload = outcome
+        return _json(status, payload)
 
     async def request_model(
         self,
@@ -217,38 +491,92 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         timeout: aiohttp.ClientTimeout | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """Open a response for streaming; error statuses raise before the body is read.
+        """Open a response for streaming; error statuses raise (typed by status, with
+        at most ``ERROR_BODY_LIMIT`` bytes read) before the body is handed out.
 
         The connection is released when the block exits, whatever happens.
         """
-        started = time.perf_counter()
+        error: BaseException | None = None
+        opened = False
         try:
-            async with self.session.request(
-                method, url, headers=headers, timeout=timeout,
-                middlewares=self._middlewares(method, None),
-            ) as response:
-                _traced(method, url, None, f"{response.status} (streaming "
-                        f"{response.content_length} bytes)", started)
+            async with self._open(method, url, headers=headers, timeout=timeout) as response:
                 if response.status >= 400:
-                    payload = await response.read()
-                    raise error_from_response(
-                        response.status, payload, reason=response.reason or "",
-                        retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                    )
-                yield response
+                    error = await read_error(response)
+                else:
+                    opened = True
+                    yield response
+        except SinchError as exc:
+            if opened:
+                raise  # the caller's own, from inside the block
+            error = _fresh(exc)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _transport_error(method, url, exc) from None
+            error = self._failure(method, url, exc)
+        except (AssertionError, RuntimeError, asyncio.CancelledError) as exc:
+            if opened:
+                raise
+            error = self._closed_under(exc)
+        if error is not None:
+            raise error
+
+    def _failure(self, method: str, url: URL, exc: BaseException) -> SinchError:
+        if self._cut_off:
+            return ClientClosedError(f"{method} {url.with_query(None)}: the client was closed "
+                                     "while this call was in flight", maybe_sent=True)
+        return _transport_error(method, url, exc)
+
+    def _closed_under(self, exc: BaseException) -> SinchError:
+        """A call cut off by :meth:`close` (aiohttp raises assertion, runtime or
+        cancellation errors then): a :class:`ClientClosedError`, unless the caller's own
+        task is being cancelled or the client is not closed (then it is re-raised)."""
+        task = asyncio.current_task()
+        if not self._cut_off or (task is not None and task.cancelling()):
+            raise exc
+        return ClientClosedError("the client was closed while this call was in flight",
+                                 maybe_sent=True)
+
+
+def _fresh(exc: SinchError) -> SinchError:
+    """``exc`` without its chain or traceback: one raised inside the signing middleware
+    has that frame (and the request headers) in its traceback."""
+    exc.__context__ = exc.__cause__ = None
+    return exc.with_traceback(None)
+
+
+def _json(status: int, payload: bytes) -> Any:
+    if not payload.strip():
+        return None
+    try:
+        return decode_json(payload)
+    except (ValueError, RecursionError):
+        error = InvalidResponseError("response is not JSON", status=status, body=payload[:200])
+    raise error
 
 
 def decode(data: Any, cls: type[T], *, status: int = 200) -> T:
     """Structure ``data`` into ``cls``, raising :class:`InvalidResponseError` on a mismatch."""
     try:
         return converter.structure(data, cls)
-    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
-        raise InvalidResponseError(
-            f"cannot decode {cls.__name__}: {exc}", status=status,
-            body=json.dumps(data).encode()[:200],
-        ) from None
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError,
+            RecursionError) as exc:
+        error = InvalidResponseError(f"cannot decode {cls.__name__}: {_reason(exc)}",
+                                     status=status, body=_excerpt(data))
+    raise error
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        try:
+            return "; ".join(cattrs.transform_error(exc, path="$"))[:300]
+        except Exception:
+            return type(exc).__name__
+    return str(exc)[:300]
+
+
+def _excerpt(data: Any) -> bytes:
+    try:
+        return json.dumps(data).encode()[:200]
+    except (ValueError, TypeError, RecursionError):
+        return b""
 
 
 def _transport_error(method: str, url: URL, exc: BaseException) -> TransportError:

@@ -29,18 +29,18 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import timedelta
+from itertools import product
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple, TypeVar
 from urllib.parse import quote
 
 from aiohttp import web
 
-from .auth import CallbackVerifier
-from .errors import SignatureError, ValidationError
+from .auth import Credentials, max_age_seconds, verify_request
+from .errors import EventParseError, SignatureError, ValidationError
 from .events import (
     AnsweredCallEvent,
     DisconnectedCallEvent,
-    EventParseError,
     EventType,
     IncomingCallEvent,
     NotificationEvent,
@@ -50,11 +50,13 @@ from .events import (
 )
 from .serialization import dumps
 from .svaml import Continue, Hangup, Svaml, check_answer
+from .validation import positive_seconds
 
 __all__ = [
     "DEFAULT_ANSWERS",
     "CallbackResponse",
     "CallbackRouter",
+    "path_spellings",
 ]
 
 logger = logging.getLogger("sinch_calling.webhooks")
@@ -115,36 +117,41 @@ class _HandlerError(Exception):
 class CallbackRouter:
     """Verifies, decodes and routes Sinch callbacks to ``async`` handlers.
 
-    ``max_age`` bounds the ``x-timestamp`` skew accepted (default 5 minutes);
-    ``handler_timeout`` (seconds, default none) cancels a slower handler and answers
-    503. Register at most one handler per event type with the decorators :meth:`ice`,
-    :meth:`ace`, :meth:`pie` (returning :class:`~sinch_calling.svaml.Svaml`),
+    ``max_age`` bounds the ``x-timestamp`` skew accepted (default 5 minutes; ``None``
+    turns the check off, to replay stored callbacks in tests); ``handler_timeout``
+    (seconds, default none) cancels a slower handler and answers 503.
+
+    ``public_path_prefix`` is for a reverse proxy that rewrites paths: Sinch signs the
+    path of the callback URL it was given (``/voice/sinch/cb``), the app sees what the
+    proxy forwards (``/sinch/cb``); ``public_path_prefix="/voice"`` puts the prefix back
+    before verifying. Register at most one handler per event type with the decorators
+    :meth:`ice`, :meth:`ace`, :meth:`pie` (returning :class:`~sinch_calling.svaml.Svaml`),
     :meth:`dice` and :meth:`notify` (returning ``None``).
     """
 
-    __slots__ = ("_handler_timeout", "_handlers", "_verifier")
+    __slots__ = ("_credentials", "_handler_timeout", "_handlers", "_max_age", "_prefix")
 
     def __init__(
         self,
         application_key: str,
         application_secret: str,
         *,
-        max_age: timedelta | float = timedelta(minutes=5),
+        max_age: timedelta | float | None = timedelta(minutes=5),
         handler_timeout: float | None = None,
+        public_path_prefix: str = "",
     ) -> None:
-        self._verifier = CallbackVerifier(application_key, application_secret, max_age)
-        if handler_timeout is not None and (
-            isinstance(handler_timeout, bool)
-            or not isinstance(handler_timeout, int | float)
-            or not handler_timeout > 0
-        ):
-            raise ValidationError("handler_timeout", "must be a positive number of seconds")
-        self._handler_timeout = handler_timeout
+        self._credentials = Credentials(application_key, application_secret)
+        self._max_age = max_age_seconds(max_age)
+        self._handler_timeout = (None if handler_timeout is None
+                                 else positive_seconds("handler_timeout", handler_timeout))
+        self._prefix = _path_prefix(public_path_prefix)
         self._handlers: dict[EventType, Callable[[Any], Awaitable[Any]]] = {}
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(kind.value for kind in self._handlers))
-        return f"CallbackRouter(verifier={self._verifier!r}, handlers=[{names}])"
+        age = None if self._max_age is None else timedelta(seconds=self._max_age)
+        return (f"CallbackRouter(application_key={self._credentials.application_key!r}, "
+                f"max_age={age!r}, public_path_prefix={self._prefix!r}, handlers=[{names}])")
 
     # -- registration --------------------------------------------------------------
 
@@ -193,17 +200,42 @@ class CallbackRouter:
 
         ``path`` is the raw request path as received (percent-encoding intact, no query);
         ``headers`` a mapping (case-insensitive or not) of the request's headers, with
-        ``Content-Type`` exactly as sent; ``body`` the raw bytes.
+        ``Content-Type`` exactly as sent; ``body`` the raw bytes. A framework that only
+        gives the decoded path: pass ``decoded_path(path)``'s spellings through
+        :meth:`dispatch_decoded` instead.
         """
+        return await self._dispatch(method, (path,), headers, body)
+
+    async def dispatch_decoded(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> CallbackResponse:
+        """:meth:`dispatch` for a framework that gives only the percent-decoded path.
+
+        The signature covers the path as Sinch sent it, and decoding lost its spelling:
+        every spelling Sinch could have signed for that same path is tried
+        (:func:`path_spellings`: reserved characters such as ``:`` kept or encoded, hex
+        in either case, ``~`` kept or ``%7E``, a ``/`` inside a segment as ``%2F``).
+        """
+        return await self._dispatch(method, path_spellings(path), headers, body)
+
+    async def _dispatch(
+        self, method: str, paths: tuple[str, ...], headers: Mapping[str, str], body: bytes
+    ) -> CallbackResponse:
+        where = paths[0][:200] if paths else ""
         try:
-            self._verifier.verify(method, path, headers, body)
+            verify_request(self._credentials, method,
+                           [self._prefix + p for p in paths] if self._prefix else paths,
+                           headers, body, max_age=self._max_age)
         except SignatureError as exc:
-            logger.warning("rejected a callback to %s: %s", path, exc)
+            logger.warning("rejected a callback to %r: %s", where, exc)
+            return _UNAUTHORIZED
+        except Exception:  # nothing a request sends may make the router answer 500
+            logger.exception("rejected a callback to %r: malformed request", where)
             return _UNAUTHORIZED
         try:
             event = parse(body)
         except EventParseError as exc:
-            logger.warning("rejected a malformed callback to %s: %s", path, exc)
+            logger.warning("rejected a malformed callback to %r: %s", where, exc)
             return _MALFORMED
         if isinstance(event, UnknownEvent):
             logger.info("ignored callback event %r (call %s)", event.event, event.call_id)
@@ -219,15 +251,19 @@ class CallbackRouter:
         handler = self._handlers.get(kind)
         if handler is None:
             return _DEFAULT_RESPONSES.get(kind, _OK_EMPTY)
-        deadline = asyncio.timeout(self._handler_timeout)
+        deadline = None if self._handler_timeout is None \
+            else asyncio.timeout(self._handler_timeout)
         try:
-            async with deadline:
+            if deadline is None:  # no timeout: no timer to arm and cancel per callback
                 answer = await handler(event)
+            else:
+                async with deadline:
+                    answer = await handler(event)
             if kind not in DEFAULT_ANSWERS:
                 return _OK_EMPTY
             return CallbackResponse(200, _JSON, dumps(_checked(kind, answer)))
         except TimeoutError:
-            if not deadline.expired():  # the handler's own timeout, not ours
+            if deadline is None or not deadline.expired():  # the handler's own, not ours
                 logger.exception("%s handler for call %s failed", kind.value, event.call_id)
                 return _FAILED
             logger.error("%s handler for call %s did not answer within %ss",
@@ -270,9 +306,76 @@ class CallbackRouter:
             # Keep the first value: a repeated Authorization must not be merged.
             headers.setdefault(key, value.decode("latin-1"))
         raw_path = scope.get("raw_path")
-        path = (raw_path.decode("latin-1").partition("?")[0] if raw_path
-                else quote(scope["path"], safe="/:@!$&'()*+,;=-._~"))
-        await _asgi_send(send, await self.dispatch("POST", path, headers, bytes(body)))
+        if raw_path:
+            answer = await self.dispatch("POST", raw_path.decode("latin-1").partition("?")[0],
+                                         headers, bytes(body))
+        else:  # only the decoded path: try the spellings Sinch could have signed
+            answer = await self.dispatch_decoded("POST", scope.get("path", ""), headers,
+                                                 bytes(body))
+        await _asgi_send(send, answer)
+
+
+_SUB_DELIMS = "!$&'()*+,;="
+_SPELLINGS = ("/:@" + _SUB_DELIMS + "-._~", "/-._~")
+_MAX_SPELLINGS = 64
+_MAX_SLASH_CHOICES = 5
+
+
+def path_spellings(path: str) -> tuple[str, ...]:
+    """The raw paths a percent-decoded ``path`` could have been sent as, most likely
+    first, at most 64: reserved characters kept or percent-encoded (RFC 3986 2.2; hex
+    upper or lower case), ``~`` kept or ``%7E``, and each ``/`` after the first few
+    kept or ``%2F`` (a decoded path cannot tell a separator from an encoded slash)."""
+    if not isinstance(path, str):
+        return ()
+    try:
+        encoded = [quote(path, safe=safe) for safe in _SPELLINGS]
+        encoded.append(encoded[-1].replace("~", "%7E"))  # quote() never encodes "~"
+    except UnicodeEncodeError:
+        return (path,)
+    bases: list[str] = []
+    for spelling in encoded:
+        for variant in (spelling, _lower_hex(spelling)):
+            if variant not in bases:
+                bases.append(variant)
+    result: list[str] = list(bases)
+    slashes = [i for i, c in enumerate(path) if c == "/"][1:]
+    if slashes and len(slashes) <= _MAX_SLASH_CHOICES:
+        for base in bases:
+            for choice in product((False, True), repeat=len(slashes)):
+                if not any(choice):
+                    continue
+                candidate = _encode_slashes(base, choice)
+                if candidate not in result:
+                    result.append(candidate)
+                if len(result) >= _MAX_SPELLINGS:
+                    return tuple(result)
+    return tuple(result[:_MAX_SPELLINGS])
+
+
+def _lower_hex(text: str) -> str:
+    parts = text.split("%")
+    return parts[0] + "".join("%" + p[:2].lower() + p[2:] for p in parts[1:])
+
+
+def _encode_slashes(encoded: str, choice: tuple[bool, ...]) -> str:
+    # The encoded path keeps "/" as is in every spelling; skip the leading one.
+    pieces = encoded.split("/")
+    out = pieces[0] + "/" + pieces[1]
+    for encode, piece in zip(choice, pieces[2:], strict=True):
+        out += ("%2F" if encode else "/") + piece
+    return out
+
+
+def _path_prefix(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("public_path_prefix", "must be a string such as '/voice'")
+    prefix = value.rstrip("/")
+    if prefix and (not prefix.startswith("/") or not prefix.isascii() or "?" in prefix
+                   or any(c.isspace() for c in prefix)):
+        raise ValidationError("public_path_prefix", "must be a raw URL path starting with "
+                                                    f"'/', such as '/voice'; got {value!r}")
+    return prefix
 
 
 def _checked(kind: EventType, answer: object) -> Svaml:

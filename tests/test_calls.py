@@ -15,7 +15,7 @@ from sinch_calling.errors import BadRequestError, NotFoundError, ServerError, Va
 from sinch_calling.regions import SINCH_TRAFFIC_HOSTS
 from sinch_calling.testing import Emulator
 
-from .conftest import FAST_RETRY, fixture_json
+from .conftest import fixture_json
 from .traffic_checks import assert_sent, only_request
 
 BYE = svaml.Svaml([svaml.Say("Bye")], svaml.Hangup())
@@ -164,18 +164,24 @@ async def regional() -> AsyncIterator[Emulator]:
         yield emu
 
 
-async def test_resource_url_on_the_base_url_host_goes_there(
+async def test_resource_url_on_another_port_of_the_base_url_host_is_refused(
         sinch: SinchCalling, emulator: Emulator, regional: Emulator) -> None:
-    async with SinchCalling(regional.application_key, regional.application_secret,
-                            base_url=regional.url, retry=FAST_RETRY) as there:
-        call_id = await there.callouts.tts("+46000000001", text="Hello")
-    regional.requests.clear()
-    resource_url = f"{regional.url}/calling/v1/calls/id/{call_id}?ignored=1"
-    await sinch.calls.manage(call_id, BYE, resource_url=resource_url)
+    # Same host, another port: another origin, so no credentials go there (issue 8, #1).
+    resource_url = f"{regional.url}/calling/v1/calls/id/abc?ignored=1"
+    with pytest.raises(ValidationError, match="resource_url"):
+        await sinch.calls.manage("abc", BYE, resource_url=resource_url)
     assert emulator.requests == []
-    assert_sent(regional, "PATCH", _path(call_id), {
+    assert regional.requests == []
+
+
+async def test_resource_url_on_the_base_url_origin_goes_there(
+        sinch: SinchCalling, emulator: Emulator) -> None:
+    call_id = await _call(sinch, emulator)
+    emulator.requests.clear()
+    await sinch.calls.manage(call_id, BYE, resource_url=f"{emulator.url}{_path(call_id)}?x=1")
+    assert_sent(emulator, "PATCH", _path(call_id), {
         "instructions": [{"name": "say", "text": "Bye"}], "action": {"name": "hangup"}})
-    assert regional.traffic.calls[call_id].status == CallStatus.FINAL
+    assert emulator.traffic.calls[call_id].status == CallStatus.FINAL
 
 
 async def test_resource_url_with_trailing_slash(sinch: SinchCalling,
@@ -234,7 +240,7 @@ def test_resource_url_only_ever_resolves_to_chosen_hosts(host: str, port: int | 
     client = SinchCalling("key", "c2VjcmV0", base_url="http://127.0.0.1:9")
     where = f"{scheme}://{host}" + ("" if port is None else f":{port}")
     resource_url = f"{where}/calling/v1/calls/id/abc"
-    allowed = host == "127.0.0.1" or (
+    allowed = (host == "127.0.0.1" and scheme == "http" and port == 9) or (
         host in SINCH_TRAFFIC_HOSTS and scheme == "https" and port in (None, 443))
     if allowed:
         origin = client.calls._resource_origin(resource_url, client.calls._url("abc"))

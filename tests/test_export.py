@@ -13,12 +13,11 @@ import pytest
 from aiohttp import web
 
 from sinch_calling import SinchCalling
-from sinch_calling.api.recordings import download_slots
 from sinch_calling.errors import BadRequestError, ValidationError
-from sinch_calling.export import ExportProgress, read_manifest
-from sinch_calling.filenames import file_name_for_key
-from sinch_calling.sinks import part_paths
 from sinch_calling.testing import Emulator, pattern_bytes
+from sinch_calling.transfer import ExportProgress, read_manifest
+from sinch_calling.transfer.names import file_name_for_key
+from sinch_calling.transfer.sink import part_paths
 from tests.conftest import FAST_RETRY
 from tests.test_transfer import serve
 
@@ -240,6 +239,8 @@ async def test_listing_errors_propagate(
         ({"manifest": ".hidden"}, "manifest"),
         ({"delete_after": "yes"}, "delete_after"),
         ({"progress": 5}, "progress"),
+        ({"durable": "no"}, "durable"),
+        ({"manifest": ""}, "manifest"),
     ],
 )
 async def test_bad_arguments_fail_before_any_request(
@@ -256,14 +257,11 @@ async def test_bad_arguments_fail_before_any_request(
 async def test_concurrency_leaves_connections_for_other_calls(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    assert download_slots(100) == 80
-    assert download_slots(5) == 4
-    assert download_slots(1) == 1
     _fill(emulator, 3)
     async with SinchCalling(emulator.application_key, emulator.application_secret,
                             base_url=emulator.url, retry=FAST_RETRY, max_connections=5) as c:
         report = await c.recordings.export(tmp_path, concurrency=50)
-    assert report.concurrency == 4
+    assert report.concurrency == 5  # the download budget (max_downloads)
     assert report.downloaded == 3
 
 
@@ -290,7 +288,7 @@ async def test_delete_after_exports_every_page_and_deletes_only_after_the_listin
     first_delete = min(i for i, (m, _) in enumerate(kinds) if m == "DELETE")
     first_download = min(i for i, (m, p) in enumerate(kinds) if m == "GET" and p.count("/") == 4)
     assert first_download < last_list < first_delete
-    assert len(_list_queries(emulator)) == 3
+    assert len(_list_queries(emulator)) == 4  # the last one empty
 
 
 def _list_queries(emulator: Emulator) -> list[dict[str, str]]:
@@ -413,3 +411,17 @@ async def test_a_symlinked_manifest_is_refused(
     with pytest.raises(OSError, match=r"manifest\.jsonl"):
         await sinch.recordings.export(tmp_path / "out")
     assert victim.read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize(("call", "field"), [
+    ("export", "directory"), ("download", "destination")])
+@pytest.mark.parametrize("where", [None, b"out", "", "a\x00b", 5])
+async def test_bad_paths_fail_before_any_request(
+    sinch: SinchCalling, emulator: Emulator, call: str, field: str, where: object
+) -> None:
+    attempt = (sinch.recordings.export(where) if call == "export"  # type: ignore[arg-type]
+               else sinch.recordings.download("k", where))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as caught:
+        await attempt
+    assert caught.value.field == field
+    assert emulator.requests == []

@@ -8,10 +8,9 @@ import json
 import subprocess
 import sys
 
-LAZY = ("sinch_calling.svaml", "sinch_calling.events", "sinch_calling.webhooks",
-        "sinch_calling.transfer", "sinch_calling.export", "sinch_calling.sinks",
-        "sinch_calling.filenames", "sinch_calling.api.recordings", "sinch_calling.testing",
-        "sinch_calling.campaign", "sinch_calling.cli")
+LAZY = ("sinch_calling.webhooks", "sinch_calling.transfer", "sinch_calling.export",
+        "sinch_calling.sinks", "sinch_calling.filenames", "sinch_calling.api.recordings",
+        "sinch_calling.testing", "sinch_calling.campaign", "sinch_calling.cli")
 
 
 def _loaded(code: str) -> set[str]:

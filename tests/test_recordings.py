@@ -31,8 +31,8 @@ def _list_requests(emulator: Emulator) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize(("count", "page_size", "pages"),
-                         [(7, 3, 3), (6, 3, 3), (2, 5, 1), (0, 5, 1)])
-async def test_list_pages_lazily_until_a_short_page(
+                         [(7, 3, 4), (6, 3, 3), (2, 5, 2), (0, 5, 1)])
+async def test_list_pages_lazily_until_an_empty_page(
     sinch: SinchCalling, emulator: Emulator, count: int, page_size: int, pages: int
 ) -> None:
     keys = _add(emulator, count)

@@ -35,7 +35,10 @@ def test_svaml_element_round_trips(path: Path) -> None:
     kind = svaml.Instruction if path.parent.name == "instruction" else svaml.Action
     decoded = converter.structure(data, kind)
     assert not isinstance(decoded, svaml.UnknownInstruction | svaml.UnknownAction)
-    assert _round_trip(data, kind) == data
+    expected = dict(data)
+    if "callheaders" in expected:  # the Java SDK's spelling; sent as the notes spell it
+        expected["callHeaders"] = expected.pop("callheaders")
+    assert _round_trip(data, kind) == expected
 
 
 def test_every_svaml_fixture_is_covered() -> None:

@@ -28,9 +28,9 @@ from sinch_calling.errors import (
     TransportError,
     ValidationError,
 )
-from sinch_calling.filenames import MAX_NAME_BYTES, file_name_for_key
-from sinch_calling.sinks import part_paths
 from sinch_calling.testing import Emulator, pattern_bytes, pattern_sha256
+from sinch_calling.transfer.names import MAX_NAME_BYTES, file_name_for_key
+from sinch_calling.transfer.sink import part_paths
 from tests.conftest import FAST_RETRY
 
 MiB = 1024 * 1024
@@ -273,7 +273,7 @@ plain_keys = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,250}", fullmatch=True)
 @given(st.one_of(keys, plain_keys, st.sampled_from(["CON.mp3", "nul", "a.", "b ", "x" * 201,
                                                     "manifest.jsonl"])))
 def test_the_fast_path_agrees_with_the_general_one(key: str) -> None:
-    from sinch_calling.filenames import _cleaned_name
+    from sinch_calling.transfer.names import _cleaned_name
 
     reserved = {"manifest.jsonl"}
     assert file_name_for_key(key, reserved=reserved) == _cleaned_name(key, reserved)

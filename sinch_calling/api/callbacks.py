@@ -6,8 +6,9 @@ from yarl import URL
 
 from ..models import CallbackUrls
 from ..models.wire import CallbackUrlsEnvelope
+from ..regions import encode_segment
 from ..serialization import dumps
-from ..transport import Transport, encode_segment
+from ..transport import Transport
 from ..validation import http_url
 
 __all__ = ["CallbacksApi"]

@@ -7,7 +7,7 @@ provably did not act on it (connection refused, HTTP 429): see
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..errors import ValidationError
 from ..models import Destination, Domain
@@ -22,14 +22,25 @@ from ..models.callouts import (
     TtsCallout,
 )
 from ..serialization import dumps
-from ..transport import Transport
-from ..validation import e164, non_empty, one_of
+from ..svaml import Svaml
+from ..transport import Transport, decode
+from ..validation import dtmf as check_dtmf
+from ..validation import e164, flag, non_empty, one_of, optional_text, positive_int
 from . import _checks as check
 
-if TYPE_CHECKING:
-    from ..svaml import Svaml
+__all__ = ["CalloutsApi", "call_id_of"]
 
-__all__ = ["CalloutsApi"]
+
+def call_id_of(data: Any) -> str:
+    """The call id of a decoded ``POST /callouts`` answer, as
+    ``decode(data, CalloutResponse).call_id`` gives it (same value, same
+    :class:`~sinch_calling.errors.InvalidResponseError`): the usual answer,
+    ``{"callId": "<non-empty text>"}``, is read directly, anything else decoded."""
+    if type(data) is dict:
+        call_id = data.get("callId")
+        if type(call_id) is str and call_id:
+            return call_id
+    return decode(data, CalloutResponse).call_id
 
 
 def _cli(value: object) -> str | None:
@@ -49,9 +60,8 @@ class CalloutsApi:
 
     async def _place(self, request: CalloutRequest) -> str:
         t = self._transport
-        response = await t.request_model(CalloutResponse, "POST", t.traffic_url("callouts"),
-                                         body=dumps(request))
-        return response.call_id
+        return call_id_of(await t.request("POST", t.traffic_url("callouts"),
+                                          body=dumps(request)))
 
     async def tts(
         self,
@@ -81,16 +91,16 @@ class CalloutsApi:
             raise ValidationError("text", "give exactly one of text and prompts")
         request = TtsCallout(
             destination=check.destination("destination", destination),
-            text=check.optional_text("text", text),
-            prompts=check.optional_text("prompts", prompts),
+            text=optional_text("text", text),
+            prompts=optional_text("prompts", prompts),
             cli=_cli(cli),
-            locale=check.optional_text("locale", locale),
-            dtmf=check.dtmf("dtmf", dtmf),
+            locale=optional_text("locale", locale),
+            dtmf=check_dtmf("dtmf", dtmf),
             domain=_domain(domain),
-            custom=check.optional_text("custom", custom, blank=True),
-            enable_ace=check.flag("enable_ace", enable_ace),
-            enable_dice=check.flag("enable_dice", enable_dice),
-            enable_pie=check.flag("enable_pie", enable_pie),
+            custom=optional_text("custom", custom, blank=True),
+            enable_ace=flag("enable_ace", enable_ace),
+            enable_dice=flag("enable_dice", enable_dice),
+            enable_pie=flag("enable_pie", enable_pie),
         )
         return await self._place(CalloutRequest(method=CalloutMethod.TTS, tts_callout=request))
 
@@ -125,17 +135,18 @@ class CalloutsApi:
         request = ConferenceCallout(
             destination=check.destination("destination", destination),
             conference_id=non_empty("conference_id", conference_id),
-            greeting=check.optional_text("greeting", greeting),
+            greeting=optional_text("greeting", greeting),
             cli=_cli(cli),
-            locale=check.optional_text("locale", locale),
-            dtmf=check.dtmf("dtmf", dtmf),
-            max_duration=check.positive_int("max_duration", max_duration),
-            enable_ace=check.flag("enable_ace", enable_ace),
-            enable_dice=check.flag("enable_dice", enable_dice),
-            enable_pie=check.flag("enable_pie", enable_pie),
-            moh_class=None if moh_class is None else one_of("moh_class", moh_class, MusicOnHold),
+            locale=optional_text("locale", locale),
+            dtmf=check_dtmf("dtmf", dtmf),
+            max_duration=positive_int("max_duration", max_duration),
+            enable_ace=flag("enable_ace", enable_ace),
+            enable_dice=flag("enable_dice", enable_dice),
+            enable_pie=flag("enable_pie", enable_pie),
+            moh_class=None if moh_class is None
+            else one_of("moh_class", moh_class, MusicOnHold),
             conference_dtmf_options=conference_dtmf_options,
-            custom=check.optional_text("custom", custom, blank=True),
+            custom=optional_text("custom", custom, blank=True),
             domain=_domain(domain),
         )
         return await self._place(
@@ -166,9 +177,9 @@ class CalloutsApi:
         request = CustomCallout(
             destination=to,
             cli=_cli(cli),
-            dtmf=check.dtmf("dtmf", dtmf),
-            custom=check.optional_text("custom", custom, blank=True),
-            max_duration=check.positive_int("max_duration", max_duration),
+            dtmf=check_dtmf("dtmf", dtmf),
+            custom=optional_text("custom", custom, blank=True),
+            max_duration=positive_int("max_duration", max_duration),
             ice=check.callback("ice", ice),
             ace=check.callback("ace", ace),
             pie=check.callback("pie", pie),

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import attrs
 from yarl import URL
 
 from ..errors import ValidationError
 from ..models import Call, CallLeg
-from ..regions import SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX
+from ..regions import SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from ..serialization import dumps
-from ..transport import Transport, encode_segment
+from ..signer import origin_of
+from ..svaml import Continue, Hangup, PlayFiles, Say, Svaml, check_answer
+from ..transport import Transport
 from ..validation import non_empty
-
-if TYPE_CHECKING:
-    from ..svaml import Svaml
 
 __all__ = ["CallsApi", "call_leg", "check_leg_svaml"]
 
@@ -31,7 +28,7 @@ def call_leg(value: object, *, field: str = "leg") -> CallLeg:
         return value
     if isinstance(value, str):
         try:
-            return CallLeg(value)
+            return CallLeg[CallLeg(value).name]  # canonical spelling, whatever case came
         except ValueError:
             pass
     raise ValidationError(field, f"must be one of {_LEG_VALUES} (Sinch's callLeg); "
@@ -50,8 +47,6 @@ def check_leg_svaml(document: object, *, field: str = "svaml") -> Svaml:
     whole call and belongs in ``calls.manage``. Pure; raises
     :class:`~sinch_calling.errors.ValidationError` naming the element and the rule.
     """
-    from ..svaml import Continue, Hangup, PlayFiles, Say, Svaml  # loads on first use
-
     if not isinstance(document, Svaml):
         raise ValidationError(field, f"must be a svaml.Svaml; got {type(document).__name__}")
     if not document.instructions:
@@ -108,8 +103,6 @@ class CallsApi:
         https (or this client's own ``base_url`` host), with the path of this call.
         Not repeated unless the server provably did not act on it.
         """
-        from ..svaml import check_answer  # SVAML machinery loads on first use
-
         check_answer(svaml, "manage")
         url = self._url(call_id)
         if resource_url is not None:
@@ -159,14 +152,14 @@ class CallsApi:
         if not given.absolute or given.scheme not in ("http", "https") or not host:
             raise ValidationError("resource_url", f"must be an absolute http(s) URL; "
                                                   f"got {resource_url!r}")
-        own = (self._transport.traffic_origin.host or "").lower()
         if host in SINCH_TRAFFIC_HOSTS:
             if given.scheme != "https" or given.port != 443:
                 raise ValidationError("resource_url", "must use https on the default port "
                                                       f"for a Sinch host; got {resource_url!r}")
-        elif host != own:
+        elif origin_of(given) not in self._transport.origins:
             raise ValidationError("resource_url", "must be on a Sinch calling host or this "
-                                                  f"client's base_url host; got {host!r}")
+                                                  "client's own origin (scheme, host and "
+                                                  f"port); got {str(given.origin())!r}")
         if given.path.rstrip("/") != expected.path:
             raise ValidationError("resource_url", f"must be the URL of this call "
                                                   f"({TRAFFIC_PREFIX}/calls/id/<call_id>); "

@@ -7,8 +7,9 @@ from yarl import URL
 from ..models import Conference
 from ..models.callouts import MusicOnHold
 from ..models.commands import ParticipantCommand, ParticipantCommandName
+from ..regions import encode_segment
 from ..serialization import dumps
-from ..transport import Transport, encode_segment
+from ..transport import Transport
 from ..validation import non_empty, one_of
 
 __all__ = ["ConferencesApi"]

@@ -11,8 +11,9 @@ from ..models.wire import (
     QueryNumberResponse,
     UnassignNumberRequest,
 )
+from ..regions import encode_segment
 from ..serialization import dumps
-from ..transport import Transport, encode_segment
+from ..transport import Transport
 from ..validation import e164, e164_list, non_empty, one_of
 
 __all__ = ["NumbersApi"]

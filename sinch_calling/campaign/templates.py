@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from ..api import _checks as check
+from .. import validation as check  # argument rules live in validation (core)
 from ..client import SinchCalling
 from ..errors import ValidationError
 from ..models import Domain

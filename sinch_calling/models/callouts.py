@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import attrs
 
-from ..serialization import wire_name
+from ..validation import checked_fields, validator, whole_number
 from ._enum import WireEnum
+from ._names import Id, wire_name
 from .common import Destination, Domain
 
 __all__ = [
@@ -39,14 +40,16 @@ class ConferenceDtmfMode(WireEnum):
     DETECT = "detect"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class ConferenceDtmfOptions:
     """How DTMF is handled in a conference: ``mode`` and, for ``detect``, the most
     digits collected and how long (milliseconds) to wait for them."""
 
     mode: ConferenceDtmfMode | str | None = None
-    max_digits: int | None = None
-    timeout_mills: int | None = None
+    max_digits: int | None = attrs.field(
+        default=None, validator=validator(whole_number, optional=True, minimum=0))
+    timeout_mills: int | None = attrs.field(
+        default=None, validator=validator(whole_number, optional=True, minimum=0))
 
 
 class CalloutMethod(WireEnum):
@@ -124,4 +127,4 @@ class CalloutRequest:
 class CalloutResponse:
     """The answer to ``POST /callouts``: ``{"callId": ...}``."""
 
-    call_id: str = attrs.field(metadata=wire_name("callId", "callid"))
+    call_id: Id = attrs.field(metadata=wire_name("callId", "callid"))

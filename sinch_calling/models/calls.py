@@ -6,8 +6,8 @@ from datetime import datetime
 
 import attrs
 
-from ..serialization import wire_name
 from ._enum import WireEnum
+from ._names import Id, wire_name
 from .common import Destination, Domain, Money
 
 __all__ = ["Call", "CallLeg", "CallReason", "CallResult", "CallStatus"]
@@ -59,7 +59,7 @@ class CallLeg(WireEnum):
 class Call:
     """A call's parties, progress and cost."""
 
-    call_id: str = attrs.field(metadata=wire_name("callId", "callid"))
+    call_id: Id = attrs.field(metadata=wire_name("callId", "callid"))
     from_: Destination | None = None
     to: Destination | None = None
     domain: Domain | str | None = None

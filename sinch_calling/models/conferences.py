@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from ._names import Id
+
 __all__ = ["Conference", "Participant"]
 
 
@@ -11,7 +13,7 @@ __all__ = ["Conference", "Participant"]
 class Participant:
     """One call leg in a conference. ``id`` is that leg's call id."""
 
-    id: str
+    id: Id
     cli: str | None = None
     duration: int | None = None
     muted: bool | None = None

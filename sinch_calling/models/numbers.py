@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from ..serialization import wire_name
+from ._names import wire_name
 from .common import Capability, Money
 
 __all__ = ["CallbackUrls", "Number", "NumberInfo"]

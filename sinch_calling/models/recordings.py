@@ -6,6 +6,8 @@ from datetime import datetime
 
 import attrs
 
+from ._names import Id
+
 __all__ = ["Recording"]
 
 
@@ -13,7 +15,7 @@ __all__ = ["Recording"]
 class Recording:
     """A file in Sinch's storage. ``key`` identifies it for download and delete."""
 
-    key: str
+    key: Id
     url: str | None = None
     created_on: datetime | None = None
     expires_on: datetime | None = None

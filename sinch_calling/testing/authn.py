@@ -13,7 +13,8 @@ import hmac
 import time
 from collections.abc import Mapping
 
-from ..auth import content_md5, parse_timestamp, string_to_sign
+from ..auth import Credentials, verify_request
+from ..errors import SignatureError
 from .responses import SinchHTTPError
 from .state import Application
 
@@ -62,26 +63,15 @@ def _application(
     window: float | None,
     now: float | None,
 ) -> str:
-    key, sep, signature = credentials.strip().rpartition(":")
-    if not sep or not key or not signature:
-        raise _invalid("Authorization must read 'Application key:signature'")
-    app = applications.get(key)
-    if app is None:
-        raise _invalid("unknown application key")
-    stamp = headers.get("x-timestamp")
-    if not stamp:
-        raise _invalid("missing x-timestamp header")
+    def lookup(key: str) -> Credentials | None:
+        app = applications.get(key)
+        return None if app is None else app.credentials
+
     try:
-        moment = parse_timestamp(stamp).timestamp()
-    except (ValueError, OverflowError):
-        raise _invalid("x-timestamp is not an ISO-8601 timestamp") from None
-    if window is not None and abs((time.time() if now is None else now) - moment) > window:
-        raise _invalid("x-timestamp is outside the accepted window")
-    text = string_to_sign(method, content_md5(body), headers.get("Content-Type", ""), stamp,
-                          raw_path)
-    if not hmac.compare_digest(app.credentials.signature(text).encode(), signature.encode()):
-        raise _invalid("signature does not match")
-    return key
+        return verify_request(lookup, method, raw_path, headers, body, max_age=window,
+                              now=time.time() if now is None else now)
+    except SignatureError as exc:
+        raise _invalid(str(exc)) from None
 
 
 def _basic(applications: Mapping[str, Application], credentials: str) -> str:

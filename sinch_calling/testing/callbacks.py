@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from ..auth import Credentials, content_md5, format_timestamp, string_to_sign
+from ..auth import Credentials, sign_request
 from .journal import Journal, SentEvent
 from .observe import Exchange, Observers
 
@@ -38,14 +37,10 @@ def parse_svaml(body: bytes | str) -> dict[str, Any] | None:
 
 def signed_callback_headers(credentials: Credentials, url: str, body: bytes) -> dict[str, str]:
     """The headers Sinch sends with a callback ``body`` POSTed to ``url``."""
-    stamp = format_timestamp(datetime.now(UTC))
-    text = string_to_sign("POST", content_md5(body), CONTENT_TYPE, stamp, URL(url).raw_path)
-    return {
-        "Authorization": f"Application {credentials.application_key}:"
-                         f"{credentials.signature(text)}",
-        "x-timestamp": stamp,
-        "Content-Type": CONTENT_TYPE,
-    }
+    headers = sign_request(credentials, method="POST", path=URL(url).raw_path,
+                           content_type=CONTENT_TYPE, body=body)
+    headers["Content-Type"] = CONTENT_TYPE
+    return headers
 
 
 class CallbackSender:

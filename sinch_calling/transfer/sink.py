@@ -10,10 +10,12 @@ costs ~50 us per 64 KiB; 1 MiB batches keep both off the loop at full speed.
 
 The file lives beside its target as ``.{name}.part`` and is renamed into place by
 :meth:`FileSink.commit` only when its length is the expected one. For a resumable
-download, ``.{name}.part.json`` remembers the server's ``ETag``.
+download, ``.{name}.part.json`` remembers the :class:`Validator` (the ``ETag``, or
+``Last-Modified``) of the version the bytes belong to; bytes without one are never
+resumed.
 
 Both temporary files are opened without following symbolic links: a new one is
-created with ``O_CREAT | O_EXCL`` after removing whatever had its name, a resumed
+created with ``O_CREAT | O_EXCL`` (whatever had its name is removed first), a resumed
 one with ``O_NOFOLLOW``, so a planted link cannot send the bytes elsewhere.
 
 The worker-thread steps of one sink run strictly one after another, each chained
@@ -30,9 +32,9 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any, Protocol, TypeVar
+from typing import IO, Any, TypeVar
 
 import attrs
 
@@ -40,7 +42,6 @@ __all__ = [
     "DEFAULT_FLUSH_SIZE",
     "FileSink",
     "Partial",
-    "Sink",
     "part_paths",
     "read_partial",
 ]
@@ -68,27 +69,33 @@ def _open_existing(path: Path, flags: int) -> IO[bytes]:
         raise
 
 
+def _sync_directory(directory: Path) -> None:
+    """fsync ``directory`` so that a rename in it survives a power cut (POSIX; where a
+    directory cannot be opened, as on Windows, the rename is as durable as it gets)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _create_fresh(path: Path) -> IO[bytes]:
     """Create ``path`` anew for writing, replacing whatever had that name (a stale
     file or a planted symlink, which is removed, never followed)."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileExistsError:  # the rare case: no unlink for nothing on the common path
+        path.unlink()
+        fd = os.open(path, flags, 0o666)
     try:
         return os.fdopen(fd, "wb")
     except BaseException:
         os.close(fd)
         raise
-
-
-class Sink(Protocol):
-    """Anything a download can be written to."""
-
-    @property
-    def position(self) -> int:
-        """Bytes accepted so far (including any resumed prefix)."""
-
-    async def write(self, chunk: bytes) -> None:
-        """Accept the next chunk."""
 
 
 def part_paths(target: Path) -> tuple[Path, Path]:
@@ -102,42 +109,90 @@ def part_paths(target: Path) -> tuple[Path, Path]:
 
 
 @attrs.frozen
+class Validator:
+    """What identifies one version of a recording, for ``If-Range`` (RFC 9110 13.1.5):
+    a strong ``ETag`` or, failing that, ``Last-Modified``."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Validator | None:
+        """The validator a response offers, or ``None``. A weak ETag (``W/"..."``) is
+        not one: RFC 9110 forbids it in ``If-Range``."""
+        etag = (headers.get("ETag") or "").strip()
+        if etag.startswith("W/") or not etag:
+            etag = ""
+        last_modified = (headers.get("Last-Modified") or "").strip()
+        if not etag and not last_modified:
+            return None
+        return cls(etag or None, None if etag else last_modified)
+
+    @property
+    def if_range(self) -> str:
+        """The ``If-Range`` value."""
+        return self.etag or self.last_modified or ""
+
+    def matches(self, headers: Mapping[str, str]) -> bool:
+        """False when a response names another version than this one (a response
+        that names none is taken at its word)."""
+        if self.etag is not None:
+            return headers.get("ETag", self.etag).strip() == self.etag
+        return headers.get("Last-Modified", self.if_range).strip() == self.if_range
+
+    def to_json(self) -> dict[str, str]:
+        """The resume-state file's content."""
+        return ({"etag": self.etag} if self.etag is not None
+                else {"last_modified": self.if_range})
+
+
+@attrs.frozen
 class Partial:
-    """What an earlier, interrupted download left: its length, ETag and running hash."""
+    """What an earlier, interrupted download left: its length, validator and running hash."""
 
     size: int = 0
-    etag: str | None = None
+    validator: Validator | None = None
     digest: Any = None
 
 
 def read_partial(part: Path, state: Path, *, hashing: bool) -> Partial:
     """Inspect a leftover ``.part`` file (blocking: call it in a thread).
 
-    A partial without a recorded ETag cannot be resumed safely and counts as empty.
-    Symbolic links in place of either file are not followed: they count as no partial.
+    A partial without a recorded validator cannot be resumed safely and counts as
+    empty. Symbolic links in place of either file are not followed: they count as no
+    partial.
     """
     digest = hashlib.sha256() if hashing else None
+    empty = Partial(0, None, hashlib.sha256() if hashing else None)
     try:
         with _open_existing(state, os.O_RDONLY) as handle:
-            etag = json.loads(handle.read().decode("utf-8")).get("etag")
+            raw = json.loads(handle.read().decode("utf-8"))
+        etag, last_modified = raw.get("etag"), raw.get("last_modified")
+        if isinstance(etag, str) and etag:
+            validator = Validator(etag, None)
+        elif isinstance(last_modified, str) and last_modified:
+            validator = Validator(None, last_modified)
+        else:
+            return empty
         with _open_existing(part, os.O_RDONLY) as handle:
             size = os.fstat(handle.fileno()).st_size
-            if isinstance(etag, str) and etag and size and digest is not None:
+            if size and digest is not None:
                 while block := handle.read(_HASH_READ):
                     digest.update(block)
     except (OSError, ValueError, AttributeError):
-        return Partial(0, None, hashlib.sha256() if hashing else None)
-    if not isinstance(etag, str) or not etag or size == 0:
-        return Partial(0, None, hashlib.sha256() if hashing else None)
-    return Partial(size, etag, digest)
+        return empty
+    if size == 0:
+        return empty
+    return Partial(size, validator, digest)
 
 
 class FileSink:
     """A download's temporary file; see the module docstring.
 
     ``partial`` resumes an earlier file (its bytes stay, its hash continues);
-    ``hashing`` computes SHA-256 of the whole body; ``durable`` fsyncs before the
-    rename (survives power loss, costs a disk flush per file).
+    ``hashing`` computes SHA-256 of the whole body; ``durable`` fsyncs the file before
+    the rename and the directory after it (the file survives a power cut once
+    :meth:`commit` returns; costs disk flushes per file).
     """
 
     def __init__(
@@ -162,11 +217,13 @@ class FileSink:
         self._buffered = 0
         self._written = partial.size
         self._last: asyncio.Future[Any] | None = None
-        self._etag: str | None = partial.etag
+        self._validator: Validator | None = partial.validator
         self._state_written = False
-        self._stale_state = partial.etag is not None
+        self._stale_state = partial.validator is not None
         self.received = 0
         """Bytes given to :meth:`write` (over the wire), resets included."""
+        self.total: int | None = None
+        """The recording's length, as the response being written said (if it did)."""
 
     @property
     def position(self) -> int:
@@ -174,14 +231,18 @@ class FileSink:
         return self._written + self._buffered
 
     @property
-    def etag(self) -> str | None:
-        """The validator recorded for resuming (set by :meth:`remember_etag`)."""
-        return self._etag
+    def validator(self) -> Validator | None:
+        """The version the bytes held belong to (``None``: they cannot be resumed)."""
+        return self._validator
 
-    def remember_etag(self, etag: str | None) -> None:
-        """Record the server's ETag (``None``: not resumable); written beside the
-        part file with the first flush."""
-        self._etag = etag
+    def remember(self, validator: Validator | None, total: int | None) -> None:
+        """Record the version of the bytes being written (``None``: not resumable) and
+        its total length, if known; the validator is written beside the part file
+        with the next flush."""
+        self.total = total
+        if validator != self._validator:
+            self._validator = validator
+            self._state_written = False
 
     async def write(self, chunk: bytes) -> None:
         """Buffer ``chunk``; past ``flush_size``, start writing the batch in a thread."""
@@ -197,23 +258,21 @@ class FileSink:
         await self._wait()
         self._buffer, self._buffered = [], 0
         self._written = self._resume_from = 0
+        self.total = None
         if self._digest is not None:
             self._digest = hashlib.sha256()
         if self._file is not None:  # nothing is in flight: safe to look
             await self._run(self._truncate)
 
-    async def commit(
-        self, expected_size: int | None, then: Callable[[int, str | None], None] | None = None
-    ) -> tuple[int, str | None]:
+    async def commit(self, expected_size: int | None) -> tuple[int, str | None]:
         """Write the rest, check the length, rename onto the target; (size, sha256 hex).
 
-        ``then(size, sha256)`` runs in the same worker thread right after the rename
-        (the export appends its manifest line there). On a length mismatch, raises
-        :class:`ValueError` and the target is left untouched. Cancelling the caller
-        does not stop a commit that has started: :meth:`abandon` waits for it.
+        On a length mismatch, raises :class:`ValueError` and the target is left
+        untouched. Cancelling the caller does not stop a commit that has started:
+        :meth:`abandon` waits for it.
         """
         await self._wait()
-        return await self._run(self._finish, self._take(), expected_size, then)
+        return await self._run(self._finish, self._take(), expected_size)
 
     async def abandon(self) -> None:
         """Write what was received and close, keeping the part file for a resume.
@@ -274,10 +333,15 @@ class FileSink:
             else:
                 handle = _create_fresh(self.part)
             self._file = handle
-        if resumable and self._etag and not self._state_written:
+        if resumable and self._validator is not None and not self._state_written:
             with _create_fresh(self.state) as state:
-                state.write(json.dumps({"etag": self._etag}).encode("utf-8"))
+                state.write(json.dumps(self._validator.to_json()).encode("utf-8"))
             self._state_written = True
+        elif resumable and self._validator is None and (self._state_written
+                                                        or self._stale_state):
+            # the bytes now belong to a version that cannot be resumed: no stale state
+            self.state.unlink(missing_ok=True)
+            self._state_written = self._stale_state = False
         return self._file
 
     def _write_batch(self, batch: list[bytes], *, resumable: bool = True) -> None:
@@ -297,14 +361,13 @@ class FileSink:
         self,
         batch: list[bytes],
         expected_size: int | None,
-        then: Callable[[int, str | None], None] | None,
     ) -> tuple[int, str | None]:
         self._write_batch(batch, resumable=False)
         handle = self._file
         assert handle is not None
         try:
             handle.flush()
-            size = handle.tell()
+            size = os.fstat(handle.fileno()).st_size  # not tell(): what is on disk
             if expected_size is not None and size != expected_size:
                 raise ValueError(f"received {size} bytes, expected {expected_size}")
             if self._durable:
@@ -313,11 +376,11 @@ class FileSink:
             handle.close()
             self._file = None
         os.replace(self.part, self.target)
+        if self._durable:
+            _sync_directory(self.target.parent)
         if self._state_written or self._stale_state:
             self.state.unlink(missing_ok=True)
         sha256 = self._digest.hexdigest() if self._digest is not None else None
-        if then is not None:
-            then(size, sha256)
         return size, sha256
 
     def _close_keeping(self, batch: list[bytes]) -> None:

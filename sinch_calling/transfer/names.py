@@ -6,7 +6,9 @@ single file name that cannot climb out of a directory (no separators, no ``.`` o
 names, no trailing dot or space, at most :data:`MAX_NAME_BYTES` UTF-8 bytes) and never
 starts with a dot (so it can't collide with the hidden ``.name.part`` temporary files).
 A key that needed changing gets a short hash of the original key appended, so two
-different keys don't end up in one file.
+different keys don't end up in one file. So does a key whose name is *reserved*
+(the export manifest, or names other keys already use), compared as case-insensitive
+file systems (macOS, Windows) compare names: by :func:`name_fold`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ import re
 import unicodedata
 from collections.abc import Collection
 
-__all__ = ["MAX_NAME_BYTES", "file_name_for_key"]
+__all__ = ["MANIFEST_NAME", "MAX_NAME_BYTES", "RESERVED_NAMES", "file_name_for_key", "name_fold"]
+
+MANIFEST_NAME = "manifest.jsonl"
+"""The export's manifest, by default."""
+
+RESERVED_NAMES = frozenset({MANIFEST_NAME})
+"""Names no key maps to, by default (a single download into an export's directory
+must not replace its manifest); folded (see :func:`name_fold`)."""
 
 MAX_NAME_BYTES = 200
 """Leaves room under the usual 255-byte limit for the temporary file's affixes."""
@@ -52,14 +61,20 @@ def _split_extension(name: str) -> tuple[str, str]:
     return stem, "." + extension
 
 
-def file_name_for_key(key: str, *, reserved: Collection[str] = ()) -> str:
+def name_fold(name: str) -> str:
+    """``name`` as a case-insensitive file system compares it (``"A.MP3"`` and
+    ``"a.mp3"`` fold alike): NFC-normalised, then case-folded."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def file_name_for_key(key: str, *, reserved: Collection[str] = RESERVED_NAMES) -> str:
     """A safe, portable file name for ``key`` (see the module docstring).
 
-    ``reserved`` names (say, the export manifest) are never returned: such a key
-    gets the hash suffix too.
+    No name whose :func:`name_fold` is in ``reserved`` (folded names; by default
+    :data:`MANIFEST_NAME`) is returned: such a key gets the hash suffix too.
     """
     if (len(key) <= MAX_NAME_BYTES and _PLAIN.fullmatch(key) and key[-1] not in ". "
-            and key not in reserved
+            and (not reserved or name_fold(key) not in reserved)
             and key.split(".", 1)[0].rstrip(" ").upper() not in _WINDOWS_DEVICES):
         return key  # what _cleaned_name returns for such a key, without its cost
     return _cleaned_name(key, reserved)
@@ -74,7 +89,8 @@ def _cleaned_name(key: str, reserved: Collection[str]) -> str:
         name = _FALLBACK
     if name.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
         name = "_" + name
-    if name == key and len(name.encode("utf-8")) <= MAX_NAME_BYTES and name not in reserved:
+    if (name == key and len(name.encode("utf-8")) <= MAX_NAME_BYTES
+            and name_fold(name) not in reserved):
         return name
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LENGTH]
     stem, extension = _split_extension(name)
