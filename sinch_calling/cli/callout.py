@@ -10,8 +10,8 @@ from typing import Any
 
 import cattrs
 
-from .. import svaml
 from ..serialization import converter
+from ..svaml import Svaml
 from . import options
 from .context import Context
 from .errors import UsageError
@@ -56,7 +56,7 @@ async def _conference(ctx: Context, args: argparse.Namespace) -> int:
     return _placed(ctx, "conference", args.number, call_id)
 
 
-async def _steering(ctx: Context, flag: str, value: str | None) -> str | svaml.Svaml | None:
+async def _steering(ctx: Context, flag: str, value: str | None) -> str | Svaml | None:
     """``--ice`` and friends: a callback URL, SVAML JSON, ``@FILE`` or ``-`` (stdin)."""
     if value is None or value.startswith(("http://", "https://")):
         return value
@@ -68,7 +68,7 @@ async def _steering(ctx: Context, flag: str, value: str | None) -> str | svaml.S
         text = value
     try:
         data: Any = json.loads(text)
-        return converter.structure(data, svaml.Svaml)
+        return converter.structure(data, Svaml)
     except ValueError as exc:
         raise UsageError(f"{flag}: not a URL and not SVAML JSON ({exc})") from None
     except (cattrs.BaseValidationError, TypeError, KeyError) as exc:

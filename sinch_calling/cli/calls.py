@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .. import svaml
 from ..models import Call, CallLeg
+from ..svaml import Continue, Hangup, Say, Svaml
 from . import options
 from .context import Context
 from .parser import Registry
@@ -41,9 +41,9 @@ async def _get(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def _hangup(ctx: Context, args: argparse.Namespace) -> int:
-    instructions = [svaml.Say(args.say, locale=args.locale)] if args.say else []
+    instructions = [Say(args.say, locale=args.locale)] if args.say else []
     async with ctx.client() as sinch:
-        await sinch.calls.manage(args.call_id, svaml.Svaml(instructions, svaml.Hangup()))
+        await sinch.calls.manage(args.call_id, Svaml(instructions, Hangup()))
     said = " after saying the text" if args.say else ""
     ctx.out.done(f"Hung up call {args.call_id}{said}",
                  {"callId": args.call_id, "hungUp": True, "said": args.say})
@@ -51,8 +51,8 @@ async def _hangup(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def _say(ctx: Context, args: argparse.Namespace) -> int:
-    document = svaml.Svaml([svaml.Say(args.text, locale=args.locale)],
-                           svaml.Hangup() if args.hangup else svaml.Continue())
+    document = Svaml([Say(args.text, locale=args.locale)],
+                           Hangup() if args.hangup else Continue())
     async with ctx.client() as sinch:
         await sinch.calls.manage_leg(args.call_id, args.leg, document)
     ctx.out.done(f"Said the text to the {args.leg} leg of call {args.call_id}"

@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from .. import svaml
 from ..client import SinchCalling
+from ..svaml import ConnectPstn, Continue, Hangup, Say, Svaml
 from .context import Context
 from .parser import Registry
 from .progress import tracker
@@ -83,16 +83,16 @@ def _backend(router: CallbackRouter, heard: Counter[str]) -> web.Application:
     """A web backend: every answered call hears a reminder; every hang-up is counted."""
     from aiohttp import web
 
-    from .. import events
+    from ..events import AnsweredCallEvent, DisconnectedCallEvent
 
     @router.ace
-    async def answered(event: events.AnsweredCallEvent) -> svaml.Svaml:
+    async def answered(event: AnsweredCallEvent) -> Svaml:
         heard["ace"] += 1
-        return svaml.Svaml([svaml.Say("Press 1 to confirm, 2 to cancel", locale="en-US")],
-                           svaml.Continue())
+        return Svaml([Say("Press 1 to confirm, 2 to cancel", locale="en-US")],
+                           Continue())
 
     @router.dice
-    async def disconnected(event: events.DisconnectedCallEvent) -> None:
+    async def disconnected(event: DisconnectedCallEvent) -> None:
         heard["dice"] += 1
         heard[f"result {event.result}"] += 1
 
@@ -249,15 +249,15 @@ async def _live_calls(demo: Demo, emu: Emulator, sinch: SinchCalling) -> None:
     demo.command("sinch-calling conferences kick-all demo-room --yes")
     await sinch.conferences.kick_all("demo-room")
 
-    ice = svaml.Svaml(action=svaml.ConnectPstn(number="+46720000001"))
+    ice = Svaml(action=ConnectPstn(number="+46720000001"))
     demo.command("sinch-calling callout custom +46720000001 --ice "
                  "'{\"action\": {\"name\": \"connectPstn\", \"number\": \"+46720000001\"}}'")
     call_id = await sinch.callouts.custom(destination="+46720000001", ice=ice)
     await emu.settle()
     demo.command(f"sinch-calling calls say {call_id} 'Please hold' --leg callee")
-    await sinch.calls.manage_leg(call_id, "callee", svaml.Svaml([svaml.Say("Please hold")]))
+    await sinch.calls.manage_leg(call_id, "callee", Svaml([Say("Please hold")]))
     demo.command(f"sinch-calling calls hangup {call_id} --say Goodbye")
-    await sinch.calls.manage(call_id, svaml.Svaml([svaml.Say("Goodbye")], svaml.Hangup()))
+    await sinch.calls.manage(call_id, Svaml([Say("Goodbye")], Hangup()))
     demo.command(f"sinch-calling calls get {call_id}")
     call = await sinch.calls.get(call_id)
     demo.table(None, ("call id", "status", "result", "reason"),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich_argparse import RawDescriptionRichHelpFormatter
 
-from .. import __version__
+from .._version import __version__
 from ..regions import Region
 from . import options
 from .errors import UsageError
