@@ -12,14 +12,16 @@
   ledger at most 1.15x the plain loop.
 * **Memory and loop stalls**: in a fresh child process, ``--rows`` rows through a
   campaign against the canned server, stopped halfway (first run), then resumed over
-  the same input (resume). Each reports its peak RSS growth (``ru_maxrss`` over the RSS
-  before it) and the longest stretch the event loop spent running code between two
-  ticks of a 10 ms timer (its thread's CPU time: on a shared machine the timer's wall
-  lateness, also recorded as ``max_late_ms``, includes waiting for a core). Targets: at
-  most 50 MiB and 50 ms, each run.
-* **Pacing**: ``--pacing-calls`` calls at ``rate=50``, ``concurrency=64``, against the
-  emulator in another process that notes each callout's arrival on its own clock
-  (:mod:`benchmarks._timed_emulator`). Target: no one-second window holds more than 50.
+  the same input (resume). Each reports its peak RSS growth (``VmHWM``, reset when the
+  run starts, over the RSS then) and the longest stretch the event loop spent running
+  code between two ticks of a 10 ms timer (its thread's CPU time: on a shared machine
+  the timer's wall lateness, also recorded as ``max_late_ms``, includes waiting for a
+  core). Targets: at most 50 MiB and 50 ms, each run.
+* **Pacing**: ``--pacing-calls`` calls at ``rate=50``, ``concurrency=64``, against a
+  canned server in another process that notes each callout as its bytes arrive, on its
+  own clock (:mod:`benchmarks._timed_emulator` ``--canned``). Target: no one-second
+  window holds more than 50. (With ``--skip``, the groups left out keep their figures
+  from the existing result file.)
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -98,12 +99,20 @@ async def cpu_group(origin: str, server_pid: int, args: argparse.Namespace) -> A
 # -- memory and stalls, in a child process ---------------------------------------------------
 
 
-def _rss_mib() -> float:
+def _status_mib(field: str) -> float:
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _rss_mib() -> float:
+    """The RSS now; the peak (VmHWM) is reset to it, so imports and start-up do not
+    count as the run's peak."""
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    return _status_mib("VmRSS:")
 
 
 async def memory_child(origin: str, rows: int, ledger: str, phase: str) -> dict[str, float]:
@@ -140,7 +149,7 @@ async def memory_child(origin: str, rows: int, ledger: str, phase: str) -> dict[
         report = await campaign.run(numbers())
         elapsed = time.perf_counter() - started
         watcher.cancel()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mib("VmHWM:")
     return {"units": 1.0, "rows": float(rows), "placed": float(report.placed),
             "skipped": float(report.skipped), "pending": float(report.pending),
             "elapsed_s": elapsed,
@@ -161,7 +170,7 @@ def _memory_turn(origin: str, rows: int, ledger: str, phase: str) -> dict[str, f
 
 async def pacing(calls: int, rate: float) -> dict[str, Any]:
     """``calls`` calls at ``rate`` against the timed emulator; what it saw."""
-    with timed_emulator_process() as origin:
+    with timed_emulator_process(canned=True) as origin:
         async with SinchCalling(KEY, SECRET, base_url=origin) as sinch:
             started = time.perf_counter()
             report = await Campaign(sinch, Campaign.tts(text=TEXT, cli=CLI), rate=rate,
@@ -235,8 +244,22 @@ def main() -> None:
                                     "rate=50", "rate=50", "most_in_any_second", "<=", 50,
                                     unit="")])
         print(f"pacing: {seen}")
+    _keep_skipped(session, args)
     print_targets(session)
     session.write()
+
+
+def _keep_skipped(session: Any, args: argparse.Namespace) -> None:
+    """Carry the groups a ``--skip`` left out over from the existing result file."""
+    path = Path(args.results) / "campaign.json"
+    if not args.skip or args.quick or not path.exists():
+        return
+    previous = json.loads(path.read_text())
+    for name, group in previous.get("groups", {}).items():
+        if name not in session.groups:
+            session.groups[name] = group
+            session.targets += [t for t in previous.get("targets", [])
+                                if t.get("group") == name]
 
 
 if __name__ == "__main__":

@@ -173,6 +173,7 @@ def test_campaign_wide_typos_fail_before_anything(options: dict[str, Any], field
 
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"rate": 0}, "rate"), ({"concurrency": 0}, "concurrency"),
+    ({"concurrency": 10**6}, "concurrency"),
     ({"max_requeues": -1}, "max_requeues"), ({"rate": float("nan")}, "rate"),
     ({"ledger": ""}, "ledger"), ({"ledger": 5}, "ledger"), ({"track": "yes"}, "track"),
     ({"pacing_margin": 2}, "pacing_margin"), ({"number_column": ""}, "number_column"),
@@ -466,24 +467,21 @@ def _max_in_window(times: list[float], window: float = 1.0) -> int:
     return best
 
 
-async def test_pacing_on_the_servers_clock() -> None:
-    arrivals: list[float] = []
+async def test_pacing_of_request_starts(sinch: SinchCalling) -> None:
+    # The starts as this process makes them (the server's clock is measured in
+    # test_campaign_process.py, from another process: in-process, a starved event loop
+    # delays the server's reads and the client's sends alike, and bunches them).
+    starts: list[float] = []
 
-    @web.middleware
-    async def clock(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path == "/calling/v1/callouts":
-            arrivals.append(asyncio.get_running_loop().time())
-        return await handler(request)
+    async def place(client: SinchCalling, row: CampaignRow) -> str:
+        starts.append(asyncio.get_running_loop().time())
+        return await client.callouts.tts(row.destination, text="Hi", cli="+46000000000")
 
-    emu = Emulator()
-    emu.app.middlewares.append(clock)
-    async with emu, SinchCalling(emu.application_key, emu.application_secret,
-                                 base_url=emu.url) as sinch:
-        report = await Campaign(sinch, TTS, rate=25, concurrency=64).run(
-            [f"+4671{i:06d}" for i in range(60)])
+    report = await Campaign(sinch, place, rate=25, concurrency=64).run(
+        [f"+4671{i:06d}" for i in range(60)])
     assert report.placed == 60
-    assert _max_in_window(arrivals) <= 25
-    assert _max_in_window(arrivals[:30]) <= 25  # including the very first second
+    assert _max_in_window(starts) <= 25
+    assert _max_in_window(starts[:30]) <= 25  # including the very first second
 
 
 async def test_tracking_a_mix_of_outcomes(tmp_path: Path) -> None:
@@ -528,3 +526,67 @@ async def test_results_in_input_order_and_exported(sinch: SinchCalling,
     assert [r["destination"] for r in table[1:4]] == NUMBERS[:3]
     with pytest.raises(ValidationError, match="format"):
         await campaign.export(out, format="xml")
+
+
+async def test_a_number_removed_from_the_list_is_not_dialled_by_the_rerun(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "l.db"
+    emulator.faults.add("POST", "/calling/v1/callouts", status=401, times=None)
+    first = await Campaign(sinch, TTS, ledger=ledger, concurrency=1).run(
+        [{"id": "a", "number": NUMBERS[0]}, {"id": "b", "number": NUMBERS[1]}])
+    assert first.pending == 2
+    emulator.faults.clear()
+    # The customer behind row "b" opted out: the list no longer has them.
+    again = await Campaign(sinch, TTS, ledger=ledger).run([{"id": "a", "number": NUMBERS[0]}])
+    assert again.placed == 1
+    assert _callouts(emulator)[-1:] == [NUMBERS[0]]
+    assert NUMBERS[1] not in _callouts(emulator)
+
+
+async def test_ctrl_c_while_reading_the_input_dials_nothing(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    reading = asyncio.Event()
+
+    async def slow_rows():  # type: ignore[no-untyped-def]
+        yield NUMBERS[0]
+        reading.set()
+        await asyncio.Event().wait()  # an input that never ends (stdin left open)
+        yield NUMBERS[1]
+
+    task = asyncio.create_task(Campaign(sinch, TTS, ledger=tmp_path / "l.db").run(
+        slow_rows()))
+    await reading.wait()
+    task.cancel()
+    report = await task
+    assert report.stopped == "interrupted"
+    assert report.pending == 1
+    assert _callouts(emulator) == []
+
+
+async def test_outcomes_from_dice_callbacks(tmp_path: Path) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from sinch_calling.models import CallbackUrls
+    from sinch_calling.webhooks import CallbackRouter
+
+    mix = Mix({Outcome.answered(talk=0.05): 1, Outcome.busy(): 1}, seed=5)
+    async with Emulator(outcomes=mix) as emu, SinchCalling(
+            emu.application_key, emu.application_secret, base_url=emu.url) as sinch:
+        router = CallbackRouter(emu.application_key, emu.application_secret)
+        app = web.Application()
+        app.router.add_post("/sinch/callbacks", router.handle)
+        async with TestServer(app, host="127.0.0.1") as server:
+            emu.configuration.applications[emu.application_key].callbacks = CallbackUrls(
+                primary=f"http://127.0.0.1:{server.port}/sinch/callbacks")
+            campaign = Campaign(sinch, TTS, ledger=tmp_path / "l.db", events=router,
+                                track_timeout=30)
+            report = await campaign.run(NUMBERS[:6])
+    assert report.placed == 6
+    assert report.totals is not None
+    assert sum(report.totals.results.values()) == 6
+    assert set(report.totals.results) <= {"ANSWERED", "BUSY"}
+    dice = [r for r in emu.requests if r.path == "/calling/v1/callouts"]
+    assert all(r.json()["ttsCallout"]["enableDice"] is True for r in dice)
+    assert [r for r in emu.requests if r.method == "GET"] == []  # no polling

@@ -357,3 +357,9 @@ def test_missing_columns_are_campaign_wide_errors() -> None:
     checker = RowChecker(TtsTemplate(text="Hi {first_name}"), number_column="phone")
     with pytest.raises(ValidationError, match=r"\{first_name\} names no column"):
         checker.check_columns(InputRow(data={}, columns=("phone", "name")))
+
+
+async def test_a_binary_stream_is_left_open() -> None:
+    data = io.BytesIO(b"number\n+461\n")
+    assert [r.data["number"] async for r in read_rows(data)] == ["+461"]
+    assert not data.closed

@@ -52,10 +52,18 @@ Every method is a coroutine (or an async iterator) and must not block the event 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Protocol, runtime_checkable
 
-from ..errors import SinchError
+from ..errors import (
+    LeaseLostError,
+    LedgerBusyError,
+    LedgerCorruptError,
+    LedgerError,
+    LedgerMismatchError,
+    RowStateError,
+    UnknownRowError,
+)
 from .records import (
     CallError,
     CallOutcome,
@@ -78,55 +86,6 @@ __all__ = [
     "RowStateError",
     "UnknownRowError",
 ]
-
-
-class LedgerError(SinchError):
-    """Base class of the ledger's errors."""
-
-
-class LedgerCorruptError(LedgerError):
-    """The store is not a campaign ledger, is damaged, or has a newer schema version.
-    The message names the location and what is wrong; nothing was changed."""
-
-
-class LedgerMismatchError(LedgerError):
-    """The ledger was made for another campaign (different options or template).
-
-    ``differences`` maps each option that differs to ``(in the ledger, now)``. Rerun
-    with the original options, use another ledger, or pass ``force=True`` to adopt
-    the ledger's rows for the new campaign (settled rows stay settled).
-    """
-
-    def __init__(self, location: str,
-                 differences: Mapping[str, tuple[object, object]]) -> None:
-        names = ", ".join(sorted(differences)) or "fingerprint"
-        super().__init__(
-            f"ledger {location} belongs to a different campaign (differs in: {names}); "
-            "use the original options, another ledger, or force=True to reuse it")
-        self.location = location
-        self.differences = dict(differences)
-
-
-class LedgerBusyError(LedgerError):
-    """Another run holds a ledger that allows one run at a time (the SQLite file)."""
-
-
-class LeaseLostError(LedgerError):
-    """The row is no longer held by this worker (its lease ran out and the row moved
-    on, or an operator settled it). The caller must not send or must log the answer:
-    the ledger keeps what it has."""
-
-
-class UnknownRowError(LedgerError, KeyError):
-    """No row with that key (or call id) in this ledger."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown row"
-
-
-class RowStateError(LedgerError):
-    """The row is not in a state that allows the operation (for example settling a row
-    that is not uncertain). The message gives the row and its state."""
 
 
 @runtime_checkable
@@ -182,13 +141,16 @@ class Ledger(Protocol):
 
     # -- claiming and recording -----------------------------------------------------------
 
-    async def claim(self, worker: str, run: str, *, limit: int,
-                    lease: float) -> Sequence[Claim]:
+    async def claim(self, worker: str, run: str, *, limit: int, lease: float,
+                    loaded_by: str | None = None) -> Sequence[Claim]:
         """Atomically take up to ``limit`` ``pending`` rows, lowest position first, and
         mark them ``claimed`` by ``worker`` until ``lease`` seconds from now.
 
         Expired leases are recovered first (:meth:`expire_leases`). Rows released with
         ``defer=True`` during the same ``run`` are not handed out again in that run.
+        ``loaded_by``: only rows the last :meth:`load` with that ``run`` brought (a row
+        dropped from the input since an earlier run is then not dialled; ``None``: any
+        pending row, for workers that only dial).
         A row is never in two workers' claims. An empty result means nothing is
         claimable now (others may still hold rows: see :meth:`counts`).
         """

@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ValidationError
+from ..validation import e164
 from .records import CallError, NewRow
 from .rows import InputRow
 from .templates import RowError, Template
 
 __all__ = ["RowChecker", "check_number", "to_input_row"]
 
-_E164 = re.compile(r"\+[0-9]{1,15}")
 _NUMBER_HINTS = ("number", "phone", "phone_number", "mobile", "msisdn", "to", "destination",
                  "tel", "telephone", "cell")
 
@@ -45,8 +45,10 @@ def check_number(value: object) -> str:
     if value is None or not str(value).strip():
         raise RowError("number: empty")
     text = str(value).strip()
-    if _E164.fullmatch(text):
-        return text
+    try:
+        return e164("number", text)
+    except ValidationError:
+        pass  # say exactly what is wrong with it
     if not text.startswith("+"):
         raise RowError(f"number: {text!r} must start with '+' and the country code (E.164)")
     if re.search(r"[\s().-]", text):

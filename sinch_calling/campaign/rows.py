@@ -167,3 +167,5 @@ async def read_rows(
     finally:
         if owned:
             await asyncio.to_thread(stream.close)
+        elif isinstance(stream, io.TextIOWrapper) and stream is not source:
+            stream.detach()  # our wrapper of stdin or a binary file: leave it open

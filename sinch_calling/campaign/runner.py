@@ -58,6 +58,8 @@ __all__ = ["Campaign", "open_ledger"]
 logger = logging.getLogger("sinch_calling.campaign")
 
 _LOAD_BATCH = 1000
+_YIELD_EVERY = 200  # rows checked between two turns of the event loop (a few ms)
+_MAX_CONCURRENCY = 10_000  # one task each; far above what any account's rate allows
 _FIRST_FAILURES = 10  # the run stops when its first calls are all refused alike
 
 
@@ -205,6 +207,9 @@ class Campaign:
             self._count, self._period = 1, 0.0
         self._late = float(pacing_margin) / 2
         _positive("concurrency", concurrency, integer=True)
+        if concurrency > _MAX_CONCURRENCY:
+            raise ValidationError("concurrency", f"must be at most {_MAX_CONCURRENCY}; "
+                                                 f"got {concurrency}")
         _positive("max_requeues", max_requeues, integer=True, zero=True)
         _positive("backoff", backoff)
         _positive("stop_timeout", stop_timeout, zero=True)
@@ -346,7 +351,9 @@ class Campaign:
         ``rows``: an (async) iterable of numbers (``str``), mappings (CSV rows) or
         :class:`~sinch_calling.campaign.rows.InputRow` (from
         :func:`~sinch_calling.campaign.rows.read_rows`). ``dry_run``: see
-        :meth:`preflight`.
+        :meth:`preflight`. Only rows of this input are dialled: a row an earlier run
+        loaded that the input no longer has (a number removed from the list) stays as it
+        is in the ledger.
 
         Raises before anything is written: ``ValidationError`` (bad rows argument, no
         number column, a placeholder naming no column),
@@ -393,8 +400,16 @@ class Campaign:
         ledger = self._ledger
         report.ledger = ledger.location
         try:
-            await self._load(ledger, checker, first, items, report, run_id)
-            await self._run_dial(ledger, report, run_id)
+            try:
+                await self._load(ledger, checker, first, items, report, run_id)
+            except asyncio.CancelledError:
+                # Stopped while reading the input: nothing was dialled; report it.
+                report.stopped = "interrupted"
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+            if report.stopped is None:
+                await self._run_dial(ledger, report, run_id)
             totals = await ledger.counts()
         finally:
             await self._close()
@@ -419,12 +434,22 @@ class Campaign:
             return
         batch: list[NewRow] = [checker.check(to_input_row(first, self._number_column), 0)]
         position = 1
-        async for item in items:
-            batch.append(checker.check(to_input_row(item, self._number_column), position))
-            position += 1
-            if len(batch) >= _LOAD_BATCH:
-                await self._load_batch(ledger, batch, report, run)
-                batch = []
+        try:
+            async for item in items:
+                batch.append(checker.check(to_input_row(item, self._number_column),
+                                           position))
+                position += 1
+                if not position % _YIELD_EVERY:
+                    await asyncio.sleep(0)  # let calls in flight be answered meanwhile
+                if len(batch) >= _LOAD_BATCH:
+                    # Cancelled while this awaits, the batch is loaded all the same
+                    # (already queued); it must not be loaded twice.
+                    full, batch = batch, []
+                    await self._load_batch(ledger, full, report, run)
+        except asyncio.CancelledError:
+            if batch:  # the rows read so far are recorded: a rerun dials them
+                await asyncio.shield(self._load_batch(ledger, batch, report, run))
+            raise
         if batch:
             await self._load_batch(ledger, batch, report, run)
 
@@ -567,8 +592,8 @@ class Campaign:
             async with dial.claim_lock:
                 if dial.buffer or dial.stop_reason is not None:
                     continue
-                claims = await ledger.claim(dial.worker, dial.run,
-                                            limit=self._concurrency, lease=self._lease)
+                claims = await ledger.claim(dial.worker, dial.run, limit=self._concurrency,
+                                            lease=self._lease, loaded_by=dial.run)
                 if claims:
                     dial.buffer.extend(claims)
                     continue

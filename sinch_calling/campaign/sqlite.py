@@ -507,8 +507,8 @@ class SQLiteLedger:
 
     # -- claiming and recording -----------------------------------------------------------
 
-    async def claim(self, worker: str, run: str, *, limit: int,
-                    lease: float) -> Sequence[Claim]:
+    async def claim(self, worker: str, run: str, *, limit: int, lease: float,
+                    loaded_by: str | None = None) -> Sequence[Claim]:
         """See :meth:`Ledger.claim`."""
         def op(conn: sqlite3.Connection) -> list[Claim]:
             now = time.time()
@@ -518,9 +518,10 @@ class SQLiteLedger:
             found = sorted(conn.execute(
                 "UPDATE rows SET state = 'claimed', worker = ?, lease_until = ?, expired = 0, "
                 "updated_at = ? WHERE key IN (SELECT key FROM rows WHERE state = 'pending' "
-                "AND NOT (deferred = 1 AND attempt_run IS ?) ORDER BY position LIMIT ?) "
+                "AND NOT (deferred = 1 AND attempt_run IS ?) AND (? IS NULL OR load_run = ?) "
+                "ORDER BY position LIMIT ?) "
                 "RETURNING position, key, line, destination, data, attempts, attempt_run",
-                (worker, now + lease, now, run, limit)).fetchall())
+                (worker, now + lease, now, run, loaded_by, loaded_by, limit)).fetchall())
             return [Claim(key=key, position=position, line=line, destination=destination,
                           data=None if data is None else json.loads(data), worker=worker,
                           attempts=attempts if attempt_run == run else 0)

@@ -18,14 +18,11 @@ from typing import Any
 import attrs
 
 from ..client import SinchCalling
-from ..errors import ValidationError
+from ..errors import RowError, ValidationError
 from ..models import Domain
 from ..models.callouts import MusicOnHold
-from ..validation import dtmf as check_dtmf
-from ..validation import e164, non_empty, one_of
-from ..validation import flag as check_flag
-from ..validation import optional_text as check_optional_text
-from ..validation import positive_int as check_positive_int
+from ..validation import dtmf as dtmf_rule
+from ..validation import e164, flag, non_empty, one_of, optional_text, positive_int
 
 __all__ = [
     "DEFAULT_MAX_TEXT_LENGTH",
@@ -42,10 +39,6 @@ __all__ = [
 DEFAULT_MAX_TEXT_LENGTH = 600
 """Sinch's default cap on a callout's ``text``/``prompts`` (characters; per application,
 support can raise it: pass ``max_text_length``)."""
-
-
-class RowError(ValueError):
-    """One row cannot be dialled: ``str()`` says which column breaks which rule."""
 
 
 @attrs.frozen(kw_only=True)
@@ -193,15 +186,15 @@ class _CalloutTemplate(Template):
                  domain: Domain | str | None, custom: str | None,
                  flags: dict[str, bool | None], max_text_length: int | None) -> None:
         self.custom = None if custom is None else MergeText.parse(
-            "custom", check_optional_text("custom", custom, blank=True) or "")
+            "custom", optional_text("custom", custom, blank=True) or "")
         self.cli = None if cli is None else e164("cli", cli)
-        self.locale = check_optional_text("locale", locale)
-        self.dtmf = check_dtmf("dtmf", dtmf)
+        self.locale = optional_text("locale", locale)
+        self.dtmf = dtmf_rule("dtmf", dtmf)
         self.domain = None if domain is None else one_of("domain", domain, Domain)
-        self.flags = {name: check_flag(name, value) for name, value in flags.items()
+        self.flags = {name: flag(name, value) for name, value in flags.items()
                       if value is not None}
         if max_text_length is not None:
-            check_positive_int("max_text_length", max_text_length)
+            positive_int("max_text_length", max_text_length)
         self.max_text_length = max_text_length
         self._texts: tuple[MergeText | None, ...] = (self.custom,)
         self.options = {"kind": self.kind, "cli": cli, "locale": locale, "dtmf": dtmf,
@@ -237,7 +230,7 @@ class _CalloutTemplate(Template):
         for name, value in (
                 ("cli", _check_row_option("cli", _row_value(row, "cli"), e164) or self.cli),
                 ("locale", _row_value(row, "locale") or self.locale),
-                ("dtmf", _check_row_option("dtmf", _row_value(row, "dtmf"), check_dtmf)
+                ("dtmf", _check_row_option("dtmf", _row_value(row, "dtmf"), dtmf_rule)
                  or self.dtmf),
                 ("domain", self.domain), ("custom", custom)):
             if value is not None:
@@ -326,7 +319,7 @@ class ConferenceTemplate(_CalloutTemplate):
                                 "enable_pie": enable_pie},
                          max_text_length=max_text_length)
         self.greeting = self._text("greeting", _merge("greeting", greeting))
-        self.max_duration = check_positive_int("max_duration", max_duration)
+        self.max_duration = positive_int("max_duration", max_duration)
         self.moh_class = None if moh_class is None else one_of("moh_class", moh_class,
                                                                MusicOnHold)
         self._texts = (self.greeting, self.custom)
