@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from . import callbacks, callout, calls, campaign, conferences, demo, emulator, numbers, recordings
 from .context import Context
-from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, describe
+from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, _UsageError, describe
 from .output import Output
 from .parser import GLOBAL_DEFAULTS, GLOBALS, PROG, Parser, Registry, flags_of, typed_flag
 
@@ -108,7 +108,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     try:
         args = parser.parse_args(expand_shorthand(parser, argv))
-    except UsageError as exc:
+    except _UsageError as exc:
         out.error(typed_flag(str(exc), argv))
         return EXIT_USAGE
     for name, value in GLOBAL_DEFAULTS.items():

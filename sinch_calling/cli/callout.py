@@ -14,7 +14,7 @@ from ..serialization import converter
 from ..svaml import Svaml
 from . import options
 from .context import Context
-from .errors import UsageError
+from .errors import _UsageError
 from .parser import Registry
 
 _FIELDS = {"destination": "NUMBER", "conference_id": "CONFERENCE_ID", "moh_class": "--moh"}
@@ -70,9 +70,9 @@ async def _steering(ctx: Context, flag: str, value: str | None) -> str | Svaml |
         data: Any = json.loads(text)
         return converter.structure(data, Svaml)
     except ValueError as exc:
-        raise UsageError(f"{flag}: not a URL and not SVAML JSON ({exc})") from None
+        raise _UsageError(f"{flag}: not a URL and not SVAML JSON ({exc})") from None
     except (cattrs.BaseValidationError, TypeError, KeyError) as exc:
-        raise UsageError(f"{flag}: not a SVAML document ({exc})") from None
+        raise _UsageError(f"{flag}: not a SVAML document ({exc})") from None
 
 
 async def _custom(ctx: Context, args: argparse.Namespace) -> int:

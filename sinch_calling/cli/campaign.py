@@ -13,7 +13,7 @@ from typing import Any
 from ..client import SinchCalling
 from . import options
 from .context import Context
-from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, UsageError
+from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, _UsageError
 from .parser import Registry
 from .progress import Tracker
 
@@ -30,12 +30,12 @@ async def _run(ctx: Context, args: argparse.Namespace) -> int:
     template = Campaign.tts(text=args.text, prompts=args.prompts, cli=args.cli,
                             locale=args.locale)
     if args.out == "-" and ctx.out.json_mode:
-        raise UsageError("--out -: cannot be combined with --json (both use stdout)")
+        raise _UsageError("--out -: cannot be combined with --json (both use stdout)")
     if args.out:
         _format(args.out)  # checked now, not after the calls were placed
         parent = Path(args.out).parent
         if args.out != "-" and not await asyncio.to_thread(parent.is_dir):
-            raise UsageError(f"--out: no directory {parent}")
+            raise _UsageError(f"--out: no directory {parent}")
     counts = {"placed": 0, "failed": 0, "uncertain": 0, "invalid": 0}
     bar: Tracker | None = None
     total = None if args.file == "-" or args.dry_run else \
@@ -69,7 +69,7 @@ async def _run(ctx: Context, args: argparse.Namespace) -> int:
         except LedgerMismatchError as exc:
             changed = "; ".join(f"{name} was {before!r}, now {now!r}"
                                 for name, (before, now) in sorted(exc.differences.items()))
-            raise UsageError(f"--ledger: {exc.location} belongs to a different campaign "
+            raise _UsageError(f"--ledger: {exc.location} belongs to a different campaign "
                              f"({changed or 'other options'}): rerun with the original "
                              "options, give another --ledger, or add --force to reuse "
                              "it") from None
@@ -182,7 +182,7 @@ def _ledger_path(args: argparse.Namespace) -> str:
     if args.ledger:
         return str(args.ledger)
     if args.file == "-":
-        raise UsageError("--ledger: required when FILE is - (stdin): without a ledger a "
+        raise _UsageError("--ledger: required when FILE is - (stdin): without a ledger a "
                          "rerun would call everyone again")
     return str(Path(args.file).with_name(Path(args.file).name + ".ledger"))
 
@@ -192,7 +192,7 @@ def _format(target: str) -> str:
         return "jsonl"
     if target.lower().endswith(".csv"):
         return "csv"
-    raise UsageError(f"--out: {target!r} must end in .jsonl or .csv (or be - for stdout)")
+    raise _UsageError(f"--out: {target!r} must end in .jsonl or .csv (or be - for stdout)")
 
 
 def _out_target(target: str) -> Any:
@@ -204,7 +204,7 @@ async def _open_ledger(path: str) -> Any:
     from ..campaign import open_ledger
 
     if not await asyncio.to_thread(Path(path).is_file):
-        raise UsageError(f"--ledger: no ledger at {path}")
+        raise _UsageError(f"--ledger: no ledger at {path}")
     ledger = open_ledger(path)
     await ledger.open(None)
     return ledger
@@ -272,9 +272,9 @@ async def _resolve(ctx: Context, args: argparse.Namespace) -> int:
     try:
         outcome = await ledger.settle(args.row, call_id=args.placed)
     except UnknownRowError:
-        raise UsageError(f"ROW: no row {args.row!r} in {args.ledger}") from None
+        raise _UsageError(f"ROW: no row {args.row!r} in {args.ledger}") from None
     except RowStateError as exc:
-        raise UsageError(f"ROW: {exc}") from None
+        raise _UsageError(f"ROW: {exc}") from None
     finally:
         await ledger.close()
     if args.placed:

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from ..client import SinchCalling
 from ..errors import ValidationError
-from .errors import CommandFailed, UsageError
+from .errors import _CommandFailed, _UsageError
 from .output import Output
 from .progress import Tracker, tracker
 
@@ -72,7 +72,7 @@ class Context:
         if not key or not secret:
             which = "neither is set" if not (key or secret) else \
                 f"{'SINCH_APPLICATION_KEY' if not key else 'SINCH_APPLICATION_SECRET'} is not set"
-            raise UsageError(f"SINCH_APPLICATION_KEY and SINCH_APPLICATION_SECRET are needed "
+            raise _UsageError(f"SINCH_APPLICATION_KEY and SINCH_APPLICATION_SECRET are needed "
                              f"({which}): {CREDENTIALS_HELP}")
         args = self.args
         region = args.region or self.environ.get("SINCH_REGION") or "global"
@@ -86,7 +86,7 @@ class Context:
             return SinchCalling(key, secret, region=region, base_url=base_url,
                                 timeout=args.timeout, **options)
         except ValidationError as exc:
-            raise UsageError(f"{self.flags.get(exc.field, exc.field)}: {exc.rule}") from None
+            raise _UsageError(f"{self.flags.get(exc.field, exc.field)}: {exc.rule}") from None
 
     def _trace(self, secret: str) -> None:
         logger = logging.getLogger("sinch_calling")
@@ -109,13 +109,13 @@ class Context:
     def confirm(self, question: str, *, yes: bool) -> None:
         """Ask ``question`` on a terminal; without one, ``--yes`` is required.
 
-        Raises :class:`UsageError` without a terminal and without ``--yes``, and
-        :class:`CommandFailed` when the answer is not yes."""
+        Raises :class:`_UsageError` without a terminal and without ``--yes``, and
+        :class:`_CommandFailed` when the answer is not yes."""
         if yes:
             return
         if not (self.stdin.isatty() and self.out.errors.is_terminal):
-            raise UsageError(f"{question.rstrip('?')}: not on a terminal, so confirm with --yes")
+            raise _UsageError(f"{question.rstrip('?')}: not on a terminal, so confirm with --yes")
         self.out.errors.print(f"{question} [y/N] ", end="", markup=False)
         answer = self.stdin.readline().strip().lower()
         if answer not in ("y", "yes"):
-            raise CommandFailed("cancelled; nothing was changed")
+            raise _CommandFailed("cancelled; nothing was changed")

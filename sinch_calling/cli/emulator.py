@@ -14,7 +14,7 @@ from ..errors import ValidationError
 from ..models import CallbackUrls
 from . import options
 from .context import Context
-from .errors import CommandFailed, UsageError
+from .errors import _CommandFailed, _UsageError
 from .parser import Registry
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def build(args: argparse.Namespace) -> Emulator:
 
 async def _serve(ctx: Context, args: argparse.Namespace) -> int:
     if args.fallback_url and not args.callback_url:
-        raise UsageError("--fallback-url: needs --callback-url too")
+        raise _UsageError("--fallback-url: needs --callback-url too")
     emu = build(args)
     if not args.quiet:
         watch(emu, lambda line: ctx.out.errors.print(line, markup=False, highlight=False))
@@ -93,7 +93,7 @@ async def _serve(ctx: Context, args: argparse.Namespace) -> int:
     try:
         await emu.start()
     except OSError as exc:
-        raise CommandFailed(f"cannot listen on {args.host}:{args.port}: "
+        raise _CommandFailed(f"cannot listen on {args.host}:{args.port}: "
                             f"{exc.strerror or exc}") from None
     async with emu:
         gc.freeze()  # a long-lived server: keep its objects out of the collector's way

@@ -27,8 +27,6 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
-    "CommandFailed",
-    "UsageError",
     "describe",
 ]
 
@@ -42,11 +40,14 @@ _TRANSPORT = re.compile(
 _UNSAFE_METHODS = frozenset({"POST", "PATCH"})
 
 
-class UsageError(Exception):
+# The command's own control flow: they never leave ``main`` (which turns them into a
+# line and an exit code), so they are private here rather than public names of
+# sinch_calling.errors, where every exception a library user can meet lives.
+class _UsageError(Exception):
     """A usage or validation error, found before anything was sent (exit 2)."""
 
 
-class CommandFailed(Exception):
+class _CommandFailed(Exception):
     """The command ran but did not succeed; the message is already one line (exit 1)."""
 
 
@@ -60,9 +61,9 @@ def flag_for(field: str, flags: Mapping[str, str]) -> str:
 
 def describe(exc: BaseException, flags: Mapping[str, str]) -> tuple[int, str]:
     """The exit code and the one-line message for an exception a command raised."""
-    if isinstance(exc, UsageError):
+    if isinstance(exc, _UsageError):
         return EXIT_USAGE, str(exc)
-    if isinstance(exc, CommandFailed):
+    if isinstance(exc, _CommandFailed):
         return EXIT_FAILURE, str(exc)
     if isinstance(exc, ValidationError):
         return EXIT_USAGE, f"{flag_for(exc.field, flags)}: {exc.rule}"

@@ -13,7 +13,7 @@ from rich_argparse import RawDescriptionRichHelpFormatter
 from .._version import __version__
 from ..regions import Region
 from . import options
-from .errors import UsageError
+from .errors import _UsageError
 
 if TYPE_CHECKING:
     from .context import Context
@@ -51,7 +51,7 @@ class HelpFormatter(RawDescriptionRichHelpFormatter):
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are raised (as :class:`UsageError`), not printed."""
+    """An ArgumentParser whose errors are raised (as :class:`_UsageError`), not printed."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
@@ -64,7 +64,7 @@ class Parser(argparse.ArgumentParser):
                         if isinstance(action, argparse._SubParsersAction)
                         for name in action.choices]
             message = f"a command is required: {', '.join(commands)}"
-        raise UsageError(f"{message} (see '{self.prog} --help')")
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
 
 
 def _global_options() -> Parser:

@@ -10,7 +10,7 @@ from typing import Any
 from ..models import Recording
 from . import options
 from .context import Context
-from .errors import CommandFailed, UsageError
+from .errors import _CommandFailed, _UsageError
 from .parser import Registry
 
 _FIELDS = {"start": "--from", "end": "--to", "key": "KEY", "directory": "DIR",
@@ -32,9 +32,9 @@ async def _list(ctx: Context, args: argparse.Namespace) -> int:
 async def _download(ctx: Context, args: argparse.Namespace) -> int:
     if args.output == "-":
         if len(args.keys) != 1:
-            raise UsageError("--output -: writes one recording to stdout; give exactly one KEY")
+            raise _UsageError("--output -: writes one recording to stdout; give exactly one KEY")
         if ctx.out.json_mode:
-            raise UsageError("--json: cannot be combined with --output - (stdout holds the audio)")
+            raise _UsageError("--json: cannot be combined with --output - (stdout holds the audio)")
         return await _to_stdout(ctx, args.keys[0])
     done: list[dict[str, Any]] = []
     async with ctx.client() as sinch:
@@ -107,7 +107,7 @@ async def _export(ctx: Context, args: argparse.Namespace) -> int:
     ctx.interrupted = None
     _report_export(ctx, report, time.monotonic() - started)
     if not report.ok:
-        raise CommandFailed(f"{report.failed} of {report.listed} recordings failed; run the "
+        raise _CommandFailed(f"{report.failed} of {report.listed} recordings failed; run the "
                             f"same command again to retry them: {command}")
     return 0
 
