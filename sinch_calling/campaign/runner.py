@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import socket
 import tempfile
@@ -134,6 +135,8 @@ class _Dial:
         self.first_failures: list[tuple[int | None, int | None]] = []
         self.tracker: Tracker | None = None
         self.waiting_dice: set[str] = set()
+        self.held_elsewhere = False   # other workers held rows at the last look
+        self.held_checked = -math.inf  # monotonic time of that look
 
     def stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -592,16 +595,37 @@ class Campaign:
             async with dial.claim_lock:
                 if dial.buffer or dial.stop_reason is not None:
                     continue
+                # A run given no rows only dials (a worker sharing the campaign with
+                # the run that loaded it): any pending row.
                 claims = await ledger.claim(dial.worker, dial.run, limit=self._concurrency,
-                                            lease=self._lease, loaded_by=dial.run)
+                                            lease=self._lease,
+                                            loaded_by=dial.run if dial.report.rows else None)
                 if claims:
                     dial.buffer.extend(claims)
                     continue
             if dial.in_flight == 0:
+                if await self._wait_for_others(ledger, dial):
+                    continue
                 dial.changed.set()
                 return None
             dial.changed.clear()
             await dial.changed.wait()
+
+    async def _wait_for_others(self, ledger: Ledger, dial: _Dial) -> bool:
+        """Nothing is claimable and this run holds nothing: when other workers (other
+        processes or machines on a shared ledger) still hold rows, wait a moment and
+        return True (claim again: a dead worker's rows come back when its lease runs
+        out); False when nobody holds any, and the run is done. One look at the ledger
+        per poll interval, shared by this run's tasks."""
+        poll = min(max(self._lease / 4, 0.05), 2.0)
+        if time.monotonic() - dial.held_checked >= poll:
+            counts = await ledger.counts()
+            dial.held_elsewhere = counts.states["claimed"] + counts.states["sending"] > 0
+            dial.held_checked = time.monotonic()
+        if not dial.held_elsewhere or dial.stop_reason is not None:
+            return False
+        await asyncio.sleep(poll)
+        return True
 
     async def _work(self, ledger: Ledger, dial: _Dial) -> None:
         while (claim := await self._next(ledger, dial)) is not None:
