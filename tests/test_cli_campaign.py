@@ -147,3 +147,11 @@ def test_ctrl_c_prints_the_summary_and_the_resume_command(tmp_path: Path) -> Non
         log = emu.log_text()
     # Counted on the server: every number dialled exactly once across both runs.
     assert log.count("POST /calling/v1/callouts 200") == 30
+
+
+def test_a_ledger_password_is_never_printed() -> None:
+    from sinch_calling.cli.campaign import _masked
+
+    assert _masked("campaign f --ledger postgresql://app:s3cr%40t@db/calls?campaign=a") == \
+        "campaign f --ledger postgresql://app:***@db/calls?campaign=a"
+    assert _masked("reminders.csv.ledger") == "reminders.csv.ledger"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -27,6 +28,8 @@ async def _run(ctx: Context, args: argparse.Namespace) -> int:
     from ..campaign import CallOutcome, Campaign, LedgerMismatchError, read_rows
 
     ledger = _ledger_path(args)
+    shown = _masked(ledger)  # a postgresql:// ledger may carry a password: never print it
+    ctx.command_line = _masked(ctx.command_line)
     template = Campaign.tts(text=args.text, prompts=args.prompts, cli=args.cli,
                             locale=args.locale)
     if args.out == "-" and ctx.out.json_mode:
@@ -60,16 +63,16 @@ async def _run(ctx: Context, args: argparse.Namespace) -> int:
         rows = read_rows(args.file)
         if args.dry_run:
             report = await campaign.preflight(rows)
-            return _summary(ctx, args, report, ledger)
-        ctx.out.note(f"ledger: {ledger} (a rerun of the same command resumes; nobody is "
+            return _summary(ctx, args, report, shown)
+        ctx.out.note(f"ledger: {shown} (a rerun of the same command resumes; nobody is "
                      "called twice)")
         bar = ctx.progress(f"campaign {Path(args.file).name}", "campaign")
         try:
-            report = await _interruptible(ctx, campaign.run(rows), ledger)
+            report = await _interruptible(ctx, campaign.run(rows), shown)
         except LedgerMismatchError as exc:
             changed = "; ".join(f"{name} was {before!r}, now {now!r}"
                                 for name, (before, now) in sorted(exc.differences.items()))
-            raise _UsageError(f"--ledger: {exc.location} belongs to a different campaign "
+            raise _UsageError(f"--ledger: {_masked(exc.location)} belongs to a different campaign "
                              f"({changed or 'other options'}): rerun with the original "
                              "options, give another --ledger, or add --force to reuse "
                              "it") from None
@@ -80,7 +83,7 @@ async def _run(ctx: Context, args: argparse.Namespace) -> int:
             written = await campaign.export(_out_target(args.out), format=_format(args.out))
             if args.out != "-":
                 ctx.out.note(f"wrote {written} results to {args.out}")
-    code = _summary(ctx, args, report, ledger)
+    code = _summary(ctx, args, report, shown)
     return EXIT_INTERRUPTED if report.stopped == "interrupted" else code
 
 
@@ -148,6 +151,14 @@ def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -
     return 0 if report.ok else EXIT_FAILURE
 
 
+_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def _masked(text: str) -> str:
+    """``postgresql://app:secret@db/calls`` -> ``postgresql://app:***@db/calls``."""
+    return _PASSWORD.sub(r"\1***@", text)
+
+
 def _count_rows(path: str) -> int | None:
     """About how many rows FILE holds (non-blank lines, less a header): for the
     progress bar's ETA only; the campaign's own reader decides what a row is."""
@@ -203,7 +214,7 @@ async def _open_ledger(path: str) -> Any:
     """An existing ledger file, opened for reading and settling."""
     from ..campaign import open_ledger
 
-    if not await asyncio.to_thread(Path(path).is_file):
+    if "://" not in path and not await asyncio.to_thread(Path(path).is_file):
         raise _UsageError(f"--ledger: no ledger at {path}")
     ledger = open_ledger(path)
     await ledger.open(None)
@@ -217,13 +228,13 @@ async def _status(ctx: Context, args: argparse.Namespace) -> int:
     finally:
         await ledger.close()
     if ctx.out.json_mode:
-        ctx.out.document({"ledger": args.ledger, "total": counts.total,
+        ctx.out.document({"ledger": _masked(args.ledger), "total": counts.total,
                           "states": dict(counts.states), "results": dict(counts.results),
                           "cost": dict(counts.cost), "untracked": counts.untracked,
                           "answerRate": counts.answer_rate})
         return 0
     ctx.out.table(("state", "rows"), [*counts.states.items(), ("total", counts.total)],
-                  title=f"campaign ledger {args.ledger}")
+                  title=f"campaign ledger {_masked(args.ledger)}")
     if counts.results:
         ctx.out.table(("result", "calls"), sorted(counts.results.items()), title="outcomes")
     if counts.cost:
@@ -231,7 +242,7 @@ async def _status(ctx: Context, args: argparse.Namespace) -> int:
                                           in sorted(counts.cost.items())))
     if counts.states.get("uncertain"):
         ctx.out.note(f"settle uncertain rows with: sinch-calling campaign resolve --ledger "
-                     f"{args.ledger} ROW (--placed CALL_ID | --not-placed)")
+                     f"{_masked(args.ledger)} ROW (--placed CALL_ID | --not-placed)")
     return 0
 
 
@@ -272,7 +283,7 @@ async def _resolve(ctx: Context, args: argparse.Namespace) -> int:
     try:
         outcome = await ledger.settle(args.row, call_id=args.placed)
     except UnknownRowError:
-        raise _UsageError(f"ROW: no row {args.row!r} in {args.ledger}") from None
+        raise _UsageError(f"ROW: no row {args.row!r} in {_masked(args.ledger)}") from None
     except RowStateError as exc:
         raise _UsageError(f"ROW: {exc}") from None
     finally:
