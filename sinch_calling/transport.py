@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 import warnings
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -161,6 +163,18 @@ def redirect_target(method: str, url: URL, response: aiohttp.ClientResponse,
                                   "configured with: not followed",
                                   maybe_sent=status not in (307, 308))
     return target
+
+
+_trace = logging.getLogger("sinch_calling.http")
+"""DEBUG: one line per HTTP exchange (method, URL, status or failure, time); never
+headers or bodies. The command's ``--verbose`` shows it."""
+
+
+def _traced(method: str, url: URL, params: Mapping[str, str] | None, outcome: object,
+            started: float) -> None:
+    where = url.with_query(params) if params else url.with_query(None)
+    _trace.debug("%s %s -> %s in %.0f ms", method, where, outcome,
+                 (time.perf_counter() - started) * 1000)
 
 
 class Transport:
@@ -379,10 +393,19 @@ class Transport:
                 extra["timeout"] = aiohttp.ClientTimeout(
                     total=left, connect=base.connect, sock_read=base.sock_read,
                     sock_connect=base.sock_connect, ceil_threshold=base.ceil_threshold)
-            response = await session.request(
-                method, url, data=body, params=params, headers=headers,
-                allow_redirects=False, middlewares=middlewares, **extra,
-            )
+            tracing = _trace.isEnabledFor(logging.DEBUG)
+            started = time.perf_counter() if tracing else 0.0
+            try:
+                response = await session.request(
+                    method, url, data=body, params=params, headers=headers,
+                    allow_redirects=False, middlewares=middlewares, **extra,
+                )
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                if tracing:
+                    _traced(method, url, params, type(exc).__name__, started)
+                raise
+            if tracing:
+                _traced(method, url, params, response.status, started)
             try:
                 target = redirect_target(method, url, response, self.origins)
             except SinchError:
