@@ -133,7 +133,14 @@ def test_recordings_delete_needs_yes(emu: ChildEmulator) -> None:
     assert refused.returncode == 2
     assert "--yes" in refused.stderr
     assert one_json(emu, "recordings", "delete", "recording-0003.mp3", "--yes") == {
-        "deleted": ["recording-0003.mp3"]}
+        "deleted": ["recording-0003.mp3"], "failed": {}}
+    # One unknown KEY does not spare the others: each is tried and reported; exit 1.
+    mixed = sinch_calling(["recordings", "delete", "nope.mp3", "recording-0002.mp3", "--yes"],
+                          emulator=emu)
+    assert mixed.returncode == 1, mixed.stderr
+    assert "nope.mp3:" in mixed.stderr
+    assert "1 of 2 deletions failed: nope.mp3" in mixed.stderr
+    assert "Deleted 1 of 2 recordings: recording-0002.mp3" in mixed.stdout
     refused = sinch_calling(["recordings", "export", "out", "--delete-after"], emulator=emu)
     assert refused.returncode == 2
     assert "--yes" in refused.stderr

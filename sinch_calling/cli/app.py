@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -122,7 +123,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         _warnings(out)
     try:
         code: int = asyncio.run(args.run(ctx, args))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # A second Ctrl-C cancels the command's task: asyncio.run re-raises the
+        # cancellation (a BaseException), which is still an interruption, not a bug.
+        # From here on the command only says why it stopped and exits: a further Ctrl-C
+        # must not turn exit 130 into death by SIGINT (or a traceback) on the way out.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         out.error(ctx.interrupted or "interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:

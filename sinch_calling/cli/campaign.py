@@ -25,20 +25,33 @@ SUBCOMMANDS = ("run", "status", "results", "resolve")
 
 
 async def _run(ctx: Context, args: argparse.Namespace) -> int:
-    from ..campaign import CallOutcome, Campaign, LedgerMismatchError, read_rows
+    from ..campaign import Campaign
 
     ledger = _ledger_path(args)
     shown = _masked(ledger)  # a postgresql:// ledger may carry a password: never print it
     ctx.command_line = _masked(ctx.command_line)
     template = Campaign.tts(text=args.text, prompts=args.prompts, cli=args.cli,
                             locale=args.locale)
-    if args.out == "-" and ctx.out.json_mode:
-        raise _UsageError("--out -: cannot be combined with --json (both use stdout)")
-    if args.out:
-        _format(args.out)  # checked now, not after the calls were placed
-        parent = Path(args.out).parent
-        if args.out != "-" and not await asyncio.to_thread(parent.is_dir):
-            raise _UsageError(f"--out: no directory {parent}")
+    await _check_out(ctx, args.out, {"FILE": args.file, "--ledger": ledger})
+    # A dry run sends nothing, so it needs no credentials.
+    client = SinchCalling("dry-run", "ZHJ5LXJ1bg==") if args.dry_run else ctx.client()
+    stdin = None
+    if args.file == "-":
+        from .stdin import text_stdin
+
+        source, stdin = text_stdin()
+    try:
+        return await _place(ctx, args, client, template, source if stdin else args.file,
+                            ledger, shown)
+    finally:
+        if stdin is not None:
+            stdin.release()  # a read still waiting on stdin must not hold up the exit
+
+
+async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: Any,
+                 source: Any, ledger: str, shown: str) -> int:
+    from ..campaign import CallOutcome, Campaign, LedgerMismatchError, read_rows
+
     counts = {"placed": 0, "failed": 0, "uncertain": 0, "invalid": 0}
     bar: Tracker | None = None
     total = None if args.file == "-" or args.dry_run else \
@@ -48,19 +61,21 @@ async def _run(ctx: Context, args: argparse.Namespace) -> int:
     def on_outcome(outcome: CallOutcome) -> None:
         nonlocal done
         done += 1
-        if outcome.status in counts:
+        # A row settled in an earlier run comes back as its old state without this run's
+        # call id: it counts as done, not as placed now (the summary says "skipped").
+        earlier = outcome.status in ("skipped", "claimed", "sending") or (
+            outcome.status == "placed" and not outcome.call_id)
+        if outcome.status in counts and not earlier:
             counts[outcome.status] += 1
         if bar is not None:
             bar.update(done, total, **counts)
 
-    # A dry run sends nothing, so it needs no credentials.
-    client = SinchCalling("dry-run", "ZHJ5LXJ1bg==") if args.dry_run else ctx.client()
     async with client as sinch:
         campaign = Campaign(sinch, template, rate=args.rate, concurrency=args.concurrency,
                             ledger=None if args.dry_run else ledger, track=args.track,
                             number_column=args.number_column, retry_failed=args.retry_failed,
                             force=args.force, on_outcome=on_outcome)
-        rows = read_rows(args.file)
+        rows = read_rows(source)
         if args.dry_run:
             report = await campaign.preflight(rows)
             return _summary(ctx, args, report, shown)
@@ -109,6 +124,10 @@ async def _interruptible(ctx: Context, run: Any, ledger: str) -> Any:
         return await task
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+        if presses and "://" not in ledger and not await asyncio.to_thread(
+                Path(ledger).exists):
+            ctx.interrupted = (f"aborted before the ledger {ledger} was created: nobody was "
+                               f"called; resume with: {ctx.command_line}")
 
 
 def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -> int:
@@ -198,6 +217,41 @@ def _ledger_path(args: argparse.Namespace) -> str:
     return str(Path(args.file).with_name(Path(args.file).name + ".ledger"))
 
 
+async def _check_out(ctx: Context, out: str | None, inputs: dict[str, str]) -> None:
+    """``--out``, checked before anything is sent or written: its format, that stdout
+    is not also --json's, that its directory exists, that it is not a directory, and
+    that it is none of ``inputs`` (FILE, the ledger), which it would overwrite."""
+    if not out:
+        return
+    if out == "-":
+        if ctx.out.json_mode:
+            raise _UsageError("--out -: cannot be combined with --json (both use stdout)")
+        return
+    _format(out)
+    target = Path(out)
+    if await asyncio.to_thread(target.is_dir):
+        raise _UsageError(f"--out: {out} is a directory; give a file name ending in "
+                         ".jsonl or .csv")
+    if not await asyncio.to_thread(target.parent.is_dir):
+        raise _UsageError(f"--out: no directory {target.parent}")
+    resolved = await asyncio.to_thread(target.resolve)
+    for flag, path in inputs.items():
+        if path == "-" or "://" in path:
+            continue
+        if await asyncio.to_thread(_same_file, resolved, Path(path)):
+            raise _UsageError(f"--out: {out} is the same file as {flag} ({path}); writing "
+                             "the results there would destroy it: give another --out")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
 def _format(target: str) -> str:
     if target == "-" or target.lower().endswith((".jsonl", ".json", ".ndjson")):
         return "jsonl"
@@ -250,6 +304,7 @@ async def _results(ctx: Context, args: argparse.Namespace) -> int:
     from ..campaign import export_results
     from ..campaign.export import outcome_record
 
+    await _check_out(ctx, args.out, {"--ledger": args.ledger})
     ledger = await _open_ledger(args.ledger)
     try:
         if args.out:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+from ..errors import SinchError
 from ..models import Recording
 from . import options
 from .context import Context
-from .errors import _CommandFailed, _UsageError
+from .errors import _CommandFailed, _UsageError, describe
 from .parser import Registry
 
 _FIELDS = {"start": "--from", "end": "--to", "key": "KEY", "directory": "DIR",
@@ -36,6 +39,7 @@ async def _download(ctx: Context, args: argparse.Namespace) -> int:
         if ctx.out.json_mode:
             raise _UsageError("--json: cannot be combined with --output - (stdout holds the audio)")
         return await _to_stdout(ctx, args.keys[0])
+    await _check_output(args.output, len(args.keys))
     done: list[dict[str, Any]] = []
     async with ctx.client() as sinch:
         for key in args.keys:
@@ -52,6 +56,18 @@ async def _download(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _check_output(output: str, keys: int) -> None:
+    """``--output``, before any request: several KEYs need a directory (one file would
+    hold only the last), and a file's directory must exist (no directory is made up)."""
+    target = Path(output)
+    is_dir = await asyncio.to_thread(target.is_dir)
+    if keys > 1 and not is_dir:
+        raise _UsageError(f"--output: {keys} KEYs need --output to be an existing directory, "
+                         f"not {output!r} (one file cannot hold several recordings)")
+    if not is_dir and not await asyncio.to_thread(target.parent.is_dir):
+        raise _UsageError(f"--output: no directory {target.parent}")
+
+
 async def _to_stdout(ctx: Context, key: str) -> int:
     sink = sys.stdout.buffer
     async with ctx.client() as sinch, sinch.recordings.stream(key) as body:
@@ -66,18 +82,25 @@ async def _delete(ctx: Context, args: argparse.Namespace) -> int:
     ctx.confirm(f"Delete {count} recording{'s' if count > 1 else ''} from Sinch "
                 "(this cannot be undone)?", yes=args.yes)
     deleted: list[str] = []
+    failed: dict[str, str] = {}
     async with ctx.client() as sinch:
         for key in args.keys:
+            ctx.interrupted = (f"interrupted after deleting {len(deleted)} of {count}: "
+                               f"{', '.join(deleted) or 'none'}")
             try:
                 await sinch.recordings.delete(key)
-            except BaseException:
-                if deleted:
-                    ctx.out.note(f"deleted {len(deleted)} of {count} before the error: "
-                                 f"{', '.join(deleted)}")
-                raise
+            except SinchError as exc:  # one bad KEY does not spare the others
+                failed[key] = describe(exc, {})[1]
+                if not ctx.out.json_mode:
+                    ctx.out.warn(f"{key}: {failed[key]}")
+                continue
             deleted.append(key)
-    ctx.out.done(f"Deleted {count} recording{'s' if count > 1 else ''}: {', '.join(deleted)}",
-                 {"deleted": deleted})
+    ctx.interrupted = None
+    ctx.out.done(f"Deleted {len(deleted)} of {count} recording{'s' if count > 1 else ''}: "
+                 f"{', '.join(deleted) or 'none'}", {"deleted": deleted, "failed": failed})
+    if failed:
+        raise _CommandFailed(f"{len(failed)} of {count} deletions failed: "
+                             f"{', '.join(failed)}")
     return 0
 
 

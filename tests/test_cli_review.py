@@ -1,0 +1,144 @@
+"""Review of issue 12's command: interruptions, outputs that would destroy inputs, and
+checks that must come before any call (each a subprocess, as a user types it)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import COMMAND, ChildEmulator, child_emulator, clean_environ, sinch_calling
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[ChildEmulator]:
+    with child_emulator() as child:
+        yield child
+
+
+def _numbers(path: Path, count: int, prefix: str) -> Path:
+    path.write_text("".join(f"+4670{prefix}{i:04d}\n" for i in range(count)))
+    return path
+
+
+def test_a_second_ctrl_c_aborts_with_one_line_and_130(emu: ChildEmulator,
+                                                      tmp_path: Path) -> None:
+    source = _numbers(tmp_path / "big2.csv", 200, "11")
+    argv = [*COMMAND, "campaign", str(source), "--text", "hi", "--rate", "5"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=clean_environ(**emu.environ)) as child:
+        assert child.stderr is not None
+        assert "ledger:" in child.stderr.readline()
+        time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "CancelledError" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert "aborted" in last
+    assert f"resume with: sinch-calling campaign {source}" in last
+
+
+def test_campaign_out_never_overwrites_the_input_or_the_ledger(emu: ChildEmulator,
+                                                               tmp_path: Path) -> None:
+    source = _numbers(tmp_path / "list.csv", 3, "12")
+    before = source.read_text()
+    posts = emu.log_text().count("POST /calling/v1/callouts")
+    ledger = str(tmp_path / "ledger.csv")
+    for out in (str(source), str(tmp_path / "." / "list.csv"), ledger):
+        done = sinch_calling(["campaign", str(source), "--text", "hi", "--out", out,
+                              "--ledger", ledger], emulator=emu)
+        assert done.returncode == 2, done.stderr
+        assert "--out" in done.stderr
+        assert "same file" in done.stderr
+    assert source.read_text() == before
+    assert not (tmp_path / "ledger.csv").exists()
+    assert emu.log_text().count("POST /calling/v1/callouts") == posts
+
+
+def test_campaign_out_is_checked_before_any_call(emu: ChildEmulator, tmp_path: Path) -> None:
+    source = _numbers(tmp_path / "list.csv", 3, "13")
+    (tmp_path / "dir.csv").mkdir()
+    posts = emu.log_text().count("POST /calling/v1/callouts")
+    for out, says in ((str(tmp_path / "dir.csv"), "is a directory"),
+                      ("/nonexistent/x.csv", "no directory /nonexistent")):
+        done = sinch_calling(["campaign", str(source), "--text", "hi", "--out", out],
+                             emulator=emu)
+        assert done.returncode == 2, done.stderr
+        assert says in done.stderr
+        assert not (tmp_path / "list.csv.ledger").exists()
+    assert emu.log_text().count("POST /calling/v1/callouts") == posts
+    assert not list(tmp_path.glob("**/*.partial"))
+
+
+def test_campaign_results_out_checks_and_json_stdout(emu: ChildEmulator,
+                                                     tmp_path: Path) -> None:
+    source = _numbers(tmp_path / "list.csv", 2, "14")
+    ledger = str(tmp_path / "list.csv.ledger")
+    assert sinch_calling(["campaign", str(source), "--text", "hi", "--rate", "50"],
+                         emulator=emu).returncode == 0
+    (tmp_path / "d.csv").mkdir()
+    for out in (str(tmp_path / "d.csv"), "/nonexistent/x.csv", ledger):
+        done = sinch_calling(["campaign", "results", "--ledger", ledger, "--out", out],
+                             emulator=None)
+        assert done.returncode == 2, done.stderr
+        assert "--out" in done.stderr
+    both = sinch_calling(["campaign", "results", "--ledger", ledger, "--out", "-", "--json"],
+                         emulator=None)
+    assert both.returncode == 2
+    assert "--json" in both.stderr
+    listed = json.loads(sinch_calling(["campaign", "results", "--ledger", ledger, "--json"],
+                                      emulator=None).stdout)
+    assert len(listed) == 2
+
+
+def test_download_of_several_keys_needs_a_directory(tmp_path: Path) -> None:
+    environ = {"SINCH_APPLICATION_KEY": "k", "SINCH_APPLICATION_SECRET": "c2VjcmV0",
+               "SINCH_BASE_URL": "http://127.0.0.1:9"}  # nothing may be sent
+    one = tmp_path / "one.mp3"
+    done = sinch_calling(["recordings", "download", "K1", "K2", "--output", str(one)],
+                         emulator=None, **environ)
+    assert done.returncode == 2, done.stderr
+    assert "--output" in done.stderr
+    assert "directory" in done.stderr
+    assert not one.exists()
+    missing = sinch_calling(["recordings", "download", "K1", "--output",
+                             str(tmp_path / "no" / "such" / "x.mp3")], emulator=None,
+                            **environ)
+    assert missing.returncode == 2, missing.stderr
+    assert "no directory" in missing.stderr
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_on_a_stdin_campaign_ends_it(emu: ChildEmulator, tmp_path: Path,
+                                            presses: int) -> None:
+    ledger = tmp_path / "stdin.ledger"
+    argv = [*COMMAND, "campaign", "-", "--text", "hi", "--ledger", str(ledger)]
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True,
+                          env=clean_environ(**emu.environ)) as child:
+        assert child.stdin is not None
+        assert child.stderr is not None
+        child.stdin.write(f"+46701500{presses:02d}1\n")
+        child.stdin.flush()  # the writer stays open: the reader waits for more
+        assert "ledger:" in child.stderr.readline()
+        time.sleep(0.5)
+        for _ in range(presses):
+            child.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        try:
+            _, stderr = child.communicate(timeout=30)
+        finally:
+            child.kill()
+    assert child.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "resume with: sinch-calling campaign -" in stderr
