@@ -142,3 +142,18 @@ def test_ctrl_c_on_a_stdin_campaign_ends_it(emu: ChildEmulator, tmp_path: Path,
     assert child.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "resume with: sinch-calling campaign -" in stderr
+
+
+@pytest.mark.parametrize("command", ["status", "results"])
+def test_looking_at_a_ledger_never_makes_one(tmp_path: Path, command: str) -> None:
+    empty = tmp_path / "empty.ledger"
+    empty.write_bytes(b"")
+    csv = _numbers(tmp_path / "big.csv", 3, "16")
+    before = csv.read_bytes()
+    for ledger in (empty, csv):
+        done = sinch_calling(["campaign", command, "--ledger", str(ledger)], emulator=None)
+        assert done.returncode == 2, done.stderr
+        assert f"--ledger: {ledger} is not a campaign ledger" in done.stderr
+    assert empty.read_bytes() == b""
+    assert csv.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "empty.ledger"]

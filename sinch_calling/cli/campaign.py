@@ -264,12 +264,30 @@ def _out_target(target: str) -> Any:
     return sys.stdout if target == "-" else target
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_ledger_file(path: str) -> None:
+    """A local ``--ledger`` must already be an SQLite file: opening anything else (an
+    empty file, a CSV) would turn it into a database, which a look must never do."""
+    target = Path(path)
+    if not target.is_file():
+        raise _UsageError(f"--ledger: no ledger at {path}")
+    try:
+        with target.open("rb") as stream:
+            header = stream.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise _UsageError(f"--ledger: cannot read {path}: {exc.strerror or exc}") from None
+    if header != _SQLITE_HEADER:
+        raise _UsageError(f"--ledger: {path} is not a campaign ledger (not an SQLite file)")
+
+
 async def _open_ledger(path: str) -> Any:
     """An existing ledger file, opened for reading and settling."""
     from ..campaign import open_ledger
 
-    if "://" not in path and not await asyncio.to_thread(Path(path).is_file):
-        raise _UsageError(f"--ledger: no ledger at {path}")
+    if "://" not in path:
+        await asyncio.to_thread(_check_ledger_file, path)
     ledger = open_ledger(path)
     await ledger.open(None)
     return ledger
