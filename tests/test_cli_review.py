@@ -157,3 +157,14 @@ def test_looking_at_a_ledger_never_makes_one(tmp_path: Path, command: str) -> No
     assert empty.read_bytes() == b""
     assert csv.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "empty.ledger"]
+
+
+def test_verbose_failures_stay_one_line_after_the_trace(emu: ChildEmulator) -> None:
+    environ = {**emu.environ, "SINCH_APPLICATION_SECRET": "d3Jvbmc="}  # a wrong secret
+    done = sinch_calling(["--verbose", "numbers", "list"], emulator=None, **environ)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "GET " in done.stderr  # the HTTP trace is the verbose part
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "sinch-calling: error: Sinch refused the request")
+    assert "d3Jvbmc=" not in done.stderr

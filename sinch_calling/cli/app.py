@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from . import callbacks, callout, calls, campaign, conferences, demo, emulator, numbers, recordings
 from .context import Context
-from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, _UsageError, describe
+from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, _UsageError, describe, is_bug
 from .output import Output
 from .parser import GLOBAL_DEFAULTS, GLOBALS, PROG, Parser, Registry, flags_of, typed_flag
 
@@ -136,7 +136,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:
         code, line = describe(exc, ctx.flags)
-        logging.getLogger("sinch_calling.cli").debug("the command failed", exc_info=exc)
+        if is_bug(exc):  # only an unexpected error earns a traceback (with --verbose)
+            logging.getLogger("sinch_calling.cli").debug("the command failed", exc_info=exc)
         with contextlib.suppress(BrokenPipeError):
             out.error(line)
         return code

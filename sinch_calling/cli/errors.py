@@ -28,6 +28,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "describe",
+    "is_bug",
 ]
 
 EXIT_OK = 0
@@ -57,6 +58,15 @@ def flag_for(field: str, flags: Mapping[str, str]) -> str:
     if base in flags:
         return flags[base] + field[len(base):]
     return field
+
+
+_EXPECTED = (_UsageError, _CommandFailed, SinchError, OSError, ValueError)
+
+
+def is_bug(exc: BaseException) -> bool:
+    """Whether ``exc`` is none of the failures the command expects (API, network, usage,
+    files): a bug of ours, the only kind whose traceback ``--verbose`` shows."""
+    return not isinstance(exc, _EXPECTED)
 
 
 def describe(exc: BaseException, flags: Mapping[str, str]) -> tuple[int, str]:
