@@ -168,3 +168,20 @@ def test_verbose_failures_stay_one_line_after_the_trace(emu: ChildEmulator) -> N
     assert done.stderr.strip().splitlines()[-1].startswith(
         "sinch-calling: error: Sinch refused the request")
     assert "d3Jvbmc=" not in done.stderr
+
+
+def test_numbers_are_checked_locally_and_errors_point_at_the_command(tmp_path: Path) -> None:
+    environ = {"SINCH_APPLICATION_KEY": "k", "SINCH_APPLICATION_SECRET": "c2VjcmV0",
+               "SINCH_BASE_URL": "http://127.0.0.1:9"}  # nothing may be sent
+    for command in ("query", "assign", "unassign"):
+        done = sinch_calling(["numbers", command, "bad"], emulator=None, **environ)
+        assert done.returncode == 2, done.stderr
+        assert "NUMBER: must be an E.164 number" in done.stderr
+        assert "NUMBER[0]" not in done.stderr
+    extra = sinch_calling(["numbers", "list", "extra"], emulator=None, **environ)
+    assert extra.returncode == 2
+    assert "see 'sinch-calling numbers list --help'" in extra.stderr
+    ledger = tmp_path / "none.ledger"
+    before = sinch_calling(["campaign", "--ledger", str(ledger), "status"], emulator=None)
+    assert before.returncode == 2
+    assert f"--ledger: no ledger at {ledger}" in before.stderr

@@ -96,6 +96,13 @@ def expand_shorthand(parser: argparse.ArgumentParser, argv: Sequence[str]) -> li
     if len(places) >= 2 and argv[places[0]] == "campaign" \
             and argv[places[1]] not in campaign.SUBCOMMANDS:
         argv.insert(places[0] + 1, "run")
+        return argv
+    if len(places) >= 2 and places[1] > places[0] + 1 and "--" not in argv[:places[1]]:
+        # ``campaign --ledger L status``: options typed between a group and its command
+        # belong to the command (global options are accepted anywhere).
+        between = argv[places[0] + 1:places[1]]
+        del argv[places[0] + 1:places[1]]
+        argv[places[0] + 2:places[0] + 2] = between  # after the command, now next
     return argv
 
 
@@ -108,7 +115,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     try:
-        args = parser.parse_args(expand_shorthand(parser, argv))
+        args, extra = parser.parse_known_args(expand_shorthand(parser, argv))
+        if extra:  # named with the help of the command they were typed for
+            getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     except _UsageError as exc:
         out.error(typed_flag(str(exc), argv))
         return EXIT_USAGE

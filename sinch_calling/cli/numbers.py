@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from . import options
 from .context import Context
 from .output import to_json
 from .parser import Registry
@@ -76,14 +77,17 @@ def register(registry: Registry) -> None:
                           fields={"numbers": "NUMBER"},
                           examples=["sinch-calling numbers assign +46000000000",
                                     "sinch-calling numbers assign +46000000000 --capability sms"])
-    assign.add_argument("numbers", nargs="+", metavar="NUMBER", help="E.164 numbers")
+    assign.add_argument("numbers", nargs="+", metavar="NUMBER", type=options.e164_number,
+                        help="E.164 numbers")
     _application_options(assign)
     unassign = commands.add("unassign", help="remove a number from an application",
                             run=_unassign, fields={"number": "NUMBER"},
                             examples=["sinch-calling numbers unassign +46000000000"])
-    unassign.add_argument("number", metavar="NUMBER", help="an E.164 number")
+    unassign.add_argument("number", metavar="NUMBER", type=options.e164_number,
+                          help="an E.164 number")
     _application_options(unassign)
     query = commands.add("query", help="country, type and rate of any numbers", run=_query,
                          fields={"number": "NUMBER"},
                          examples=["sinch-calling numbers query +46730170101"])
-    query.add_argument("numbers", nargs="+", metavar="NUMBER", help="numbers to look up")
+    query.add_argument("numbers", nargs="+", metavar="NUMBER", type=options.e164_number,
+                       help="E.164 numbers to look up")

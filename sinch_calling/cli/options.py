@@ -7,10 +7,12 @@ import argparse
 import math
 from datetime import UTC, datetime
 
-from ..validation import http_url
+from ..errors import ValidationError
+from ..validation import e164, http_url
 
 __all__ = [
     "count",
+    "e164_number",
     "non_negative_seconds",
     "port_number",
     "positive_int",
@@ -21,6 +23,15 @@ __all__ = [
     "timestamp",
     "url",
 ]
+
+
+def e164_number(value: str) -> str:
+    """A phone number in E.164 form (``+`` then 1 to 15 digits), checked before any
+    request, as every number argument is."""
+    try:
+        return e164("number", value)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(exc.rule) from None
 
 
 def _number(value: str) -> float:
