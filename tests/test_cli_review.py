@@ -185,3 +185,12 @@ def test_numbers_are_checked_locally_and_errors_point_at_the_command(tmp_path: P
     before = sinch_calling(["campaign", "--ledger", str(ledger), "status"], emulator=None)
     assert before.returncode == 2
     assert f"--ledger: no ledger at {ledger}" in before.stderr
+
+
+def test_a_single_value_flag_given_twice_is_refused(tmp_path: Path) -> None:
+    source = _numbers(tmp_path / "list.csv", 1, "17")
+    done = sinch_calling(["campaign", str(source), "--text", "a", "--text", "b"],
+                         emulator=None)
+    assert done.returncode == 2
+    assert "argument --text: given more than once" in done.stderr
+    assert not (tmp_path / "list.csv.ledger").exists()

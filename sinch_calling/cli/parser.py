@@ -50,6 +50,19 @@ class HelpFormatter(RawDescriptionRichHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+class _StoreOnce(argparse._StoreAction):
+    """A single-value option given twice (``--text a --text b``) is refused: argparse
+    would keep the last one silently."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        seen = namespace.__dict__.setdefault("_given", set())
+        if self.dest in seen:
+            raise argparse.ArgumentError(self, "given more than once; give it once")
+        seen.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are raised (as :class:`_UsageError`), not printed."""
 
@@ -57,6 +70,8 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
 
     def error(self, message: str) -> Any:  # argparse's type says NoReturn
         if message.endswith("required: COMMAND"):
