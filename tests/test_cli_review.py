@@ -194,3 +194,16 @@ def test_a_single_value_flag_given_twice_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "argument --text: given more than once" in done.stderr
     assert not (tmp_path / "list.csv.ledger").exists()
+
+
+def test_library_field_names_are_said_as_flags(tmp_path: Path) -> None:
+    source = tmp_path / "people.csv"
+    source.write_text("phone\n+46700000001\n")
+    dry = sinch_calling(["campaign", str(source), "--text", "hi", "--dry-run"], emulator=None)
+    assert dry.returncode == 2
+    assert "add --number-column phone" in dry.stderr
+    assert "number_column" not in dry.stderr
+    mix = sinch_calling(["emulator", "--mix", "foo=1"], emulator=None)
+    assert mix.returncode == 2
+    assert "Outcome" not in mix.stderr
+    assert "unknown outcome 'foo'" in mix.stderr

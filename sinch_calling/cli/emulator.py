@@ -14,7 +14,7 @@ from ..errors import ValidationError
 from ..models import CallbackUrls
 from . import options
 from .context import Context
-from .errors import _CommandFailed, _UsageError
+from .errors import _CommandFailed, _UsageError, in_flags
 from .parser import Registry
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ def mix_spec(value: str) -> str:
         Mix.from_spec(value)
     except (ValidationError, ValueError) as exc:
         raise argparse.ArgumentTypeError(
-            f"{getattr(exc, 'rule', exc)}; expected e.g. answered=80,busy=10,noanswer=5,failed=5"
+            f"{in_flags(str(getattr(exc, 'rule', exc)), {})}; expected e.g. "
+            "answered=80,busy=10,noanswer=5,failed=5"
         ) from None
     return value
 

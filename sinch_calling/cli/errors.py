@@ -28,6 +28,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "describe",
+    "in_flags",
     "is_bug",
 ]
 
@@ -69,6 +70,22 @@ def is_bug(exc: BaseException) -> bool:
     return not isinstance(exc, _EXPECTED)
 
 
+_PASS_FIELD = re.compile(r"\bpass (?P<field>[a-z_]+)=(?:'(?P<quoted>[^']*)'|(?P<bare>\S+))")
+
+
+def in_flags(rule: str, flags: Mapping[str, str]) -> str:
+    """A library rule in the command's words: ``pass number_column='phone'`` becomes
+    ``add --number-column phone``, and Python-only alternatives are dropped."""
+    def flag(match: re.Match[str]) -> str:
+        field = match["field"]
+        if field not in flags:
+            return match[0]
+        value = match["quoted"] if match["quoted"] is not None else match["bare"]
+        return f"add {flags[field]} {value}"
+
+    return _PASS_FIELD.sub(flag, rule).replace("use an Outcome or ", "use ")
+
+
 def describe(exc: BaseException, flags: Mapping[str, str]) -> tuple[int, str]:
     """The exit code and the one-line message for an exception a command raised."""
     if isinstance(exc, _UsageError):
@@ -76,7 +93,7 @@ def describe(exc: BaseException, flags: Mapping[str, str]) -> tuple[int, str]:
     if isinstance(exc, _CommandFailed):
         return EXIT_FAILURE, str(exc)
     if isinstance(exc, ValidationError):
-        return EXIT_USAGE, f"{flag_for(exc.field, flags)}: {exc.rule}"
+        return EXIT_USAGE, f"{flag_for(exc.field, flags)}: {in_flags(exc.rule, flags)}"
     if isinstance(exc, TransportError):
         return EXIT_FAILURE, transport_message(exc)
     if isinstance(exc, ApiError):
