@@ -207,3 +207,16 @@ def test_library_field_names_are_said_as_flags(tmp_path: Path) -> None:
     assert mix.returncode == 2
     assert "Outcome" not in mix.stderr
     assert "unknown outcome 'foo'" in mix.stderr
+
+
+def test_a_timed_out_row_says_so() -> None:
+    from sinch_calling.campaign import CallError, CallOutcome
+    from sinch_calling.cli.campaign import _problem
+
+    error = CallError(kind="network", message="POST https://calling.api.sinch.com"
+                                              "/calling/v1/callouts timed out: TimeoutError: ")
+    outcome = CallOutcome(row="3", position=3, line=4, destination="+46700000001",
+                          status="uncertain", error=error)
+    said = _problem(outcome, 5.0)
+    assert said.endswith("timed out: timed out after 5 s")
+    assert "TimeoutError" not in said

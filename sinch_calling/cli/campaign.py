@@ -155,7 +155,7 @@ def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -
             count = len(report.problems) + report.problems_omitted
             ctx.out.warn(f"{count} {'row needs' if count == 1 else 'rows need'} attention:")
             for problem in report.problems:
-                ctx.out.errors.print(f"  {_problem(problem)}", markup=False)
+                ctx.out.errors.print(f"  {_problem(problem, args.timeout)}", markup=False)
             if report.problems_omitted:
                 ctx.out.errors.print(f"  ... and {report.problems_omitted} more: "
                                      f"sinch-calling campaign results --ledger {ledger}",
@@ -194,13 +194,21 @@ def _count_rows(path: str) -> int | None:
     return count - 1 if header else count
 
 
-def _problem(outcome: Any) -> str:
-    """``line 6 (+46700000104): invalid: text: placeholder {first_name} is empty``."""
+_EMPTY_TIMEOUT = re.compile(r"(?:\w+\.)*TimeoutError:?\s*$")
+
+
+def _problem(outcome: Any, timeout: float | None = None) -> str:
+    """``line 6 (+46700000104): invalid: text: placeholder {first_name} is empty``.
+
+    A timeout, which Python words as a bare "TimeoutError: ", is said as "timed out
+    after N s" (``timeout``: the --timeout given, else the client's default, 30 s)."""
     where = f"line {outcome.line}" if outcome.line else f"row {outcome.row}"
     if outcome.destination:
         where += f" ({outcome.destination})"
     error = outcome.error
     why = f"{error.message}" if error is not None else ""
+    if _EMPTY_TIMEOUT.search(why):
+        why = _EMPTY_TIMEOUT.sub(f"timed out after {timeout or 30:g} s", why)
     if error is not None and error.status is not None:
         why += f" (HTTP {error.status}" + (f", errorCode {error.code})" if error.code
                                            else ")")
