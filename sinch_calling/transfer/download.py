@@ -90,7 +90,7 @@ RECORDING_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity"}
 """Headers of a recording GET: any media type, the bytes as stored."""
 
 _INTERRUPTED = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError)
-_CONTENT_RANGE = re.compile(r"bytes[ \t]+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
+_CONTENT_RANGE = re.compile(r"bytes[ \t]+([0-9]+)-([0-9]+)/([0-9]+|\*)", re.IGNORECASE)
 
 
 @attrs.frozen(kw_only=True)
@@ -157,7 +157,7 @@ def check_headers(response: aiohttp.ClientResponse) -> None:
 
 def _length(headers: Mapping[str, str]) -> int | None:
     text = headers.get("Content-Length", "").strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _chunked(headers: Mapping[str, str]) -> bool:
