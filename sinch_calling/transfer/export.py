@@ -67,8 +67,9 @@ _HASH_READ = 1024 * 1024
 
 @attrs.frozen(kw_only=True)
 class ExportFailure:
-    """A recording that could not be exported (``stage="download"``) or deleted
-    after its export (``stage="delete"``)."""
+    """A recording that could not be exported (``stage="download"``), deleted after
+    its export (``stage="delete"``), or that the listing gave as an item that does not
+    decode (``stage="list"``: ``key`` is its key, or a description of the item)."""
 
     key: str
     stage: Literal["list", "download", "delete"]
@@ -254,8 +255,10 @@ async def run_export(
     ``directory`` with ``concurrency`` workers (see the module docstring).
 
     Arguments are expected checked (the endpoint group does). Raises what the
-    listing raises, and :class:`OSError` when the directory or the manifest cannot
-    be written; failures of single recordings are in the report.
+    listing raises, :class:`~.directory.BusyError` when another export holds the
+    directory, and :class:`OSError` when the directory or the manifest cannot be
+    written; failures of single recordings (and undecodable listing items) are in
+    the report.
     """
     check_manifest_name(manifest_name)
     started = time.perf_counter()
