@@ -28,6 +28,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: ratios against a hand-written aiohttp loop, side by side."""
+    """Benchmarks (contenders alternating, results in benchmarks/results/), then README's
+    performance table and chart from those files: ``nox -s bench [-- --quick] [names]``."""
     session.install("-e", ".[dev,bench]")
     session.run("python", "-m", "benchmarks", *session.posargs)

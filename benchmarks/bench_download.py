@@ -1,23 +1,25 @@
 """One big recording to disk: sinch_calling's download vs a plain aiohttp loop.
 
-    python -m benchmarks.bench_download [--size-mib 512] [--rounds 3]
+    python -m benchmarks.bench_download [--size-mib 512] [--rounds 5]
 
 The emulator (serving a generated recording chunk by chunk) runs in its own process
 pinned to core 1. Every measured download runs in a fresh child process pinned to
 core 0, so its peak-RSS growth (``ru_maxrss`` after minus before the download) is its
 own. The baseline is the loop people write by hand: sign, ``iter_chunked(64 KiB)``,
 ``file.write`` on the event loop (and the same with ``iter_any``). "max lag" is the
-longest an event-loop heartbeat (1 ms sleeps) was late during the download. The last
-row adds SHA-256 (what an export computes) to sinch_calling's download.
+longest an event-loop heartbeat (1 ms sleeps) was late during the download. The
+variants alternate turns, one child each, over ``--rounds`` rounds
+(:mod:`benchmarks._harness`); the throughput is the child's own download time.
+Targets (the transfer issue): at least 0.9x the ``iter_chunked`` loop's throughput,
+peak RSS growth at most 64 MiB.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import functools
 import json
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,11 +32,13 @@ import aiohttp
 from sinch_calling import SinchCalling
 from sinch_calling.auth import signed_headers
 
+from ._harness import Contender, Target, alternate_sync, new_session, parser, print_targets
 from ._recordings_server import KEY, SECRET, recordings_server
 from ._server import pin_self
 
 RECORDING = "big.mp3"
-VARIANTS = ("aiohttp iter_chunked", "aiohttp iter_any", "sinch_calling", "sinch_calling+sha256")
+BASE, OURS = "aiohttp iter_chunked", "sinch_calling"
+VARIANTS = (BASE, "aiohttp iter_any", OURS)
 
 
 def _rss_mib() -> float:
@@ -63,16 +67,6 @@ async def _sinch(origin: str, target: Path) -> None:
         await sinch.recordings.download(RECORDING, target)
 
 
-async def _sinch_hashing(origin: str, target: Path) -> None:
-    from sinch_calling.transfer import download_file
-
-    async with SinchCalling(KEY, SECRET, base_url=origin) as sinch:
-        transport = sinch._transport
-        done = await download_file(transport, transport.traffic_url("recording", RECORDING),
-                                   target, hashing=True)
-        assert done.sha256
-
-
 async def _measure(run: Callable[[], Awaitable[None]]) -> dict[str, float]:
     lag, stop = 0.0, False
 
@@ -96,47 +90,60 @@ async def _measure(run: Callable[[], Awaitable[None]]) -> dict[str, float]:
 
 def _child(variant: str, origin: str, target: str) -> None:
     pin_self(0)
-    runs = {"aiohttp iter_chunked": _baseline, "aiohttp iter_any": _baseline_any,
-            "sinch_calling": _sinch,
-            "sinch_calling+sha256": _sinch_hashing}
+    runs = {BASE: _baseline, "aiohttp iter_any": _baseline_any, OURS: _sinch}
     result = asyncio.run(_measure(lambda: runs[variant](origin, Path(target))))
     print(json.dumps(result))
 
 
-def _spawn(variant: str, origin: str, target: Path) -> dict[str, float]:
+def _spawn(variant: str, origin: str, target: Path, size_mib: float) -> dict[str, float]:
+    """One turn: download in a fresh child; (1 download, its own figures)."""
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_download", "--child", variant, origin,
          str(target)], check=True, capture_output=True, text=True,
     ).stdout
+    size = target.stat().st_size
     target.unlink()
-    return dict(json.loads(out.strip().splitlines()[-1]))
+    if size != int(size_mib * 1024 * 1024):
+        raise RuntimeError(f"{variant} wrote {size} bytes")
+    figures = json.loads(out.strip().splitlines()[-1])
+    return {"units": 1, "mib": size_mib, "seconds_each": figures["seconds"],
+            "mib_per_s": size_mib / figures["seconds"], **figures}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--child", nargs=3, metavar=("VARIANT", "ORIGIN", "TARGET"))
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    p = parser(__doc__)
+    p.add_argument("--size-mib", type=float, default=512)
+    p.add_argument("--child", nargs=3, metavar=("VARIANT", "ORIGIN", "TARGET"))
+    args = p.parse_args(argv)
     if args.child:
         _child(*args.child)
         return
-    size = args.size_mib * 1024 * 1024
-    results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+    if args.quick:
+        args.size_mib = 1
+        args.rounds, args.warmup = args.rounds or 1, 0
+    args.rounds = args.rounds or 5
+    session = new_session("download", args, size_mib=args.size_mib)
+    size = int(args.size_mib * 1024 * 1024)
     with recordings_server(generated={RECORDING: size}) as origin, \
             tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.rounds):
-            for variant in VARIANTS:  # interleaved, so drift hits every variant alike
-                results[variant].append(_spawn(variant, origin, Path(tmp) / "out.mp3"))
-    base = statistics.median(r["seconds"] for r in results[VARIANTS[0]])
-    print(f"\n{args.size_mib} MiB recording, {args.rounds} rounds, median (fresh process each)")
-    print(f"{'variant':<22}{'MiB/s':>9}{'ratio':>8}{'peak RSS growth':>17}{'max lag':>10}")
-    for variant, runs in results.items():
-        seconds = statistics.median(r["seconds"] for r in runs)
-        rss = max(r["rss_growth_mib"] for r in runs)
-        lag = statistics.median(r["max_lag_ms"] for r in runs)
-        print(f"{variant:<22}{args.size_mib / seconds:>9.0f}{base / seconds:>8.2f}"
-              f"{rss:>13.1f} MiB{lag:>7.1f} ms")
+        contenders = [Contender(v, functools.partial(_spawn, v, origin, Path(tmp) / "out.mp3",
+                                                     args.size_mib)) for v in VARIANTS]
+        runs = alternate_sync(contenders, rounds=args.rounds, warmup=args.warmup)
+    summary = session.add(
+        "download", runs, baseline=BASE,
+        metrics=("seconds_each", "mib_per_s", "rss_growth_mib", "max_lag_ms"),
+        targets=[Target("download-throughput", f"{args.size_mib:g} MiB download, throughput "
+                        "vs iter_chunked loop", OURS, "seconds_each", ">=", 0.9,
+                        baseline=BASE, invert=True),
+                 Target("download-rss", f"{args.size_mib:g} MiB download, peak RSS growth",
+                        OURS, "rss_growth_mib", "<=", 64, unit=" MiB")])
+    print(f"{args.size_mib:g} MiB recording, {args.rounds} rounds (fresh process each)")
+    for variant, row in summary.items():
+        print(f"  {variant:<22}{row['mib_per_s']['median']:>7.0f} MiB/s  peak RSS growth "
+              f"{row['rss_growth_mib']['max']:.1f} MiB  max lag "
+              f"{row['max_lag_ms']['median']:.1f} ms")
+    session.write()
+    print_targets(session)
 
 
 if __name__ == "__main__":

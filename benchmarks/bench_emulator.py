@@ -1,34 +1,30 @@
 """Emulator throughput: signed requests per second it serves on one core.
 
-    python -m benchmarks.bench_emulator [--requests 20000] [--concurrency 64]
+    python -m benchmarks.bench_emulator [--rounds 15] [--requests 2000] [--concurrency 64]
 
-The server under test runs in its own process pinned to core 1 (``taskset``); this
-process drives it from core 0 with a hand-written aiohttp loop that signs every request
-(Application scheme, fresh timestamp). Side by side, the same loop drives a bare
-aiohttp.web server (same routes, canned answers, no journal, faults, auth or state)
-pinned to the same core. For each it prints requests per second (wall), the server's
-CPU microseconds per request (from ``/proc``: the figure that bounds one core's
-capacity, whatever the client costs) and the ratios to the bare server.
+The emulator and, for comparison, a bare aiohttp.web server (same routes, canned
+answers, no journal, faults, auth or state) each run in their own process, both
+pinned to core 1. This process (core 0) sends signed requests (Application scheme,
+signed afresh each turn) over ``--concurrency`` keep-alive connections with
+:func:`benchmarks._wire.hammer`, a few µs per request, so the server is the
+bottleneck; the two servers alternate turns (:mod:`benchmarks._harness`). Figures:
+requests per second and the server's CPU per request (the figure that bounds one
+core's capacity), with ratios to the bare server. End-to-end figures, no target.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
-import os
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from typing import Any
 
-import aiohttp
+from sinch_calling.auth import signed_headers
 
+from ._harness import Contender, Session, alternate, new_session, parser
 from ._server import KEY, SECRET, child_server, free_port, pin_self
+from ._wire import hammer, request_bytes
 
 TTS_BODY = json.dumps({"method": "ttsCallout", "ttsCallout": {
     "destination": {"type": "number", "endpoint": "+46000000001"},
@@ -65,111 +61,67 @@ def serve_bare(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
-# -- processes ---------------------------------------------------------------------
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (Linux ``/proc``)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rpartition(")")[2].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
-@contextmanager
-def server_process(kind: str, cpu: int = 1) -> Iterator[tuple[str, int]]:
-    """Start the emulator (``kind="emulator"``) or the bare server, pinned to ``cpu``;
-    yield (origin, pid)."""
-    port = free_port()
-    if kind == "emulator":
-        arguments = ["-m", "sinch_calling", "emulator", "--port", str(port)]
-    else:
-        arguments = ["-m", "benchmarks.bench_emulator", "--serve-bare", str(port)]
-    with child_server(arguments, port, cpu=cpu, name=f"{kind} server") as child:
-        yield f"http://127.0.0.1:{port}", child.pid
-
-
 # -- the driver ----------------------------------------------------------------------
 
 
-class Signer:
-    """Hand-written Application signing, one fresh timestamp per request."""
-
-    def __init__(self) -> None:
-        self.secret = base64.b64decode(SECRET)
-
-    def headers(self, method: str, path: str, body: bytes | None) -> dict[str, str]:
-        now = datetime.now(UTC)
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-        md5 = base64.b64encode(hashlib.md5(body).digest()).decode() if body else ""
-        content_type = CONTENT_TYPE if body else ""
-        text = f"{method}\n{md5}\n{content_type}\nx-timestamp:{stamp}\n{path}"
-        signature = base64.b64encode(hmac.digest(self.secret, text.encode(), "sha256")).decode()
-        headers = {"Authorization": f"Application {KEY}:{signature}", "x-timestamp": stamp}
-        if body:
-            headers["Content-Type"] = CONTENT_TYPE
-        return headers
+def signed_request(method: str, path: str, body: bytes | None) -> bytes:
+    """One request signed now (Application scheme)."""
+    headers = signed_headers(KEY, SECRET, method=method, path=path,
+                             content_type=CONTENT_TYPE if body else None, body=body)
+    if body:
+        headers["Content-Type"] = CONTENT_TYPE
+    return request_bytes(method, path, headers, body or b"")
 
 
-async def drive(origin: str, pid: int, method: str, path: str, body: bytes | None,
-                requests: int, concurrency: int) -> tuple[float, float]:
-    """(requests per second, server CPU microseconds per request)."""
-    signer = Signer()
-    remaining = requests
-    failures = 0
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(origin, connector=connector) as session:
+def turn(port: int, method: str, path: str, body: bytes | None, requests: int,
+         concurrency: int):
+    async def run() -> int:
+        return await hammer("127.0.0.1", port, signed_request(method, path, body), requests,
+                            concurrency)
 
-        async def one() -> None:
-            nonlocal failures
-            async with session.request(method, path, data=body,
-                                       headers=signer.headers(method, path, body)) as response:
-                await response.read()
-                failures += response.status >= 300
+    return run
 
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await one()
 
-        for _ in range(200):  # warm up connections, caches, the server's JIT-free paths
-            await one()
-        failures = 0
-        cpu, wall = _cpu_seconds(pid), time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall, cpu = time.perf_counter() - wall, _cpu_seconds(pid) - cpu
-    if failures:
-        raise RuntimeError(f"{failures} requests failed")
-    return requests / wall, cpu / requests * 1e6
+async def run(args: Any) -> Session:
+    session = new_session("emulator", args, requests_per_turn=args.requests,
+                          concurrency=args.concurrency)
+    pin_self(0)
+    ports = {"bare": free_port(), "emulator": free_port()}
+    with child_server(["-m", "benchmarks.bench_emulator", "--serve-bare", str(ports["bare"])],
+                      ports["bare"], name="bare server") as bare, \
+            child_server(["-m", "sinch_calling", "emulator", "--port", str(ports["emulator"])],
+                         ports["emulator"], name="emulator") as emulator:
+        pids = {"bare": bare.pid, "emulator": emulator.pid}
+        for name, (method, path, body) in SCENARIOS.items():
+            print(name)
+            contenders = [Contender(kind, turn(ports[kind], method, path, body, args.requests,
+                                               args.concurrency), server_pid=pids[kind])
+                          for kind in ("bare", "emulator")]
+            runs = await alternate(contenders, rounds=args.rounds, warmup=args.warmup)
+            summary = session.add(name, runs, baseline="bare",
+                                  metrics=("rate", "server_cpu_s"),
+                                  scale={"server_cpu_s": 1e6}, method=method, path=path)
+            for kind, row in summary.items():
+                print(f"  {kind:<9} {row['rate']['median']:8.0f} req/s  server CPU "
+                      f"{row['server_cpu_s']['median']:6.1f} µs/req")
+    return session
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=20000)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    p = parser(__doc__)
+    p.add_argument("--requests", type=int, default=2000, help="requests per turn")
+    p.add_argument("--concurrency", type=int, default=64)
+    p.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return 0
-    pin_self(0)
-    rows = []
-    for name, (method, path, body) in SCENARIOS.items():
-        results = {}
-        for kind in ("bare", "emulator"):
-            with server_process(kind) as (origin, pid):
-                results[kind] = asyncio.run(drive(origin, pid, method, path, body,
-                                                  args.requests, args.concurrency))
-        rows.append((name, results["bare"], results["emulator"]))
-    print(f"{args.requests} requests per row, concurrency {args.concurrency}, server pinned "
-          f"to core 1, driver to core 0")
-    print(f"{'scenario':24} {'server':9} {'req/s':>8} {'srv us/req':>11} {'capacity/s':>11} "
-          f"{'vs bare':>8}")
-    for name, bare, emu in rows:
-        for label, (rate, cpu) in (("bare", bare), ("emulator", emu)):
-            ratio = f"{cpu / bare[1]:.2f}x" if label == "emulator" else ""
-            print(f"{name:24} {label:9} {rate:8.0f} {cpu:11.1f} {1e6 / cpu:11.0f} {ratio:>8}")
+    if args.quick:
+        args.requests, args.concurrency = 20, 4
+        args.rounds, args.warmup = args.rounds or 1, 0
+    args.rounds = args.rounds or 15
+    session = asyncio.run(run(args))
+    session.write()
     return 0
 
 

@@ -152,10 +152,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=10_000, help="callouts between samples")
     parser.add_argument("--servers", nargs="*", default=list(SERVERS), choices=list(SERVERS))
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--results", type=Path, default=RESULTS.parent,
+                        help="directory for emulator_memory.json (default benchmarks/results)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes: a smoke test of the benchmark, figures meaningless")
     args = parser.parse_args(argv)
     if args.serve is not None:
         serve_library(args.serve)
         return 0
+    if args.quick:
+        args.callouts, args.every, args.concurrency = 40, 20, 4
+    results = args.results / RESULTS.name
     if (os.cpu_count() or 1) > 1 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
     runs = []
@@ -166,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:8} {args.callouts:,} callouts: peak RSS {run['peak_rss_mib']} MiB, "
               f"final {run['final_rss_mib']} MiB ({verdict} {LIMIT_MIB} MiB), "
               f"{run['elapsed_s']} s", flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({
         "benchmark": "emulator_memory",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _machine(),
@@ -175,10 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": {"callouts": args.callouts, "concurrency": args.concurrency,
                        "sample_every": args.every, "limit_mib": LIMIT_MIB,
                        "destinations": "distinct", "outcomes": "default (answered, never "
-                       "hung up)", "options": "defaults"},
+                       "hung up)", "options": "defaults", "quick": args.quick},
         "runs": runs,
     }, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {results}")
     return 0
 
 

@@ -1,24 +1,26 @@
 """Bulk export of many small recordings: sinch_calling's export vs a hand-written loop.
 
-    python -m benchmarks.bench_export [--count 1000] [--size 32768] [--concurrency 16]
+    python -m benchmarks.bench_export [--count 1000] [--sizes 32768 204800] [--concurrency 16]
+                                      [--rounds 7]
 
 The emulator (seeded with ``count`` recordings of ``size`` random bytes) runs in its
 own process pinned to core 1; the client runs pinned to core 0. The hand-written
 loop signs each request, lists every page, then downloads with ``concurrency``
 workers, writing each body with a plain ``open().write()`` on the event loop.
 sinch_calling's export does more per file: temporary file + rename, SHA-256, a
-manifest line, all off the event loop. Rounds alternate, each into a fresh directory.
+manifest line, all off the event loop. The two alternate turns over ``--rounds``
+rounds (:mod:`benchmarks._harness`), each turn into a fresh directory. Target (the
+transfer issue): at least 0.9x the hand loop's files/s, for each size.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import shutil
-import statistics
 import tempfile
-import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -26,6 +28,7 @@ import aiohttp
 from sinch_calling import SinchCalling
 from sinch_calling.auth import signed_headers
 
+from ._harness import Contender, Target, alternate, new_session, parser, print_targets
 from ._recordings_server import KEY, SECRET, recordings_server
 from ._server import pin_self
 
@@ -74,44 +77,60 @@ async def with_sinch(origin: str, directory: Path, concurrency: int) -> int:
     return report.downloaded
 
 
-async def _timed(run: object, origin: str, concurrency: int) -> tuple[float, int]:
-    directory = Path(tempfile.mkdtemp(prefix="bench-export-"))
-    try:
-        started = time.perf_counter()
-        files = await run(origin, directory, concurrency)  # type: ignore[operator]
-        return time.perf_counter() - started, files
-    finally:
-        shutil.rmtree(directory)
+HAND, OURS = "hand-written aiohttp", "sinch_calling export"
+Export = Callable[[str, Path, int], Awaitable[int]]
 
 
-async def _bench(origin: str, rounds: int, concurrency: int) -> dict[str, list[float]]:
-    variants = {"hand-written aiohttp": hand_written, "sinch_calling export": with_sinch}
-    rates: dict[str, list[float]] = {name: [] for name in variants}
-    await _timed(hand_written, origin, concurrency)  # warm up the server and the disk
-    for _ in range(rounds):
-        for name, run in variants.items():
-            seconds, files = await _timed(run, origin, concurrency)
-            rates[name].append(files / seconds)
-    return rates
+def turn(run: Export, origin: str, concurrency: int, count: int) -> Callable[[], Awaitable[int]]:
+    async def once() -> int:
+        directory = Path(tempfile.mkdtemp(prefix="bench-export-"))
+        try:
+            files = await run(origin, directory, concurrency)
+        finally:
+            shutil.rmtree(directory)
+        if files != count:
+            raise RuntimeError(f"exported {files} of {count} recordings")
+        return files
+
+    return once
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--size", type=int, default=32 * 1024)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+async def _bench(origin: str, args: Any, count: int) -> Any:
+    contenders = [Contender(HAND, turn(hand_written, origin, args.concurrency, count)),
+                  Contender(OURS, turn(with_sinch, origin, args.concurrency, count))]
+    return await alternate(contenders, rounds=args.rounds, warmup=args.warmup)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser(__doc__)
+    p.add_argument("--count", type=int, default=1000)
+    p.add_argument("--sizes", type=int, nargs="+", default=[32 * 1024, 200 * 1024])
+    p.add_argument("--concurrency", type=int, default=16)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.count, args.sizes, args.concurrency = 12, [1024], 4
+        args.rounds, args.warmup = args.rounds or 1, 0
+    args.rounds = args.rounds or 7
+    session = new_session("export", args, count=args.count, sizes=args.sizes,
+                          concurrency=args.concurrency)
     pin_self(0)
-    with recordings_server(small=(args.count, args.size)) as origin:
-        rates = asyncio.run(_bench(origin, args.rounds, args.concurrency))
-    base = statistics.median(rates["hand-written aiohttp"])
-    print(f"\n{args.count} recordings of {args.size} bytes, concurrency {args.concurrency}, "
-          f"median of {args.rounds} rounds")
-    print(f"{'variant':<24}{'files/s':>10}{'MiB/s':>9}{'ratio':>8}")
-    for name, values in rates.items():
-        rate = statistics.median(values)
-        print(f"{name:<24}{rate:>10.0f}{rate * args.size / 2**20:>9.1f}{rate / base:>8.2f}")
+    for size in args.sizes:
+        kib = f"{size / 1024:g} KiB"
+        print(f"{args.count} recordings of {kib}, concurrency {args.concurrency}")
+        with recordings_server(small=(args.count, size)) as origin:
+            runs = asyncio.run(_bench(origin, args, args.count))
+        summary = session.add(
+            f"export-{size}", runs, baseline=HAND, metrics=("rate", "cpu_s"),
+            scale={"cpu_s": 1e6},
+            targets=[Target(f"export-{size}", f"export of {args.count}x{kib} at concurrency "
+                            f"{args.concurrency}, files/s vs hand loop", OURS, "rate", ">=",
+                            0.9, baseline=HAND)],
+            count=args.count, size=size)
+        for name, row in summary.items():
+            print(f"  {name:<22}{row['rate']['median']:>8.0f} files/s  "
+                  f"{row['rate']['median'] * size / 2**20:>6.1f} MiB/s")
+    session.write()
+    print_targets(session)
 
 
 if __name__ == "__main__":

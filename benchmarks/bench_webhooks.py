@@ -1,6 +1,7 @@
 """Callback handling cost: CallbackRouter against a hand-written aiohttp handler.
 
-    python -m benchmarks.bench_webhooks [--events 20000] [--requests 5000] [--concurrency 32]
+    python -m benchmarks.bench_webhooks [--rounds 15] [--requests 2000] [--concurrency 32]
+                                        [--events 2000]
 
 Both sides do the same work for each signed ICE callback: check the Application
 signature (HMAC-SHA256, MD5, timestamp window), decode the JSON, call an ``async``
@@ -8,32 +9,40 @@ handler with the call id, answer ``{"instructions":[{"name":"say",...}],"action"
 {"name":"hangup"}}`` as JSON. The router also builds typed events (attrs, cattrs),
 checks the answer is SVAML Sinch would accept and encodes it through the converter.
 
-Two measurements: "dispatch" calls the pure coroutines directly (CPU per callback, no
-network); "HTTP" serves each on 127.0.0.1 (aiohttp.web, same process as the client)
-and POSTs signed callbacks with a pool of concurrent aiohttp requests.
+Two measurements, each alternating turns over many rounds (:mod:`benchmarks._harness`):
+
+* "HTTP": each side is an aiohttp.web server in its own process (both pinned to core
+  1); this process (core 0) sends signed callbacks over ``--concurrency`` keep-alive
+  connections with :func:`benchmarks._wire.hammer` (a few µs per request, so the server
+  is the bottleneck). Figures: requests/s and the server's CPU per request. Targets:
+  at least 0.9x the hand handler's requests/s, at most 1.15x its CPU per request.
+* "dispatch": the pure coroutines called directly in this process (CPU per callback,
+  no network).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import hashlib
 import hmac
 import json
-import time
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from sinch_calling import svaml
 from sinch_calling.auth import signed_headers
 from sinch_calling.events import IncomingCallEvent
 from sinch_calling.webhooks import CallbackRouter
+
+from ._harness import Contender, Session, Target, alternate, new_session, parser, print_targets
+from ._server import child_server, free_port, pin_self
+from ._wire import hammer, request_bytes
 
 KEY = "bench-key"
 SECRET = "YmVuY2gtc2VjcmV0LXNlY3JldA=="
@@ -92,76 +101,145 @@ def hand_written() -> Dispatch:
     return dispatch
 
 
-def headers() -> dict[str, str]:
+ROUTER, HAND = "CallbackRouter", "hand-written aiohttp"
+
+
+def signed() -> dict[str, str]:
+    """Headers of one signed ICE callback, timestamped now."""
     return {"Content-Type": CONTENT_TYPE, **signed_headers(
         KEY, SECRET, method="POST", path=PATH, content_type=CONTENT_TYPE, body=ICE)}
 
 
-async def time_dispatch(dispatch: Dispatch, events: int) -> float:
-    signed = headers()
-    status, _, _ = await dispatch("POST", PATH, signed, ICE)
-    assert status == 200, status
-    started = time.perf_counter()
-    for _ in range(events):
-        await dispatch("POST", PATH, signed, ICE)
-    return (time.perf_counter() - started) / events
+def app(side: str) -> web.Application:
+    """The aiohttp.web application of one side."""
+    application = web.Application()
+    if side == ROUTER:
+        application.router.add_post(PATH, library_router().handle)
+        return application
+    dispatch = hand_written()
 
-
-async def time_http(dispatch: Dispatch, requests: int, concurrency: int) -> float:
     async def handle(request: web.Request) -> web.Response:
         status, answer_headers, body = await dispatch(
             request.method, request.rel_url.raw_path, request.headers, await request.read())
         return web.Response(status=status, headers=answer_headers, body=body)
 
-    app = web.Application()
-    app.router.add_post(PATH, handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    url = f"http://127.0.0.1:{port}{PATH}"
-    signed = headers()  # one timestamp: both sides verify the same bytes
-    remaining = requests
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            async with session.post(url, data=ICE, headers=signed) as response:
-                await response.read()
-                assert response.status == 200, response.status
-
-    try:
-        connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            started = time.perf_counter()
-            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-            return requests / (time.perf_counter() - started)
-    finally:
-        await runner.cleanup()
+    application.router.add_post(PATH, handle)
+    return application
 
 
-async def main(events: int, requests: int, concurrency: int) -> None:
-    router = library_router()
-    sides: dict[str, Dispatch] = {"hand-written aiohttp": hand_written(),
-                                  "CallbackRouter": router.dispatch}
-    per_event = {name: await time_dispatch(d, events) for name, d in sides.items()}
-    per_second = {name: await time_http(d, requests, concurrency) for name, d in sides.items()}
-    base = "hand-written aiohttp"
-    print(f"signed ICE callbacks: {events} dispatched, {requests} over HTTP "
-          f"(concurrency {concurrency})")
-    print(f"{'':22} {'dispatch µs/event':>18} {'ratio':>6} {'HTTP req/s':>11} {'ratio':>6}")
-    for name in sides:
-        print(f"{name:22} {per_event[name] * 1e6:18.1f} "
-              f"{per_event[name] / per_event[base]:6.2f} "
-              f"{per_second[name]:11.0f} {per_second[name] / per_second[base]:6.2f}")
+def serve(side: str, port: int) -> None:
+    web.run_app(app(side), host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+def http_turn(port: int, requests: int, concurrency: int):
+    async def turn() -> int:
+        # Signed afresh each turn: the timestamp window is minutes, a run can be longer.
+        request = request_bytes("POST", PATH, signed(), ICE)
+        return await hammer("127.0.0.1", port, request, requests, concurrency)
+
+    return turn
+
+
+def stage_turn(stage: Callable[[dict[str, str]], object], events: int):
+    """One stage of the router's work alone, for the profile of where its time goes."""
+
+    async def turn() -> int:
+        headers = signed()
+        for _ in range(events):
+            stage(headers)
+        return events
+
+    return turn
+
+
+def stages(events: int) -> list[Contender]:
+    """The router's stages, each alone: verify the signature, decode the typed event,
+    check and encode the SVAML answer."""
+    from sinch_calling.auth import Credentials, verify_request
+    from sinch_calling.events import parse
+    from sinch_calling.serialization import dumps
+    from sinch_calling.svaml import check_answer
+
+    credentials = Credentials(KEY, SECRET)
+
+    def answer(_: object) -> bytes:
+        check_answer(ANSWER, "ice")
+        return dumps(ANSWER)
+
+    return [
+        Contender("stage: verify signature", stage_turn(
+            lambda h: verify_request(credentials, "POST", PATH, h, ICE), events)),
+        Contender("stage: decode typed event", stage_turn(lambda _: parse(ICE), events)),
+        Contender("stage: check and encode answer", stage_turn(answer, events)),
+    ]
+
+
+def dispatch_turn(dispatch: Dispatch, events: int):
+    async def turn() -> int:
+        headers = signed()
+        for _ in range(events):
+            status, _, _ = await dispatch("POST", PATH, headers, ICE)
+            if status != 200:
+                raise RuntimeError(f"dispatch answered {status}")
+        return events
+
+    return turn
+
+
+async def run(args) -> Session:
+    session = new_session("webhooks", args, requests_per_turn=args.requests,
+                          concurrency=args.concurrency, events_per_turn=args.events)
+    pin_self(0)
+    ports = {ROUTER: free_port(), HAND: free_port()}
+    with child_server(["-m", "benchmarks.bench_webhooks", "--serve", "router",
+                       str(ports[ROUTER])], ports[ROUTER], name="router server") as router, \
+            child_server(["-m", "benchmarks.bench_webhooks", "--serve", "hand",
+                          str(ports[HAND])], ports[HAND], name="hand server") as hand:
+        pids = {ROUTER: router.pid, HAND: hand.pid}
+        contenders = [Contender(side, http_turn(ports[side], args.requests, args.concurrency),
+                                server_pid=pids[side]) for side in (HAND, ROUTER)]
+        print(f"HTTP, concurrency {args.concurrency}")
+        runs = await alternate(contenders, rounds=args.rounds, warmup=args.warmup)
+    summary = session.add(
+        "http", runs, baseline=HAND, metrics=("rate", "server_cpu_s", "cpu_s"),
+        scale={"server_cpu_s": 1e6, "cpu_s": 1e6},
+        targets=[Target("router-rate", "CallbackRouter requests/s vs hand handler (HTTP)",
+                        ROUTER, "rate", ">=", 0.9, baseline=HAND),
+                 Target("router-cpu", "CallbackRouter server CPU per request vs hand handler",
+                        ROUTER, "server_cpu_s", "<=", 1.15, baseline=HAND)],
+        concurrency=args.concurrency)
+    for side, row in summary.items():
+        print(f"  {side:<22} {row['rate']['median']:8.0f} req/s  server CPU "
+              f"{row['server_cpu_s']['median']:6.1f} µs/req")
+    print("dispatch (in process)")
+    contenders = [Contender(HAND, dispatch_turn(hand_written(), args.events)),
+                  Contender(ROUTER, dispatch_turn(library_router().dispatch, args.events)),
+                  *stages(args.events)]
+    runs = await alternate(contenders, rounds=args.rounds, warmup=args.warmup)
+    summary = session.add("dispatch", runs, baseline=HAND, metrics=("cpu_s", "wall_s"),
+                          scale={"cpu_s": 1e6, "wall_s": 1e6})
+    for side, row in summary.items():
+        print(f"  {side:<22} {row['cpu_s']['median']:6.1f} µs/event")
+    return session
+
+
+def main(argv: list[str] | None = None) -> None:
+    if argv is None and sys.argv[1:2] == ["--serve"]:
+        serve(ROUTER if sys.argv[2] == "router" else HAND, int(sys.argv[3]))
+        return
+    p = parser(__doc__)
+    p.add_argument("--requests", type=int, default=2000, help="HTTP requests per turn")
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--events", type=int, default=2000, help="dispatched events per turn")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.requests, args.events, args.concurrency = 20, 20, 4
+        args.rounds, args.warmup = args.rounds or 1, 0
+    args.rounds = args.rounds or 15
+    session = asyncio.run(run(args))
+    session.write()
+    print_targets(session)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=5_000)
-    parser.add_argument("--concurrency", type=int, default=32)
-    args = parser.parse_args()
-    asyncio.run(main(args.events, args.requests, args.concurrency))
+    main()

@@ -6,9 +6,12 @@ and sometimes with no zone at all (which means UTC); it expects ``2023-11-22T09:
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
-__all__ = ["format_timestamp", "parse_timestamp"]
+__all__ = ["format_timestamp", "millis_timestamp", "now_timestamp", "parse_timestamp"]
+
+_last: tuple[int, str] = (-1, "")
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -21,6 +24,26 @@ def format_timestamp(moment: datetime) -> str:
     moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
             f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
+
+
+def now_timestamp() -> str:
+    """:func:`format_timestamp` of now (the system clock, as ``datetime.now``), the text
+    made once per millisecond: the requests signed within one share it."""
+    global _last
+    millis = time.time_ns() // 1_000_000
+    cached = _last
+    if cached[0] == millis:
+        return cached[1]
+    text = millis_timestamp(millis)
+    _last = (millis, text)
+    return text
+
+
+def millis_timestamp(millis: int) -> str:
+    """:func:`format_timestamp` of ``millis`` milliseconds since the Unix epoch (exact:
+    no float on the way)."""
+    seconds, rest = divmod(millis, 1000)
+    return format_timestamp(datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest * 1000))
 
 
 def parse_timestamp(text: str) -> datetime:

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from ._time import format_timestamp, parse_timestamp
+from ._time import format_timestamp, now_timestamp, parse_timestamp
 from .errors import SignatureError, ValidationError
 
 __all__ = [
@@ -51,7 +51,7 @@ def content_md5(body: bytes) -> str:
     """Base64 of the MD5 of ``body``; the empty string for an empty body."""
     if not body:
         return _EMPTY_MD5
-    return base64.b64encode(hashlib.md5(body).digest()).decode("ascii")
+    return binascii.b2a_base64(hashlib.md5(body).digest(), newline=False).decode("ascii")
 
 
 def string_to_sign(method: str, md5: str, content_type: str, timestamp: str, path: str) -> str:
@@ -61,7 +61,8 @@ def string_to_sign(method: str, md5: str, content_type: str, timestamp: str, pat
 
 def sign(secret: bytes, text: str) -> str:
     """Base64 of HMAC-SHA256 of ``text`` (UTF-8) keyed by the decoded secret."""
-    return base64.b64encode(hmac.digest(secret, text.encode("utf-8"), "sha256")).decode("ascii")
+    return binascii.b2a_base64(hmac.digest(secret, text.encode("utf-8"), "sha256"),
+                               newline=False).decode("ascii")
 
 
 def _decode_secret(secret: str) -> bytes:
@@ -116,7 +117,7 @@ class Credentials:
         """Sign ``text`` (UTF-8) with this secret: Base64 of HMAC-SHA256."""
         mac = self._mac.copy()
         mac.update(text.encode("utf-8"))
-        return base64.b64encode(mac.digest()).decode("ascii")
+        return binascii.b2a_base64(mac.digest(), newline=False).decode("ascii")
 
     def basic(self) -> str:
         """The ``Authorization`` value for Basic authentication."""
@@ -151,8 +152,9 @@ def sign_request(
     none); ``body`` the exact bytes; ``timestamp`` defaults to now.
     """
     if timestamp is None:
-        timestamp = datetime.now(UTC)
-    stamp = timestamp if isinstance(timestamp, str) else format_timestamp(timestamp)
+        stamp = now_timestamp()
+    else:
+        stamp = timestamp if isinstance(timestamp, str) else format_timestamp(timestamp)
     text = string_to_sign(method, content_md5(body or b""), content_type or "", stamp, path)
     return {
         "Authorization": f"Application {credentials.application_key}:{credentials.signature(text)}",

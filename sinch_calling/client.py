@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from types import TracebackType
-from typing import Any, Self, get_args
+from typing import TYPE_CHECKING, Any, Self, get_args
 
 import aiohttp
 from yarl import URL
@@ -14,7 +15,6 @@ from .api.callouts import CalloutsApi
 from .api.calls import CallsApi
 from .api.conferences import ConferencesApi
 from .api.numbers import NumbersApi
-from .api.recordings import RecordingsApi
 from .auth import Credentials
 from .errors import ValidationError
 from .regions import Region, origins
@@ -22,6 +22,9 @@ from .retry import RetryPolicy
 from .signer import AuthScheme
 from .transport import Transport
 from .validation import positive_seconds, whole_number
+
+if TYPE_CHECKING:
+    from .api.recordings import RecordingsApi
 
 __all__ = ["DEFAULT_TIMEOUT", "SinchCalling"]
 
@@ -98,8 +101,14 @@ class SinchCalling:
         """Live calls: get, manage."""
         self.conferences = ConferencesApi(self._transport)
         """Conferences: get, mute, unmute, hold, resume, kick, kick_all."""
-        self.recordings = RecordingsApi(self._transport)
+
+    @functools.cached_property
+    def recordings(self) -> RecordingsApi:
         """Recordings: list, stream, download, delete, export."""
+        # Imported on first use: the transfer machinery is most of the import time.
+        from .api.recordings import RecordingsApi
+
+        return RecordingsApi(self._transport)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> SinchCalling:

@@ -14,7 +14,6 @@ enum values stay strings.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,7 +38,7 @@ from .models.events import (
     PromptInputEvent,
     UnknownEvent,
 )
-from .serialization import converter
+from .serialization import converter, decode_json
 
 __all__ = [
     "AmdReason",
@@ -103,7 +102,7 @@ def _load(body: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> Any
     if not isinstance(body, bytes | bytearray | str):
         raise EventParseError(f"cannot parse a {type(body).__name__} as a callback body")
     try:
-        return json.loads(body)
+        return decode_json(body)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
         raise EventParseError(f"a callback body must be JSON: {exc}") from None
 

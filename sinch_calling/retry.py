@@ -14,6 +14,7 @@ import random
 import re
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -118,11 +119,14 @@ def _too_late(deadline: float | None, wait: float) -> bool:
 
 
 def retry_middleware(
-    policy: RetryPolicy, *, idempotent: bool, budget: float | None = None
+    policy: RetryPolicy, *, idempotent: bool, budget: float | None = None,
+    before_attempt: Callable[[ClientRequest], Awaitable[None]] | None = None,
 ) -> aiohttp.ClientMiddlewareType:
     """An aiohttp client middleware retrying per ``policy``.
 
-    Put it before the signing middleware so that each attempt is signed afresh.
+    Put it before the signing middleware so that each attempt is signed afresh, or
+    give the signing step as ``before_attempt`` (run before every attempt, its errors
+    handled as the attempt's own): one middleware layer instead of two.
     ``budget`` (seconds, the request's total timeout) stops it from starting a wait
     that would outlast the request: the last answer (a 429 the server provably did not
     act on) is returned rather than turned into a timeout.
@@ -133,6 +137,8 @@ def retry_middleware(
         deadline = None if budget is None else time.monotonic() + budget
         while True:
             try:
+                if before_attempt is not None:
+                    await before_attempt(request)
                 response = await handler(request)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 retryable = _transient(exc) if idempotent else provably_unsent(exc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Literal
 
 import aiohttp
@@ -12,7 +12,14 @@ from yarl import URL
 from .auth import Credentials, sign_request
 from .errors import UnexpectedHostError
 
-__all__ = ["AuthScheme", "Origin", "UnexpectedHostError", "auth_middleware", "origin_of"]
+__all__ = [
+    "AuthScheme",
+    "Origin",
+    "UnexpectedHostError",
+    "auth_middleware",
+    "authenticator",
+    "origin_of",
+]
 
 AuthScheme = Literal["signed", "basic"]
 Origin = tuple[str, str, int]
@@ -39,10 +46,24 @@ def auth_middleware(
     A request outside ``allowed_origins`` (exact scheme, host and port) is refused with
     :class:`UnexpectedHostError` rather than sent with credentials.
     """
+    authenticate = authenticator(credentials, scheme, allowed_origins)
+
+    async def middleware(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        await authenticate(request)
+        return await handler(request)
+
+    return middleware
+
+
+def authenticator(
+    credentials: Credentials, scheme: AuthScheme, allowed_origins: Collection[Origin]
+) -> Callable[[ClientRequest], Awaitable[None]]:
+    """What :func:`auth_middleware` does to each attempt, as a step of its own (the
+    client runs it from its retry middleware: one middleware layer instead of two)."""
     origins = frozenset(allowed_origins)
     basic = credentials.basic() if scheme == "basic" else None
 
-    async def middleware(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+    async def authenticate(request: ClientRequest) -> None:
         url = request.url
         if origin_of(url) not in origins:
             raise UnexpectedHostError(
@@ -58,6 +79,5 @@ def auth_middleware(
                 content_type=headers.get("Content-Type"),
                 body=await _body_bytes(request),
             ))
-        return await handler(request)
 
-    return middleware
+    return authenticate

@@ -51,8 +51,8 @@ from .errors import (
 )
 from .regions import CONFIGURATION_PREFIX, SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from .retry import RetryPolicy, parse_retry_after, provably_unsent, retry_middleware
-from .serialization import converter
-from .signer import AuthScheme, Origin, auth_middleware, origin_of
+from .serialization import converter, decode_json
+from .signer import AuthScheme, Origin, authenticator, origin_of
 
 __all__ = [
     "ERROR_BODY_LIMIT",
@@ -191,11 +191,14 @@ class Transport:
         origins |= {origin_of(o) for o in (traffic_origin, configuration_origin)}
         self.origins: frozenset[Origin] = frozenset(origins)
         """Where credentials may go: exact (scheme, host, port) triples."""
-        signer = auth_middleware(credentials, auth, self.origins)
+        sign = authenticator(credentials, auth, self.origins)
         budget = timeout.total
         # Built once per client: each request picks one of the two tuples.
-        self._safe = (retry_middleware(retry, idempotent=True, budget=budget), signer)
-        self._unsafe = (retry_middleware(retry, idempotent=False, budget=budget), signer)
+        # Signing runs inside the retry middleware, before each attempt: one layer.
+        self._safe = (retry_middleware(retry, idempotent=True, budget=budget,
+                                       before_attempt=sign),)
+        self._unsafe = (retry_middleware(retry, idempotent=False, budget=budget,
+                                         before_attempt=sign),)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -330,60 +333,84 @@ class Transport:
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The final response after the redirect policy; released when the block exits."""
         session = self.session
-        middlewares = self._middlewares(method, idempotent)
+        self._enter()
+        try:
+            response = await self._final(session, method, url, body, params, headers,
+                                         self._middlewares(method, idempotent), timeout)
+            try:
+                yield response
+            finally:
+                response.release()
+        finally:
+            self._leave()
+
+    def _enter(self) -> None:
         self._in_flight += 1
         if self._idle is not None:
             self._idle.clear()
-        try:
-            extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-            budget = (timeout or self.timeout).total
-            deadline = None if budget is None else asyncio.get_running_loop().time() + budget
-            for hop in range(MAX_REDIRECTS + 1):
-                if hop and deadline is not None:  # redirects share the call's one timeout
-                    left = deadline - asyncio.get_running_loop().time()
-                    if left <= 0:
-                        raise TimeoutError
-                    base = timeout or self.timeout
-                    extra["timeout"] = aiohttp.ClientTimeout(
-                        total=left, connect=base.connect, sock_read=base.sock_read,
-                        sock_connect=base.sock_connect, ceil_threshold=base.ceil_threshold)
-                response = await session.request(
-                    method, url, data=body, params=params, headers=headers,
-                    allow_redirects=False, middlewares=middlewares, **extra,
-                )
-                try:
-                    target = redirect_target(method, url, response, self.origins)
-                except SinchError:
-                    response.release()
-                    raise
-                if target is None:
-                    try:
-                        yield response
-                    finally:
-                        response.release()
-                    return
+
+    def _leave(self) -> None:
+        self._in_flight -= 1
+        if not self._in_flight and self._idle is not None:
+            self._idle.set()
+
+    async def _final(
+        self, session: aiohttp.ClientSession, method: str, url: URL, body: bytes | None,
+        params: Mapping[str, str] | None, headers: Mapping[str, str] | None,
+        middlewares: Any, timeout: aiohttp.ClientTimeout | None,
+    ) -> aiohttp.ClientResponse:
+        """The final response after the redirect policy (the caller releases it)."""
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        budget = (timeout or self.timeout).total
+        deadline = None if budget is None else asyncio.get_running_loop().time() + budget
+        for hop in range(MAX_REDIRECTS + 1):
+            if hop and deadline is not None:  # redirects share the call's one timeout
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    raise TimeoutError
+                base = timeout or self.timeout
+                extra["timeout"] = aiohttp.ClientTimeout(
+                    total=left, connect=base.connect, sock_read=base.sock_read,
+                    sock_connect=base.sock_connect, ceil_threshold=base.ceil_threshold)
+            response = await session.request(
+                method, url, data=body, params=params, headers=headers,
+                allow_redirects=False, middlewares=middlewares, **extra,
+            )
+            try:
+                target = redirect_target(method, url, response, self.origins)
+            except SinchError:
                 response.release()
-                url, params = target, None
-            raise RedirectError(response.status, f"{method}: more than {MAX_REDIRECTS} "
-                                                 "redirects", location=str(url)[:200])
-        finally:
-            self._in_flight -= 1
-            if not self._in_flight and self._idle is not None:
-                self._idle.set()
+                raise
+            if target is None:
+                return response
+            response.release()
+            url, params = target, None
+        raise RedirectError(response.status, f"{method}: more than {MAX_REDIRECTS} "
+                                             "redirects", location=str(url)[:200])
 
     async def _exchange(
         self, method: str, url: URL, body: bytes | None, params: Mapping[str, str] | None,
         idempotent: bool | None,
     ) -> tuple[int, bytes] | SinchError:
-        async with self._open(method, url, body=body, params=params,
-                              headers=_JSON_HEADERS if body is not None else None,
-                              idempotent=idempotent) as response:
-            if response.status >= 400:
-                return await read_error(response)
+        # _open without its context manager: the same steps, less overhead per call.
+        session = self.session
+        self._enter()
+        try:
+            response = await self._final(session, method, url, body, params,
+                                         _JSON_HEADERS if body is not None else None,
+                                         self._middlewares(method, idempotent), None)
             try:
-                return response.status, await read_bounded(response, self.max_response_bytes)
-            except ResponseTooLargeError as exc:
-                return exc
+                if response.status >= 400:
+                    return await read_error(response)
+                try:
+                    return response.status, await read_bounded(response,
+                                                               self.max_response_bytes)
+                except ResponseTooLargeError as exc:
+                    return exc
+            finally:
+                response.release()
+        finally:
+            self._leave()
 
     async def request(
         self,
@@ -496,7 +523,7 @@ def _json(status: int, payload: bytes) -> Any:
     if not payload.strip():
         return None
     try:
-        return json.loads(payload)
+        return decode_json(payload)
     except (ValueError, RecursionError):
         error = InvalidResponseError("response is not JSON", status=status, body=payload[:200])
     raise error

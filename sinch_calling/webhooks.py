@@ -251,15 +251,19 @@ class CallbackRouter:
         handler = self._handlers.get(kind)
         if handler is None:
             return _DEFAULT_RESPONSES.get(kind, _OK_EMPTY)
-        deadline = asyncio.timeout(self._handler_timeout)
+        deadline = None if self._handler_timeout is None \
+            else asyncio.timeout(self._handler_timeout)
         try:
-            async with deadline:
+            if deadline is None:  # no timeout: no timer to arm and cancel per callback
                 answer = await handler(event)
+            else:
+                async with deadline:
+                    answer = await handler(event)
             if kind not in DEFAULT_ANSWERS:
                 return _OK_EMPTY
             return CallbackResponse(200, _JSON, dumps(_checked(kind, answer)))
         except TimeoutError:
-            if not deadline.expired():  # the handler's own timeout, not ours
+            if deadline is None or not deadline.expired():  # the handler's own, not ours
                 logger.exception("%s handler for call %s failed", kind.value, event.call_id)
                 return _FAILED
             logger.error("%s handler for call %s did not answer within %ss",

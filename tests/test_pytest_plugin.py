@@ -10,6 +10,8 @@ import textwrap
 
 import pytest
 
+from tests._pytester import REWRITE_WARNING
+
 pytest_plugins = ["pytester"]
 
 TEN_LINES = """
@@ -30,7 +32,9 @@ def _ini(pytester: pytest.Pytester, mode: str = "strict", extra: str = "") -> No
         [pytest]
         asyncio_mode = {mode}
         asyncio_default_fixture_loop_scope = function
-        filterwarnings = error
+        filterwarnings =
+            error
+            {REWRITE_WARNING}
         {extra}
     """)
 
@@ -158,7 +162,7 @@ def test_an_unknown_option_is_named(pytester: pytest.Pytester) -> None:
 
 
 def test_without_pytest_asyncio_the_fixtures_say_so(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    pytester.makeini(f"[pytest]\nfilterwarnings =\n    error\n    {REWRITE_WARNING}\n")
     pytester.makepyfile("""
         def test_wants_emulator(sinch_emulator):
             pass
@@ -171,7 +175,8 @@ def test_without_pytest_asyncio_the_fixtures_say_so(pytester: pytest.Pytester) -
 def test_a_project_that_does_not_use_it_is_untouched(pytester: pytest.Pytester) -> None:
     # Strict markers, warnings as errors, no asyncio: the plugin loads, registers its
     # marker, and imports neither sinch_calling nor aiohttp.
-    pytester.makeini("[pytest]\nfilterwarnings = error\naddopts = --strict-markers\n")
+    pytester.makeini(f"[pytest]\nfilterwarnings =\n    error\n    {REWRITE_WARNING}\n"
+                     "addopts = --strict-markers\n")
     pytester.makepyfile(textwrap.dedent("""
         import sys
 

@@ -50,6 +50,7 @@ from hypothesis import strategies as st
 
 from sinch_calling import SinchCalling
 from sinch_calling.testing import Emulator
+from tests._pytester import REWRITE_WARNING
 
 pytest_plugins = ["pytester"]
 
@@ -261,11 +262,13 @@ async def test_readme_block_runs(block: Block, readme_world: dict[str, Any]) -> 
 
 @pytest.mark.parametrize("block", PYTEST, ids=_ids(PYTEST))
 def test_readme_test_file_passes(block: Block, pytester: pytest.Pytester) -> None:
-    pytester.makeini("""
+    pytester.makeini(f"""
         [pytest]
         asyncio_mode = strict
         asyncio_default_fixture_loop_scope = function
-        filterwarnings = error
+        filterwarnings =
+            error
+            {REWRITE_WARNING}
     """)
     pytester.makepyfile(**{"test_from_readme": "\n" * (block.code.line - 1) + block.code.text})
     result = pytester.runpytest("-p", "no:cacheprovider")

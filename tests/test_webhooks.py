@@ -298,8 +298,10 @@ async def test_a_slow_handler_is_cancelled_and_gets_503(
     assert "did not answer within 0.01s" in caplog.text
 
 
-async def test_a_handlers_own_timeout_is_a_failure_not_a_slow_answer() -> None:
-    router = CallbackRouter(KEY, SECRET, handler_timeout=60)
+@pytest.mark.parametrize("handler_timeout", [60, None])
+async def test_a_handlers_own_timeout_is_a_failure_not_a_slow_answer(
+        handler_timeout: float | None) -> None:
+    router = CallbackRouter(KEY, SECRET, handler_timeout=handler_timeout)
 
     @router.ace
     async def gives_up(event: AnsweredCallEvent) -> Svaml:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from ..errors import ValidationError
 from ..models import Destination, DestinationType
 from ..serialization import dumps
-from ..svaml import Svaml, check_answer
 from ..validation import e164, http_url, non_empty, one_of
 
 __all__ = ["callback", "destination"]
@@ -34,6 +33,10 @@ def callback(field: str, value: object) -> str | None:
     event: ICE takes only ``connectPstn``; DiCE takes no SVAML)."""
     if value is None:
         return None
+    if isinstance(value, str):
+        return http_url(field, value)
+    from ..svaml import Svaml, check_answer  # SVAML machinery loads on first use
+
     if isinstance(value, Svaml):
         if field == "dice":
             raise ValidationError(field, "must be a callback URL: DiCE is answered with no SVAML")
@@ -45,7 +48,5 @@ def callback(field: str, value: object) -> str | None:
             return dumps(value).decode()
         except ValidationError as exc:
             raise ValidationError(field, exc.rule) from None
-    if isinstance(value, str):
-        return http_url(field, value)
     raise ValidationError(field, f"must be an http(s) URL or a svaml.Svaml; "
                                  f"got {type(value).__name__}")

@@ -7,6 +7,8 @@ provably did not act on it (connection refused, HTTP 429): see
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import ValidationError
 from ..models import Destination, Domain
 from ..models.callouts import (
@@ -21,12 +23,24 @@ from ..models.callouts import (
 )
 from ..serialization import dumps
 from ..svaml import Svaml
-from ..transport import Transport
+from ..transport import Transport, decode
 from ..validation import dtmf as check_dtmf
 from ..validation import e164, flag, non_empty, one_of, optional_text, positive_int
 from . import _checks as check
 
-__all__ = ["CalloutsApi"]
+__all__ = ["CalloutsApi", "call_id_of"]
+
+
+def call_id_of(data: Any) -> str:
+    """The call id of a decoded ``POST /callouts`` answer, as
+    ``decode(data, CalloutResponse).call_id`` gives it (same value, same
+    :class:`~sinch_calling.errors.InvalidResponseError`): the usual answer,
+    ``{"callId": "<non-empty text>"}``, is read directly, anything else decoded."""
+    if type(data) is dict:
+        call_id = data.get("callId")
+        if type(call_id) is str and call_id:
+            return call_id
+    return decode(data, CalloutResponse).call_id
 
 
 def _cli(value: object) -> str | None:
@@ -46,9 +60,8 @@ class CalloutsApi:
 
     async def _place(self, request: CalloutRequest) -> str:
         t = self._transport
-        response = await t.request_model(CalloutResponse, "POST", t.traffic_url("callouts"),
-                                         body=dumps(request))
-        return response.call_id
+        return call_id_of(await t.request("POST", t.traffic_url("callouts"),
+                                          body=dumps(request)))
 
     async def tts(
         self,
