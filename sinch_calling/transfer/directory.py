@@ -30,6 +30,8 @@ from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 
+from ..errors import BusyError
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -43,11 +45,6 @@ LOCK_NAME = ".sinch-export.lock"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0) | getattr(
     os, "O_CLOEXEC", 0)
 _DIR_FD = os.open in os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
-
-
-class BusyError(OSError):
-    """Another run (in this process or another) is writing the same files: an export
-    into the same directory, or a download of the same recording to the same file."""
 
 
 def lock(fd: int, what: str) -> None:
