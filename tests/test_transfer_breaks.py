@@ -106,8 +106,9 @@ async def test_a_second_export_into_the_same_directory_fails_fast(tmp_path: Path
             return _page(request, ["k"])
         if request.method == "DELETE":
             return Reply(204)
-        started.set()
-        await release.wait()
+        if not started.is_set():  # the first export's GET waits
+            started.set()
+            await release.wait()
         return Reply(200, {"ETag": '"v1"'}, data)
 
     async with hostile(respond) as (server, sinch):
@@ -115,9 +116,8 @@ async def test_a_second_export_into_the_same_directory_fails_fast(tmp_path: Path
         await started.wait()
         with pytest.raises(BusyError, match="in use by another run"):
             await sinch.recordings.export(tmp_path, delete_after=True)
-        # a single download of the same key into the directory can't share the part file
-        with pytest.raises(BusyError, match=r"\.k\.part"):
-            await sinch.recordings.download("k", tmp_path)
+        # a single download of the same key meanwhile: its own complete copy, or BusyError
+        assert (await sinch.recordings.download("k", tmp_path)).read_bytes() == data
         release.set()
         report = await first
         assert (report.downloaded, report.deleted) == (1, 1)
@@ -126,6 +126,30 @@ async def test_a_second_export_into_the_same_directory_fails_fast(tmp_path: Path
         again = await sinch.recordings.export(tmp_path)
         assert again.skipped == 1
     assert (tmp_path / "k").read_bytes() == data
+    assert _names(tmp_path) == ["k", MANIFEST_NAME]
+
+
+async def test_a_download_holding_its_part_file_keeps_others_out(tmp_path: Path) -> None:
+    data = _data(300_000, 5)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def respond(request: Request) -> Reply:
+        if not started.is_set():
+            started.set()
+            await release.wait()
+        return Reply(200, {"ETag": '"v1"'}, data)
+
+    async with hostile(respond) as (server, sinch):
+        first = asyncio.create_task(sinch.recordings.download("k", tmp_path))
+        await started.wait()  # it holds .k.part (a download claims it before asking)
+        with pytest.raises(BusyError, match=r"\.k\.part"):
+            await sinch.recordings.download("k", tmp_path)
+        with pytest.raises(BusyError, match=r"\.k\.part"):
+            await sinch.recordings.download("k", tmp_path / "k")
+        release.set()
+        assert (await first).read_bytes() == data
+    assert len(server.gets()) == 1
+    assert _names(tmp_path) == ["k"]
 
 
 async def test_a_part_file_replaced_under_a_download_is_never_renamed_into_place(
@@ -141,11 +165,13 @@ async def test_a_part_file_replaced_under_a_download_is_never_renamed_into_place
             return _page(request, ["k"])
         if request.method == "DELETE":
             return Reply(204)
-        # the download holds its part file by now: another file takes its name
+        if len(server.gets()) == 1:  # cut after 2 MiB: the part file is claimed by now
+            return Reply(200, {"ETag": '"v1"'}, data, cut=2 * 1024 * 1024)
+        # before the resume: another file takes the part file's name
         intruder = tmp_path / "intruder"
         intruder.write_bytes(b"x" * len(data))
         os.replace(intruder, part)
-        return Reply(200, {"ETag": '"v1"'}, data)
+        return ranged(data, request, {"ETag": '"v1"'})
 
     async with hostile(respond) as (server, sinch):
         report = await sinch.recordings.export(tmp_path, delete_after=True)

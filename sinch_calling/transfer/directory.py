@@ -14,8 +14,9 @@ when the process dies, so a crashed run never leaves one behind:
   export into the same directory fails at once with :class:`BusyError`; the lock
   file also records the manifest names used in the directory, which a single
   download into it never takes as a file name;
-- a download holds its part file (``.{name}.part``) from opening it to renaming it
-  into place, and checks at the rename that the name still is the file it wrote:
+- a download holds its part file (``.{name}.part``) from opening it (to resume it,
+  or, in an export that saw none, at its first write) to renaming it into place,
+  and checks at the rename that the name still is the file it wrote:
   a second run downloading the same key into the same directory fails with
   :class:`BusyError` instead of sharing (or replacing) the file. A leftover part
   file is resumed only by whoever holds its lock, so never while its writer lives.

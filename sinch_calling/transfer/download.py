@@ -239,7 +239,15 @@ async def open_sink(
     """The part file for ``target`` (a path, or a name in ``directory``), open and
     locked, continuing a resumable one an earlier run left unless ``resume`` is
     false (see :class:`~.sink.FileSink` for the options). Raises
-    :class:`~.directory.BusyError` while another run downloads to the same file."""
+    :class:`~.directory.BusyError` while another run downloads to the same file.
+
+    In an open ``directory`` without ``resume`` (an export that saw no part file
+    for it), the part file is claimed by the sink's first write instead, in the
+    same thread hop (a small file costs one hop, not two).
+    """
+    if directory is not None and not resume:
+        return FileSink(directory, str(target), None, hashing=hashing, durable=durable,
+                        flush_size=flush_size)
 
     def claim() -> FileSink:
         folder, owned = directory, directory is None

@@ -251,7 +251,8 @@ class FileSink:
     """A download's temporary file; see the module docstring.
 
     ``handle`` is the part file open and locked by :func:`claim_part` in
-    ``directory`` (the sink closes it, releasing the lock, and closes ``directory``
+    ``directory`` (``None``: the first write claims it, without resuming; the sink
+    closes it, releasing the lock, and closes ``directory``
     too when it ``owns_directory``); ``partial`` is what it held (its bytes stay,
     its hash continues); ``hashing`` computes SHA-256 of the whole body;
     ``durable`` fsyncs the file before the rename and the directory after it (the
@@ -262,7 +263,7 @@ class FileSink:
         self,
         directory: Directory,
         target: str,
-        handle: IO[bytes],
+        handle: IO[bytes] | None,
         *,
         partial: Partial | None = None,
         owns_directory: bool = False,
@@ -282,6 +283,7 @@ class FileSink:
         self._flush_size = flush_size
         self._durable = durable
         self._file: IO[bytes] | None = handle
+        self._claimed = handle is not None
         self._dirty = partial.size > 0  # the file holds bytes (a reset must truncate it)
         self._buffer: list[bytes] = []
         self._buffered = 0
@@ -398,7 +400,11 @@ class FileSink:
         """The part file; a body that spans batches also records its validator,
         so that a later run can resume it (a one-batch body just starts over)."""
         if self._file is None:
-            raise OSError(f"{self.part} is closed")
+            if self._claimed:
+                raise OSError(f"{self.part} is closed")
+            self._file, _ = claim_part(self.directory, self.target_name, hashing=False,
+                                       resume=False)
+            self._claimed = True
         if resumable and self._validator is not None and not self._state_written:
             with _create_fresh(self.directory, self._state) as state:
                 state.write(json.dumps(self._validator.to_json()).encode("utf-8"))
