@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import random
+import time
 import zlib
 from pathlib import Path
 
@@ -160,13 +161,21 @@ async def test_a_part_file_replaced_under_a_download_is_never_renamed_into_place
     data = _data(3 * 1024 * 1024, 1)
     part = part_paths(tmp_path / "k")[0]
 
-    def respond(request: Request) -> Reply:
+    def written() -> None:
+        """Until the download's first batch is in its part file (so it holds it)."""
+        for _ in range(1000):
+            if part.exists() and part.stat().st_size >= 1024 * 1024:
+                return
+            time.sleep(0.005)
+
+    async def respond(request: Request) -> Reply:
         if request.path == LISTING:
             return _page(request, ["k"])
         if request.method == "DELETE":
             return Reply(204)
-        if len(server.gets()) == 1:  # cut after 2 MiB: the part file is claimed by now
+        if len(server.gets()) == 1:  # cut after 2 MiB: the first MiB goes to the part file
             return Reply(200, {"ETag": '"v1"'}, data, cut=2 * 1024 * 1024)
+        await asyncio.to_thread(written)
         # before the resume: another file takes the part file's name
         intruder = tmp_path / "intruder"
         intruder.write_bytes(b"x" * len(data))

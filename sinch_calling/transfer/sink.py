@@ -160,7 +160,10 @@ def claim_part(
             if size:
                 partial = Partial(size, validator, digest)
         handle.seek(partial.size)
-        handle.truncate()
+        # a new part file is empty: no ftruncate (on ext4, truncating a file and then
+        # renaming it over another starts its writeback at once: auto_da_alloc)
+        if os.fstat(handle.fileno()).st_size != partial.size:
+            handle.truncate()
         return handle, partial
     except BaseException:
         handle.close()
