@@ -22,6 +22,11 @@ hooks, so decoding never depends on which modules were imported). Rules:
 
 Overrides that apply to particular fields are applied to those fields only (inside the
 generated code of their class), never registered for a bare type.
+
+The SVAML and event hooks are registered here too, but they match their types without
+importing :mod:`sinch_calling.svaml` or :mod:`sinch_calling.models.events` (a type from
+a module cannot exist before that module is imported), and build their code the first
+time such a type is met: ``import sinch_calling`` does not pay for either.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import enum
 import json
 import math
 import re
+import sys
 import types
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -44,16 +50,6 @@ from ._time import format_timestamp, parse_timestamp
 from .errors import ValidationError
 from .models._names import ALIASES, ID, STRICT, to_camel, wire_key, wire_name
 from .models.common import Destination
-from .models.events import EVENT_CLASSES, UnknownEvent
-from .svaml import (
-    ACTIONS,
-    INSTRUCTIONS,
-    Action,
-    Instruction,
-    Svaml,
-    UnknownAction,
-    UnknownInstruction,
-)
 
 __all__ = [
     "converter",
@@ -265,31 +261,70 @@ def _make_converter() -> cattrs.Converter:
     return conv
 
 
+# -- lazily matched types ----------------------------------------------------------------
+
+_SVAML: Final = "sinch_calling.svaml"
+_EVENTS: Final = "sinch_calling.models.events"
+
+
+def _module(name: str) -> Any:
+    """The module if it has been imported, else ``None``: none of its types exist yet, so
+    a predicate asking about them answers no without importing anything."""
+    return sys.modules.get(name)
+
+
+def _subclass_of(module: str, *names: str) -> Callable[[Any], bool]:
+    """A predicate: ``tp`` is a class deriving from ``module.<name>`` for one of ``names``
+    (what a class hook matches)."""
+
+    def matches(tp: Any) -> bool:
+        found = _module(module)
+        return found is not None and isinstance(tp, type) and issubclass(
+            tp, tuple(getattr(found, name) for name in names))
+
+    return matches
+
+
 # -- SVAML: elements tagged by "name" ---------------------------------------------------
 
 
 def _configure_svaml(conv: cattrs.Converter) -> None:
-    by_name: dict[str, type[Any]] = {
-        cls.__attrs_attrs__.name.default.casefold(): cls for cls in (*INSTRUCTIONS, *ACTIONS)
-    }
+    def tagged(kinds_of: str, unknown_name: str) -> Callable[[Any], Callable[..., Any]]:
+        def factory(_: Any) -> Callable[..., Any]:
+            svaml = _module(_SVAML)
+            kinds: tuple[type[Any], ...] = getattr(svaml, kinds_of)
+            unknown: type[Any] = getattr(svaml, unknown_name)
+            by_name = {cls.__attrs_attrs__.name.default.casefold(): cls for cls in kinds}
 
-    def tagged(kinds: tuple[type[Any], ...], unknown: type[Any]) -> Callable[..., Any]:
-        allowed = {k for k, v in by_name.items() if v in kinds}
+            def structure(data: Any, _: Any) -> Any:
+                if data is None:
+                    return None
+                if isinstance(data, (*kinds, unknown)):
+                    return data
+                if not isinstance(data, Mapping):
+                    raise TypeError(
+                        f"a SVAML element must be a JSON object, got {_json_kind(data)}")
+                name = data.get("name")
+                cls = by_name.get(name.casefold() if isinstance(name, str) else "")
+                if cls is None:
+                    return unknown(data)
+                return conv.structure(data, cls)
 
-        def structure(data: Any, _: Any) -> Any:
-            if data is None:
-                return None
-            if isinstance(data, (*kinds, unknown)):
-                return data
-            if not isinstance(data, Mapping):
-                raise TypeError(f"a SVAML element must be a JSON object, got {_json_kind(data)}")
-            name = data.get("name")
-            key = name.casefold() if isinstance(name, str) else ""
-            if key not in allowed:
-                return unknown(data)
-            return conv.structure(data, by_name[key])
+            return structure
 
-        return structure
+        return factory
+
+    def is_instruction(tp: Any) -> bool:
+        svaml = _module(_SVAML)
+        return svaml is not None and tp == svaml.Instruction
+
+    def is_action(tp: Any) -> bool:
+        svaml = _module(_SVAML)
+        return svaml is not None and tp in (svaml.Action, Union[svaml.Action, None])  # noqa: UP007
+
+    def is_element(tp: Any) -> bool:
+        svaml = _module(_SVAML)
+        return svaml is not None and (tp in svaml.INSTRUCTIONS or tp in svaml.ACTIONS)
 
     def unstructure_element(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
         # The generic attrs hook skips init=False fields; an element must carry its name.
@@ -302,7 +337,7 @@ def _configure_svaml(conv: cattrs.Converter) -> None:
 
         return unstructure
 
-    def unstructure_document(doc: Svaml) -> dict[str, Any]:
+    def unstructure_document(doc: Any) -> dict[str, Any]:
         # No instructions are left out, like any unset field ({"action": {...}} alone).
         encoded: dict[str, Any] = {}
         if doc.instructions:
@@ -311,16 +346,13 @@ def _configure_svaml(conv: cattrs.Converter) -> None:
             encoded["action"] = conv.unstructure(doc.action)
         return encoded
 
-    instruction = tagged(INSTRUCTIONS, UnknownInstruction)
-    action = tagged(ACTIONS, UnknownAction)
-    optional_action = Union[Action, None]  # noqa: UP007
-    conv.register_structure_hook_func(lambda t: t == Instruction, instruction)
-    conv.register_structure_hook_func(lambda t: t in (Action, optional_action), action)
-    conv.register_unstructure_hook_factory(
-        lambda t: t in INSTRUCTIONS or t in ACTIONS, unstructure_element)
-    conv.register_unstructure_hook(Svaml, unstructure_document)
-    for unknown in (UnknownInstruction, UnknownAction):
-        conv.register_unstructure_hook(unknown, lambda obj: dict(obj.data))
+    conv.register_structure_hook_factory(is_instruction,
+                                         tagged("INSTRUCTIONS", "UnknownInstruction"))
+    conv.register_structure_hook_factory(is_action, tagged("ACTIONS", "UnknownAction"))
+    conv.register_unstructure_hook_factory(is_element, unstructure_element)
+    conv.register_unstructure_hook_func(_subclass_of(_SVAML, "Svaml"), unstructure_document)
+    conv.register_unstructure_hook_func(
+        _subclass_of(_SVAML, "UnknownInstruction", "UnknownAction"), lambda obj: dict(obj.data))
 
 
 # -- events: "event" names them ---------------------------------------------------------
@@ -329,29 +361,37 @@ def _configure_svaml(conv: cattrs.Converter) -> None:
 def _configure_events(conv: cattrs.Converter,
                       fields_only: Callable[[type[Any]], Callable[[Any], Any]]) -> None:
 
-    def structure_unknown(data: Any, _: Any) -> UnknownEvent:
+    def structure_unknown(data: Any, _: Any) -> Any:
         if not isinstance(data, Mapping) or not isinstance(data.get("event"), str):
             raise TypeError('expected a JSON object with an "event" string')
         call_id = data.get("callid", data.get("callId"))
-        return UnknownEvent(
+        return _module(_EVENTS).UnknownEvent(
             event=data["event"],
             call_id=call_id if isinstance(call_id, str) and call_id else None,
             data=types.MappingProxyType(dict(data)),
         )
 
+    def is_event(tp: Any) -> bool:
+        events = _module(_EVENTS)
+        return (events is not None and isinstance(tp, type)
+                and issubclass(tp, tuple(events.EVENT_CLASSES.values())))
+
     def with_event_name(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-        fields = fields_only(cls)
-        name = cls.event.value
+        # The class registered for ``cls``'s event (a subclass encodes as its base did).
+        base = next(c for c in _module(_EVENTS).EVENT_CLASSES.values() if issubclass(cls, c))
+        attrs.resolve_types(base)
+        fields = fields_only(base)
+        name = base.event.value
 
         def unstructure(event: Any) -> dict[str, Any]:
             return {"event": name, **fields(event)}
 
         return unstructure
 
-    conv.register_structure_hook(UnknownEvent, structure_unknown)
-    conv.register_unstructure_hook(UnknownEvent, lambda event: dict(event.data))
-    for cls in EVENT_CLASSES.values():
-        conv.register_unstructure_hook(cls, with_event_name(cls))
+    unknown = _subclass_of(_EVENTS, "UnknownEvent")
+    conv.register_structure_hook_func(unknown, structure_unknown)
+    conv.register_unstructure_hook_func(unknown, lambda event: dict(event.data))
+    conv.register_unstructure_hook_factory(is_event, with_event_name)
 
 
 converter: cattrs.Converter = _make_converter()
