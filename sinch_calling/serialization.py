@@ -192,16 +192,33 @@ def _make_converter() -> cattrs.Converter:
             a for a in get_args(tp) if isinstance(a, type) and issubclass(a, enum.Enum)
         )
         optional = type(None) in get_args(tp)
+        # What enum_type(value) finds first for a plain str, without the call's overhead
+        # (a str subclass, such as another member or an alias, takes the full lookup).
+        exact: Mapping[Any, Any] = enum_type._value2member_map_
+        # Other spellings ("MXP" for mxp, unknown values) as enum_type(value) answered
+        # them; bounded, since servers choose them.
+        seen: dict[str, Any] = {}
 
         def structure(value: Any, _: Any) -> Any:
-            if value is None and optional:
+            if type(value) is str:
+                found = exact.get(value)
+                if found is None:
+                    found = seen.get(value)
+                if found is not None:
+                    return found
+            elif value is None and optional:
                 return None
-            if not isinstance(value, str):
+            elif not isinstance(value, str):
                 raise TypeError(f"expected a string, got {_json_kind(value)}")
             try:
-                return enum_type(value)
+                found = enum_type(value)
             except ValueError:
-                return value
+                found = value
+            if type(value) is str:
+                if len(seen) >= 64:
+                    seen.clear()
+                seen[value] = found
+            return found
 
         return structure
 
@@ -224,16 +241,19 @@ def _make_converter() -> cattrs.Converter:
                 renames[f.name] = override(rename=wire_key(f))
         inner = make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
         aliases = [(alias, wire_key(f)) for f in fields for alias in f.metadata.get(ALIASES, ())]
+        spellings = tuple(alias for alias, _ in aliases)
 
         def structure(data: Any, tp: Any) -> Any:
-            if not isinstance(data, Mapping):
+            if type(data) is not dict and not isinstance(data, Mapping):
                 raise TypeError(f"expected a JSON object for {cls.__name__}, "
                                 f"got {_json_kind(data)}")
-            if aliases and any(a in data for a, _ in aliases):
-                data = dict(data)
-                for alias, canonical in aliases:
-                    if alias in data and canonical not in data:
-                        data[canonical] = data.pop(alias)
+            for spelling in spellings:
+                if spelling in data:
+                    data = dict(data)
+                    for alias, canonical in aliases:
+                        if alias in data and canonical not in data:
+                            data[canonical] = data.pop(alias)
+                    break
             return inner(data, tp)
 
         return structure
