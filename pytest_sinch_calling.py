@@ -29,8 +29,15 @@ Options are :class:`~sinch_calling.testing.Emulator`'s keyword arguments (``outc
 passes keyword arguments to ``SinchCalling`` (``retry``, ``auth``, ``timeout``, ...).
 
 The fixtures are function-scoped and run in the event loop of pytest-asyncio's
-``asyncio_default_fixture_loop_scope`` (``function`` suits them); a test that runs in a
-wider loop (``@pytest.mark.asyncio(loop_scope="module")``) needs that option to match.
+``asyncio_default_fixture_loop_scope`` (set it, to ``function`` usually, in strict mode
+as in auto: unset, pytest-asyncio warns). A test must run in that same loop: one marked
+``@pytest.mark.asyncio(loop_scope="module")`` needs
+``asyncio_default_fixture_loop_scope = module``; the fixture says so (a plain failure
+before the test runs) rather than leave the client in another loop.
+
+An error the emulator records in the background (a step of a call, or an exception one
+of ``emulator.observers`` raised: an ``assert`` in an observer) fails the test after it
+ran, as an error in the fixture's teardown.
 
 This module imports only pytest (and pytest-asyncio, when installed) at pytest's
 start: sinch_calling itself, aiohttp and the emulator load when a test first asks for
@@ -90,13 +97,49 @@ def sinch_client_options() -> dict[str, Any]:
     return {}
 
 
+def _ini(config: pytest.Config, name: str) -> Any:
+    try:
+        return config.getini(name)
+    except ValueError:  # an older pytest-asyncio without that option
+        return None
+
+
+def _loop_scopes(request: pytest.FixtureRequest) -> tuple[str, str, str]:
+    """The loop scope the fixtures run in, the one the test runs in, and where the
+    test's comes from (pytest-asyncio's rules: the closest ``asyncio`` marker's
+    ``loop_scope``, else ``asyncio_default_test_loop_scope``; fixtures follow
+    ``asyncio_default_fixture_loop_scope``, else their own scope)."""
+    fixtures = _ini(request.config, "asyncio_default_fixture_loop_scope")
+    if not fixtures or fixtures == "*":
+        fixtures = "function"  # the fixtures' own scope
+    marker = request.node.get_closest_marker("asyncio")
+    marked = (marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")) if marker \
+        else None
+    if marked:
+        return fixtures, str(marked), f'@pytest.mark.asyncio(loop_scope="{marked}")'
+    test = _ini(request.config, "asyncio_default_test_loop_scope") or "function"
+    return fixtures, str(test), f"asyncio_default_test_loop_scope = {test}"
+
+
 @pytest.fixture
 def _sinch_calling_asyncio(request: pytest.FixtureRequest) -> None:
-    """Fail plainly, before any coroutine is left unawaited, without pytest-asyncio."""
+    """Fail plainly, before any coroutine is left unawaited, without pytest-asyncio, or
+    when the test runs in another event loop than the fixtures (an aiohttp session
+    works in the loop it was made in: "Timeout context manager should be used inside a
+    task" otherwise)."""
     if not request.config.pluginmanager.has_plugin("asyncio"):
         pytest.fail("the sinch_emulator and sinch_client fixtures need pytest-asyncio: "
                     "pip install pytest-asyncio (and mark async tests with "
                     "@pytest.mark.asyncio, or set asyncio_mode = \"auto\")", pytrace=False)
+    fixtures, test, why = _loop_scopes(request)
+    if fixtures != test:
+        pytest.fail(f"{request.node.name} runs in pytest-asyncio's {test!r} event loop "
+                    f"({why}) but the sinch_emulator and sinch_client fixtures run in the "
+                    f"{fixtures!r} loop (asyncio_default_fixture_loop_scope), and a client "
+                    "works only in the loop it was made in. Set "
+                    f"asyncio_default_fixture_loop_scope = {test} in your pytest "
+                    f"configuration (for every test run in the {test!r} loop), or run this "
+                    f"test in the {fixtures!r} loop.", pytrace=False)
 
 
 @_async_fixture

@@ -210,7 +210,7 @@ async def _campaign(args: argparse.Namespace) -> int:
         campaign = Campaign(sinch, Campaign.tts(text=args.text, cli=args.cli,
                                                 locale=args.locale),
                             rate=args.rate, concurrency=args.concurrency,
-                            journal=args.journal, on_outcome=on_outcome)
+                            ledger=args.journal, on_outcome=on_outcome)
         progress = _progress(len(destinations))  # only once the options are known good
         updates.append(progress)
         try:

@@ -8,6 +8,7 @@ body looked like (Sinch JSON, an empty body or a proxy's HTML page).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
@@ -18,15 +19,23 @@ __all__ = [
     "EventLoopError",
     "EventParseError",
     "InvalidResponseError",
+    "LeaseLostError",
+    "LedgerBusyError",
+    "LedgerCorruptError",
+    "LedgerError",
+    "LedgerMismatchError",
     "NotFoundError",
     "RateLimitedError",
     "RedirectError",
     "ResponseTooLargeError",
+    "RowError",
+    "RowStateError",
     "ServerError",
     "SignatureError",
     "SinchError",
     "TransportError",
     "UnexpectedHostError",
+    "UnknownRowError",
     "ValidationError",
     "error_from_response",
 ]
@@ -259,3 +268,60 @@ def error_from_response(
         return RateLimitedError(status, message or reason or "error", retry_after=retry_after,
                                 **kwargs)
     return cls(status, message or reason or "error", **kwargs)
+
+
+# -- campaign ledgers (sinch_calling.campaign.ledger re-exports them) ----------------
+
+
+class LedgerError(SinchError):
+    """Base class of the ledger's errors."""
+
+
+class LedgerCorruptError(LedgerError):
+    """The store is not a campaign ledger, is damaged, or has a newer schema version.
+    The message names the location and what is wrong; nothing was changed."""
+
+
+class LedgerMismatchError(LedgerError):
+    """The ledger was made for another campaign (different options or template).
+
+    ``differences`` maps each option that differs to ``(in the ledger, now)``. Rerun
+    with the original options, use another ledger, or pass ``force=True`` to adopt
+    the ledger's rows for the new campaign (settled rows stay settled).
+    """
+
+    def __init__(self, location: str,
+                 differences: Mapping[str, tuple[object, object]]) -> None:
+        names = ", ".join(sorted(differences)) or "fingerprint"
+        super().__init__(
+            f"ledger {location} belongs to a different campaign (differs in: {names}); "
+            "use the original options, another ledger, or force=True to reuse it")
+        self.location = location
+        self.differences = dict(differences)
+
+
+class LedgerBusyError(LedgerError):
+    """Another run holds a ledger that allows one run at a time (the SQLite file)."""
+
+
+class LeaseLostError(LedgerError):
+    """The row is no longer held by this worker (its lease ran out and the row moved
+    on, or an operator settled it). The caller must not send or must log the answer:
+    the ledger keeps what it has."""
+
+
+class UnknownRowError(LedgerError, KeyError):
+    """No row with that key (or call id) in this ledger."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown row"
+
+
+class RowStateError(LedgerError):
+    """The row is not in a state that allows the operation (for example settling a row
+    that is not uncertain). The message gives the row and its state."""
+
+
+class RowError(SinchError, ValueError):
+    """One campaign row cannot be dialled (preflight): ``str()`` says which column
+    breaks which rule."""

@@ -56,3 +56,8 @@ def held_fsync(
     monkeypatch.setattr(os, "fsync", fsync)
     yield entered, release
     release.set()
+
+
+# Real PostgreSQL/Redis/RabbitMQ for the fleet tests (skipped, or failed under
+# SINCH_CALLING_REQUIRE_SERVICES=1, when a service does not answer).
+from .services import postgres_schema, redis_prefix  # noqa: E402, F401

@@ -1,15 +1,29 @@
-"""Campaigns: every destination called once, uncertain calls never repeated."""
+"""Campaigns against the emulator: every row once, across reruns, stops and failures."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
+import json
+import random
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 
 from sinch_calling import SinchCalling
-from sinch_calling.campaign import CallOutcome, Campaign
+from sinch_calling.campaign import (
+    CallOutcome,
+    Campaign,
+    CampaignRow,
+    LedgerMismatchError,
+    read_rows,
+)
 from sinch_calling.errors import ValidationError
-from sinch_calling.testing import Emulator
+from sinch_calling.testing import Emulator, Mix, Outcome
 
 from .conftest import FAST_RETRY
 
@@ -18,9 +32,56 @@ TTS = Campaign.tts(text="Your code is 1234", cli="+46000000000")
 
 
 def _callouts(emulator: Emulator) -> list[str]:
-    return [r.json()["ttsCallout"]["destination"]["endpoint"] for r in emulator.requests
-            if r.path == "/calling/v1/callouts"]
+    out = []
+    for r in emulator.requests:
+        if r.path == "/calling/v1/callouts" and r.method == "POST":
+            body = r.json()
+            callout = body.get("ttsCallout") or body.get("conferenceCallout") or {}
+            out.append(callout.get("destination", {}).get("endpoint"))
+    return out
 
+
+def _bodies(emulator: Emulator) -> dict[str, dict[str, Any]]:
+    return {r.json()["ttsCallout"]["destination"]["endpoint"]: r.json()["ttsCallout"]
+            for r in emulator.requests if r.path == "/calling/v1/callouts"}
+
+
+def crm_csv(path: Path, rows: int = 1205, *, seed: int = 11) -> dict[str, Any]:
+    """A CRM export: BOM, CRLF, blank lines, bad numbers, duplicates. Returns what a
+    correct run must do with it."""
+    rng = random.Random(seed)
+    lines = ["phone,first_name,appointment"]
+    good: dict[str, str] = {}
+    bad_lines: list[int] = []
+    duplicates = 0
+    line = 1
+    for i in range(rows):
+        if i and i % 97 == 0:
+            lines.append("")  # a blank line
+            line += 1
+        line += 1
+        kind = rng.random()
+        name = rng.choice(["Anna", "Björn", "Çelik", "Dana, Jr."])
+        if kind < 0.03:
+            number = rng.choice(["0701234567", "+46 70 123 45", "46701234567", ""])
+            bad_lines.append(line)
+        elif kind < 0.06 and good:
+            number = rng.choice(sorted(good))
+            duplicates += 1
+        else:
+            number = f"+46701{i:06d}"
+            good[number] = name
+        lines.append(",".join([number, f'"{name}"' if "," in name else name,
+                               f"{9 + i % 8}:00"]))
+    path.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode())
+    return {"good": good, "bad_lines": bad_lines, "duplicates": duplicates, "rows": rows}
+
+
+REMINDER = Campaign.tts(text="Hi {first_name}, your appointment is at {appointment}.",
+                        cli="+46000000000")
+
+
+# -- rows, preflight, per-row content --------------------------------------------------
 
 async def test_every_destination_is_called_exactly_once(
     sinch: SinchCalling, emulator: Emulator
@@ -33,7 +94,7 @@ async def test_every_destination_is_called_exactly_once(
     assert {o.call_id for o in outcomes if o.status == "placed"} == set(emulator.traffic.calls)
 
 
-async def test_async_iterable_input(sinch: SinchCalling, emulator: Emulator) -> None:
+async def test_async_iterable_input(sinch: SinchCalling) -> None:
     async def numbers():  # type: ignore[no-untyped-def]
         for number in NUMBERS[:3]:
             yield number
@@ -42,91 +103,327 @@ async def test_async_iterable_input(sinch: SinchCalling, emulator: Emulator) -> 
     assert report.placed == 3
 
 
-async def test_rate_limited_calls_are_requeued_and_placed_once(
+async def test_the_crm_export(sinch: SinchCalling, emulator: Emulator, tmp_path: Path) -> None:
+    expected = crm_csv(tmp_path / "crm.csv")
+    campaign = Campaign(sinch, REMINDER, concurrency=32, ledger=tmp_path / "l.db",
+                        number_column="phone")
+    report = await campaign.run(read_rows(tmp_path / "crm.csv"))
+    good = expected["good"]
+    assert report.rows == 1205
+    assert (report.placed, report.invalid, report.skipped) == (
+        len(good), len(expected["bad_lines"]), expected["duplicates"])
+    assert sorted(_callouts(emulator)) == sorted(good)  # each exactly once
+    # Mail merge reached the wire, with names from the right rows.
+    bodies = _bodies(emulator)
+    for number, name in list(good.items())[:50]:
+        assert bodies[number]["text"].startswith(f"Hi {name}, your appointment is at ")
+    # Invalid rows are reported with their line and reason, never dialled.
+    invalid = [o for o in report.problems if o.status == "invalid"]
+    assert [o.line for o in invalid] == expected["bad_lines"][:len(invalid)]
+    assert all("number" in (o.error.message if o.error else "") for o in invalid)
+    # One result per input row, in input order.
+    results = [o async for o in campaign.results()]
+    assert [o.position for o in results] == list(range(1205))
+    assert Counter(o.status for o in results) == Counter(
+        placed=len(good), invalid=len(expected["bad_lines"]),
+        skipped=expected["duplicates"])
+
+
+async def test_per_row_text_cli_and_custom_reach_the_wire(
     sinch: SinchCalling, emulator: Emulator
 ) -> None:
-    # More 429s than the client's own retries: the campaign pauses and requeues.
-    emulator.faults.add("POST", "/calling/v1/callouts", status=429, retry_after=0, times=6)
-    report = await Campaign(sinch, TTS, concurrency=4).run(NUMBERS[:10])
-    assert report.placed == 10
-    assert len(emulator.traffic.calls) == 10
+    rows = [{"number": NUMBERS[0], "text": "Hello {name}", "name": "Eva",
+             "custom": "crm-{id}", "id": "c1", "cli": "+46000000001"},
+            {"number": NUMBERS[1], "name": "Olle", "id": "c2", "locale": "sv-SE"}]
+    report = await Campaign(sinch, Campaign.tts(text="Default {name}", custom="x"),
+                            ).run(rows)
+    assert report.placed == 2
+    bodies = _bodies(emulator)
+    first, second = bodies[NUMBERS[0]], bodies[NUMBERS[1]]
+    assert (first["text"], first["custom"], first["cli"]) == ("Hello Eva", "crm-c1",
+                                                              "+46000000001")
+    assert (second["text"], second["custom"], second["locale"]) == ("Default Olle", "x",
+                                                                     "sv-SE")
+    results = [o.row async for o in Campaign(sinch, TTS).results()]
+    assert results == []  # another campaign's memory ledger is its own
 
 
-async def test_server_errors_are_uncertain_and_never_retried(
-    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
-) -> None:
-    emulator.faults.add("POST", "/calling/v1/callouts", status=503, times=1)
-    journal = tmp_path / "campaign.jsonl"
-    report = await Campaign(sinch, TTS, concurrency=1, journal=journal).run(NUMBERS[:3])
-    assert (report.placed, report.uncertain) == (2, 1)
-    uncertain = report.problems[0]
-    assert uncertain.status == "uncertain"
-    assert "503" in (uncertain.error or "")
-    sent = len(_callouts(emulator))
-    # A second run with the same journal places nothing: not even the uncertain one.
-    again = await Campaign(sinch, TTS, journal=journal).run(NUMBERS[:3])
-    assert (again.placed, again.skipped) == (0, 3)
-    assert len(_callouts(emulator)) == sent
+async def test_custom_place_gets_the_row(sinch: SinchCalling, emulator: Emulator) -> None:
+    seen: list[CampaignRow] = []
+
+    async def place(client: SinchCalling, row: CampaignRow) -> str:
+        seen.append(row)
+        return await client.callouts.conference(row.destination, f"room-{row.data['team']}")
+
+    report = await Campaign(sinch, place).run([{"number": NUMBERS[0], "team": "red"}])
+    assert report.placed == 1
+    assert (seen[0].key, seen[0].data["team"]) == ("1", "red")
 
 
-async def test_journal_resumes_an_interrupted_campaign(
-    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
-) -> None:
-    journal = tmp_path / "campaign.jsonl"
-    await Campaign(sinch, TTS, journal=journal).run(NUMBERS[:10])
-    report = await Campaign(sinch, TTS, journal=journal).run(NUMBERS[:20])
-    assert (report.placed, report.skipped) == (10, 10)
-    assert sorted(_callouts(emulator)) == sorted(NUMBERS[:20])
+@pytest.mark.parametrize(("options", "field"), [
+    ({"text": ""}, "text"), ({"text": "Hi", "cli": "12345"}, "cli"),
+    ({"text": "Hi {"}, "text"), ({"text": "Hi", "dtmf": "12x"}, "dtmf"),
+    ({"text": "x" * 601}, "text"), ({"text": "Hi", "prompts": "a.wav"}, "text"),
+])
+def test_campaign_wide_typos_fail_before_anything(options: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Campaign.tts(**options)
+    assert info.value.field == field
 
 
-async def test_a_crash_between_sending_and_outcome_is_never_repeated(
-    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
-) -> None:
-    journal = tmp_path / "campaign.jsonl"
-    journal.write_text(f'{{"destination":"{NUMBERS[0]}","state":"sending"}}\n'
-                       '{"destination":"torn')
-    report = await Campaign(sinch, TTS, journal=journal).run(NUMBERS[:2])
-    assert (report.placed, report.uncertain, report.skipped) == (1, 1, 0)
-    assert "interrupted" in (report.problems[0].error or "")
-    assert _callouts(emulator) == [NUMBERS[1]]
-
-
-async def test_invalid_destinations_fail_without_a_request(
-    sinch: SinchCalling, emulator: Emulator
-) -> None:
-    report = await Campaign(sinch, TTS).run(["not-a-number", NUMBERS[0]])
-    assert (report.placed, report.failed) == (1, 1)
-    assert "destination" in (report.problems[0].error or "")
-    assert _callouts(emulator) == [NUMBERS[0]]
-
-
-@pytest.mark.parametrize(("kwargs", "field"), [({"rate": 0}, "rate"),
-                                               ({"concurrency": 0}, "concurrency"),
-                                               ({"max_requeues": -1}, "max_requeues")])
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"rate": 0}, "rate"), ({"concurrency": 0}, "concurrency"),
+    ({"concurrency": 10**6}, "concurrency"),
+    ({"max_requeues": -1}, "max_requeues"), ({"rate": float("nan")}, "rate"),
+    ({"ledger": ""}, "ledger"), ({"ledger": 5}, "ledger"), ({"track": "yes"}, "track"),
+    ({"pacing_margin": 2}, "pacing_margin"), ({"number_column": ""}, "number_column"),
+])
 def test_bad_options(sinch: SinchCalling, kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as info:
         Campaign(sinch, TTS, **kwargs)  # type: ignore[arg-type]
     assert info.value.field == field
 
 
-async def test_rate_is_applied(sinch: SinchCalling) -> None:
-    report = await Campaign(sinch, TTS, rate=200, concurrency=16).run(NUMBERS[:20])
-    assert report.placed == 20
-    assert report.calls_per_second > 0
-
-
-async def test_a_rate_below_one_per_second_works(sinch: SinchCalling) -> None:
-    report = await Campaign(sinch, TTS, rate=0.5).run(NUMBERS[:1])
-    assert report.placed == 1
+async def test_a_missing_column_writes_nothing(sinch: SinchCalling, emulator: Emulator,
+                                               tmp_path: Path) -> None:
+    (tmp_path / "crm.csv").write_text("phone,first_name\n+46700000001,Anna\n")
+    with pytest.raises(ValidationError, match="number_column='phone'"):
+        await Campaign(sinch, REMINDER, ledger=tmp_path / "l.db").run(
+            read_rows(tmp_path / "crm.csv"))
+    with pytest.raises(ValidationError, match=r"\{appointment\} names no column"):
+        await Campaign(sinch, REMINDER, ledger=tmp_path / "l.db",
+                       number_column="phone").run(read_rows(tmp_path / "crm.csv"))
+    assert not (tmp_path / "l.db").exists()
+    assert _callouts(emulator) == []
 
 
 async def test_one_string_is_not_a_list_of_numbers(sinch: SinchCalling) -> None:
-    with pytest.raises(ValidationError, match="destinations"):
+    with pytest.raises(ValidationError, match="rows"):
         await Campaign(sinch, TTS).run(NUMBERS[0])
 
 
+async def test_a_dry_run_dials_and_writes_nothing(sinch: SinchCalling, emulator: Emulator,
+                                                  tmp_path: Path) -> None:
+    expected = crm_csv(tmp_path / "crm.csv", rows=300)
+    campaign = Campaign(sinch, REMINDER, ledger=tmp_path / "l.db", number_column="phone")
+    report = await campaign.preflight(read_rows(tmp_path / "crm.csv"))
+    assert report.dry_run
+    assert report.placed == 0
+    assert (report.pending, report.invalid, report.skipped) == (
+        len(expected["good"]), len(expected["bad_lines"]), expected["duplicates"])
+    assert not (tmp_path / "l.db").exists()
+    assert _callouts(emulator) == []
+
+
+# -- rerun rules -------------------------------------------------------------------------
+
+async def test_typo_then_fix(sinch: SinchCalling, emulator: Emulator, tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    rows = [f"{n},Anna" for n in NUMBERS[:10]]
+    rows[3] = "0701234567,Anna"
+    rows[7] = "+46 70 000 0007,Anna"
+    path.write_text("number,first_name\n" + "\n".join(rows) + "\n")
+    campaign = Campaign(sinch, Campaign.tts(text="Hi {first_name}"), ledger=tmp_path / "l.db")
+    first = await campaign.run(read_rows(path))
+    assert (first.placed, first.invalid) == (8, 2)
+    assert {o.line for o in first.problems} == {5, 9}
+    path.write_text("number,first_name\n" + "\n".join(f"{n},Anna" for n in NUMBERS[:10]))
+    second = await campaign.run(read_rows(path))
+    assert (second.placed, second.skipped, second.invalid) == (2, 8, 0)
+    assert sorted(_callouts(emulator)) == sorted(NUMBERS[:10])
+
+
+async def test_changed_text_is_refused_unless_forced(sinch: SinchCalling,
+                                                     tmp_path: Path) -> None:
+    await Campaign(sinch, TTS, ledger=tmp_path / "l.db").run(NUMBERS[:2])
+    other = Campaign.tts(text="Another text", cli="+46000000000")
+    with pytest.raises(LedgerMismatchError, match="text"):
+        await Campaign(sinch, other, ledger=tmp_path / "l.db").run(NUMBERS[:3])
+    report = await Campaign(sinch, other, ledger=tmp_path / "l.db", force=True).run(
+        NUMBERS[:3])
+    assert (report.placed, report.skipped) == (1, 2)
+
+
+async def test_wrong_secret_then_right_one(emulator: Emulator, tmp_path: Path) -> None:
+    ledger = tmp_path / "l.db"
+    wrong = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA=="
+    async with SinchCalling(emulator.application_key, wrong, base_url=emulator.url,
+                            retry=FAST_RETRY) as bad:
+        report = await Campaign(bad, TTS, ledger=ledger, concurrency=4).run(NUMBERS)
+    assert report.stopped is not None
+    assert report.stopped.startswith("credentials rejected")
+    assert (report.placed, report.failed, report.pending) == (0, 0, 40)
+    refused = len(_callouts(emulator))
+    assert 1 <= refused <= 4  # the calls in flight when the first 401 came, no more
+    async with SinchCalling(emulator.application_key, emulator.application_secret,
+                            base_url=emulator.url, retry=FAST_RETRY) as good:
+        again = await Campaign(good, TTS, ledger=ledger, concurrency=4).run(NUMBERS)
+    assert (again.placed, again.stopped) == (40, None)
+    placed = [n for n, call in zip(_callouts(emulator)[refused:], range(40), strict=False)]
+    assert sorted(placed) == sorted(NUMBERS)
+
+
+async def test_server_errors_stay_uncertain_across_reruns_until_settled(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "l.db"
+    emulator.faults.add("POST", "/calling/v1/callouts", status=503, times=2)
+    campaign = Campaign(sinch, TTS, concurrency=1, ledger=ledger)
+    report = await campaign.run(NUMBERS[:5])
+    assert (report.placed, report.uncertain) == (3, 2)
+    assert {o.error.status for o in report.problems} == {503}  # type: ignore[union-attr]
+    sent = len(_callouts(emulator))
+    again = await campaign.run(NUMBERS[:5])
+    assert (again.placed, again.skipped, again.earlier_uncertain) == (0, 3, 2)
+    assert "settle" in str(again)
+    assert len(_callouts(emulator)) == sent  # never redialled
+    uncertain = [o async for o in campaign.results(states=["uncertain"])]
+    assert len(uncertain) == 2
+    settled = await campaign.settle(uncertain[0].row, call_id="found-in-sinch-logs")
+    assert settled.status == "placed"
+    await campaign.settle(uncertain[1].row, call_id=None)  # not placed: dial it again
+    third = await campaign.run(NUMBERS[:5])
+    assert (third.placed, third.earlier_uncertain) == (1, 0)
+    assert third.ok
+    assert Counter(_callouts(emulator))[uncertain[1].destination] == 2  # 503, then placed
+    assert Counter(_callouts(emulator))[uncertain[0].destination] == 1
+
+
+async def test_failed_rows_are_redialled_only_when_asked(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.faults.add("POST", "/calling/v1/callouts", status=400, error_code=40001,
+                        times=1)
+    ledger = tmp_path / "l.db"
+    report = await Campaign(sinch, TTS, concurrency=1, ledger=ledger).run(NUMBERS[:3])
+    assert (report.placed, report.failed) == (2, 1)
+    problem = report.problems[0]
+    assert problem.error is not None
+    assert (problem.error.kind, problem.error.status, problem.error.code) == (
+        "bad_request", 400, 40001)
+    assert (await Campaign(sinch, TTS, ledger=ledger).run(NUMBERS[:3])).placed == 0
+    again = await Campaign(sinch, TTS, ledger=ledger, retry_failed=True).run(NUMBERS[:3])
+    assert (again.placed, again.skipped) == (1, 2)
+
+
+async def test_the_first_calls_all_refused_alike_stop_the_run(
+    sinch: SinchCalling, emulator: Emulator
+) -> None:
+    emulator.faults.add("POST", "/calling/v1/callouts", status=403, times=None)
+    report = await Campaign(sinch, TTS, concurrency=2).run(NUMBERS)
+    assert report.stopped is not None
+    assert "credentials rejected" in report.stopped
+    emulator.faults.clear()
+    emulator.faults.add("POST", "/calling/v1/callouts", status=400, error_code=40003,
+                        times=None)
+    report = await Campaign(sinch, TTS, concurrency=1).run(NUMBERS)
+    assert report.stopped is not None
+    assert "refused alike" in report.stopped
+    assert report.failed == 10
+    assert report.pending == 30
+
+
+async def test_ctrl_c_then_rerun_dials_no_number_twice(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "l.db"
+    emulator.faults.add("POST", "/calling/v1/callouts", delay=0.05, times=None)
+    eight = asyncio.Event()
+
+    def placed(outcome: CallOutcome) -> None:
+        if len(emulator.traffic.calls) >= 8:
+            eight.set()
+
+    campaign = Campaign(sinch, TTS, concurrency=4, ledger=ledger, on_outcome=placed)
+    task = asyncio.create_task(campaign.run(NUMBERS))
+    await eight.wait()
+    task.cancel()
+    report = await task  # a first cancellation returns the report
+    assert report.stopped == "interrupted"
+    assert report.uncertain == 0  # every answer in flight was waited for
+    assert report.placed + report.pending == 40
+    emulator.faults.clear()
+    again = await Campaign(sinch, TTS, concurrency=4, ledger=ledger).run(NUMBERS)
+    assert again.placed == report.pending
+    assert again.ok
+    assert sorted(_callouts(emulator)) == sorted(NUMBERS)
+
+
+async def test_a_second_cancellation_aborts_and_keeps_the_truth(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "l.db"
+    emulator.faults.add("POST", "/calling/v1/callouts", delay=30, times=None)
+    three, started = asyncio.Event(), []
+
+    async def place(client: SinchCalling, row: CampaignRow) -> str:
+        started.append(row.key)
+        if len(started) == 3:
+            three.set()
+        return await client.callouts.tts(row.destination, text="Your code is 1234",
+                                         cli="+46000000000")
+
+    task = asyncio.create_task(Campaign(sinch, place, concurrency=3, ledger=ledger).run(
+        NUMBERS[:6]))
+    await three.wait()
+    await asyncio.sleep(0.05)  # the three requests reach the server
+    task.cancel()
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    emulator.faults.clear()
+    report = await Campaign(sinch, place, ledger=ledger).run(NUMBERS[:6])
+    assert (report.placed, report.earlier_uncertain) == (3, 3)
+    interrupted = [o async for o in Campaign(sinch, place, ledger=ledger).results(
+        states=["uncertain"])]
+    assert {o.error.kind for o in interrupted} == {"interrupted"}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("retry_after", ["86400", "Fri, 31 Dec 9999 23:59:59 GMT"])
+async def test_a_429_storm_with_a_huge_retry_after_ends(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path, retry_after: str
+) -> None:
+    ledger = tmp_path / "l.db"
+    emulator.faults.add("POST", "/calling/v1/callouts", status=429, retry_after=retry_after,
+                        times=None)
+    report = await Campaign(sinch, TTS, concurrency=4, ledger=ledger, max_requeues=3,
+                            backoff=0.01).run(NUMBERS[:10])
+    assert report.stopped is not None
+    assert report.stopped.startswith("rate limited")
+    assert (report.placed, report.failed, report.uncertain, report.pending) == (0, 0, 0, 10)
+    emulator.faults.clear()
+    again = await Campaign(sinch, TTS, ledger=ledger).run(NUMBERS[:10])
+    assert again.placed == 10
+    placed = list(emulator.traffic.calls.values())
+    assert len(placed) == 10
+
+
+async def test_a_short_429_burst_pauses_and_places_everything(
+    sinch: SinchCalling, emulator: Emulator
+) -> None:
+    emulator.faults.add("POST", "/calling/v1/callouts", status=429, retry_after=0, times=12)
+    report = await Campaign(sinch, TTS, concurrency=4, backoff=0.01).run(NUMBERS[:10])
+    assert (report.placed, report.pending) == (10, 0)
+    assert len(emulator.traffic.calls) == 10
+
+
+async def test_an_unreachable_server_places_nothing_and_a_later_run_retries(
+    unused_tcp_port: int, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "l.db"
+    async with SinchCalling("key", "c2VjcmV0", base_url=f"http://127.0.0.1:{unused_tcp_port}",
+                            retry=FAST_RETRY) as down:
+        report = await Campaign(down, TTS, ledger=ledger, max_requeues=1,
+                                backoff=0.01).run(NUMBERS[:2])
+    assert (report.placed, report.failed, report.uncertain, report.pending) == (0, 0, 0, 2)
+    async with Emulator() as emu, SinchCalling(emu.application_key, emu.application_secret,
+                                               base_url=emu.url) as up:
+        again = await Campaign(up, TTS, ledger=ledger).run(NUMBERS[:2])
+    assert again.placed == 2
+
+
 async def test_a_success_that_cannot_be_decoded_is_uncertain(sinch: SinchCalling) -> None:
-    from aiohttp import web
     from aiohttp.test_utils import TestServer
 
     hits: list[str] = []
@@ -145,8 +442,8 @@ async def test_a_success_that_cannot_be_decoded_is_uncertain(sinch: SinchCalling
 
 
 async def test_a_custom_place_that_raises_is_uncertain_not_a_crash(sinch: SinchCalling) -> None:
-    async def broken(_: SinchCalling, destination: str) -> str:
-        raise KeyError(destination)
+    async def broken(_: SinchCalling, row: CampaignRow) -> str:
+        raise KeyError(row.destination)
 
     seen: list[str] = []
 
@@ -158,16 +455,138 @@ async def test_a_custom_place_that_raises_is_uncertain_not_a_crash(sinch: SinchC
     assert (report.uncertain, seen) == (2, ["uncertain", "uncertain"])
 
 
-async def test_an_unreachable_server_places_nothing_and_a_later_run_retries(
-    unused_tcp_port: int, tmp_path: Path
+# -- pacing, tracking, results ---------------------------------------------------------
+
+def _max_in_window(times: list[float], window: float = 1.0) -> int:
+    times = sorted(times)
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - window:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+async def test_pacing_of_request_starts(sinch: SinchCalling) -> None:
+    # The starts as this process makes them (the server's clock is measured in
+    # test_campaign_process.py, from another process: in-process, a starved event loop
+    # delays the server's reads and the client's sends alike, and bunches them).
+    starts: list[float] = []
+
+    async def place(client: SinchCalling, row: CampaignRow) -> str:
+        starts.append(asyncio.get_running_loop().time())
+        return await client.callouts.tts(row.destination, text="Hi", cli="+46000000000")
+
+    report = await Campaign(sinch, place, rate=25, concurrency=64).run(
+        [f"+4671{i:06d}" for i in range(60)])
+    assert report.placed == 60
+    assert _max_in_window(starts) <= 25
+    assert _max_in_window(starts[:30]) <= 25  # including the very first second
+
+
+async def test_tracking_a_mix_of_outcomes(tmp_path: Path) -> None:
+    mix = Mix({Outcome.answered(talk=0.05): 6, Outcome.busy(): 2,
+               Outcome.no_answer(ring=0.05): 2}, seed=3)
+    async with Emulator(outcomes=mix) as emu, SinchCalling(
+            emu.application_key, emu.application_secret, base_url=emu.url) as sinch:
+        campaign = Campaign(sinch, TTS, ledger=tmp_path / "l.db", track=True,
+                            track_first_poll=0.05, track_max_interval=0.1,
+                            track_concurrency=2)
+        report = await campaign.run(NUMBERS[:20])
+        assert report.placed == 20
+        assert report.totals is not None
+        assert sum(report.totals.results.values()) == 20
+        assert set(report.totals.results) <= {"ANSWERED", "BUSY", "NOANSWER"}
+        assert report.totals.results.get("ANSWERED", 0) > 0
+        assert report.answer_rate == report.totals.results["ANSWERED"] / 20
+        assert "outcomes:" in str(report)
+        answered = [o async for o in campaign.results() if o.outcome
+                    and o.outcome.result == "ANSWERED"]
+        assert answered
+        assert all(o.outcome.reason for o in answered)
+        polls = [r for r in emu.requests if r.method == "GET"]
+        assert len(polls) < 20 * 10  # spaced, not a storm
+
+
+async def test_results_in_input_order_and_exported(sinch: SinchCalling,
+                                                   tmp_path: Path) -> None:
+    campaign = Campaign(sinch, TTS, ledger=tmp_path / "l.db")
+    rows = ["bad", *NUMBERS[:3], NUMBERS[0]]
+    await campaign.run(rows)
+    results = [o async for o in campaign.results()]
+    assert [(o.row, o.status) for o in results] == [
+        ("1", "invalid"), ("2", "placed"), ("3", "placed"), ("4", "placed"), ("5", "skipped")]
+    assert await campaign.export(tmp_path / "r.jsonl") == 5
+    lines = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [x["status"] for x in lines] == [o.status for o in results]
+    assert lines[0]["error_kind"] == "invalid"
+    out = io.StringIO()
+    assert await campaign.export(out, format="csv") == 5
+    table = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["destination"] for r in table[1:4]] == NUMBERS[:3]
+    with pytest.raises(ValidationError, match="format"):
+        await campaign.export(out, format="xml")
+
+
+async def test_a_number_removed_from_the_list_is_not_dialled_by_the_rerun(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
 ) -> None:
-    journal = tmp_path / "campaign.jsonl"
-    async with SinchCalling("key", "c2VjcmV0", base_url=f"http://127.0.0.1:{unused_tcp_port}",
-                            retry=FAST_RETRY) as down:
-        report = await Campaign(down, TTS, journal=journal, max_requeues=1).run(NUMBERS[:2])
-    assert (report.placed, report.failed, report.uncertain) == (0, 2, 0)
-    assert "later run" in (report.problems[0].error or "")
-    async with Emulator() as emu, SinchCalling(emu.application_key, emu.application_secret,
-                                               base_url=emu.url) as up:
-        again = await Campaign(up, TTS, journal=journal).run(NUMBERS[:2])
-    assert again.placed == 2
+    ledger = tmp_path / "l.db"
+    emulator.faults.add("POST", "/calling/v1/callouts", status=401, times=None)
+    first = await Campaign(sinch, TTS, ledger=ledger, concurrency=1).run(
+        [{"id": "a", "number": NUMBERS[0]}, {"id": "b", "number": NUMBERS[1]}])
+    assert first.pending == 2
+    emulator.faults.clear()
+    # The customer behind row "b" opted out: the list no longer has them.
+    again = await Campaign(sinch, TTS, ledger=ledger).run([{"id": "a", "number": NUMBERS[0]}])
+    assert again.placed == 1
+    assert _callouts(emulator)[-1:] == [NUMBERS[0]]
+    assert NUMBERS[1] not in _callouts(emulator)
+
+
+async def test_ctrl_c_while_reading_the_input_dials_nothing(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    reading = asyncio.Event()
+
+    async def slow_rows():  # type: ignore[no-untyped-def]
+        yield NUMBERS[0]
+        reading.set()
+        await asyncio.Event().wait()  # an input that never ends (stdin left open)
+        yield NUMBERS[1]
+
+    task = asyncio.create_task(Campaign(sinch, TTS, ledger=tmp_path / "l.db").run(
+        slow_rows()))
+    await reading.wait()
+    task.cancel()
+    report = await task
+    assert report.stopped == "interrupted"
+    assert report.pending == 1
+    assert _callouts(emulator) == []
+
+
+async def test_outcomes_from_dice_callbacks(tmp_path: Path) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from sinch_calling.models import CallbackUrls
+    from sinch_calling.webhooks import CallbackRouter
+
+    mix = Mix({Outcome.answered(talk=0.05): 1, Outcome.busy(): 1}, seed=5)
+    async with Emulator(outcomes=mix) as emu, SinchCalling(
+            emu.application_key, emu.application_secret, base_url=emu.url) as sinch:
+        router = CallbackRouter(emu.application_key, emu.application_secret)
+        app = web.Application()
+        app.router.add_post("/sinch/callbacks", router.handle)
+        async with TestServer(app, host="127.0.0.1") as server:
+            emu.configuration.applications[emu.application_key].callbacks = CallbackUrls(
+                primary=f"http://127.0.0.1:{server.port}/sinch/callbacks")
+            campaign = Campaign(sinch, TTS, ledger=tmp_path / "l.db", events=router,
+                                track_timeout=30)
+            report = await campaign.run(NUMBERS[:6])
+    assert report.placed == 6
+    assert report.totals is not None
+    assert sum(report.totals.results.values()) == 6
+    assert set(report.totals.results) <= {"ANSWERED", "BUSY"}
+    dice = [r for r in emu.requests if r.path == "/calling/v1/callouts"]
+    assert all(r.json()["ttsCallout"]["enableDice"] is True for r in dice)
+    assert [r for r in emu.requests if r.method == "GET"] == []  # no polling

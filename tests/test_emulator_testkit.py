@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from sinch_calling import CallbackUrls, CallReason, CallResult, CallStatus, SinchCalling
 from sinch_calling.errors import BadRequestError, ServerError
-from sinch_calling.testing import Emulator, Exchange
+from sinch_calling.testing import Emulator, Exchange, Mix, Outcome
 from sinch_calling.testing.checks import is_dtmf, is_e164
 from sinch_calling.testing.journal import Recent
 
@@ -89,6 +89,80 @@ async def test_a_lone_country_code_is_not_a_number_to_look_up(sinch: SinchCallin
     assert info.normalized_number == "+46730170101"
 
 
+# -- the emulator's own options --------------------------------------------------------
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"realtime": "no"}, "realtime"), ({"realtime": 0}, "realtime"),
+    ({"realtime": None}, "realtime"),
+    ({"auth_window": NAN}, "auth_window"), ({"auth_window": INF}, "auth_window"),
+    ({"auth_window": 0}, "auth_window"), ({"auth_window": -1}, "auth_window"),
+    ({"auth_window": "300"}, "auth_window"), ({"auth_window": True}, "auth_window"),
+    ({"callback_timeout": NAN}, "callback_timeout"),
+    ({"callback_timeout": INF}, "callback_timeout"),
+    ({"callback_timeout": None}, "callback_timeout"),
+    ({"callback_timeout": 0}, "callback_timeout"),
+    ({"port": -1}, "port"), ({"port": 70000}, "port"), ({"port": "80"}, "port"),
+    ({"port": True}, "port"), ({"host": ""}, "host"), ({"host": None}, "host"),
+    ({"outcomes": 3}, "outcomes"), ({"outcomes": "maybe"}, "outcomes"),
+    ({"max_journal": 1.5}, "max_journal"), ({"max_live_calls": True}, "max_live_calls"),
+    ({"application_key": ""}, "application_key"),
+    ({"application_secret": "not base64!"}, "application_secret"),
+])
+def test_every_emulator_option_is_checked(options: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=f"^{field}: ") as info:
+        Emulator(**options)
+    assert getattr(info.value, "field", field) == field
+
+
+def test_auth_window_setter_is_checked_too() -> None:
+    emu = Emulator()
+    for bad in (NAN, INF, 0, "60"):
+        with pytest.raises(ValueError, match=r"^auth_window: "):
+            emu.auth_window = bad  # type: ignore[assignment]
+    emu.auth_window = None
+    emu.auth_window = 60
+    assert emu.auth_window == 60
+
+
+@pytest.mark.parametrize(("call", "field"), [
+    (lambda emu: emu.incoming_call("+46", "+46000000000"), "cli"),
+    (lambda emu: emu.incoming_call("+46700000001", "+46"), "to"),
+    (lambda emu: emu.incoming_call("46700000001", "+46000000000"), "cli"),
+    (lambda emu: emu.incoming_call("+46700000001", "+46000000000", custom=5), "custom"),
+    (lambda emu: emu.incoming_call("+46700000001", "+46000000000", application_key=""),
+     "application_key"),
+    (lambda emu: emu.configuration.add_number("+46"), "number"),
+    (lambda emu: emu.configuration.add_number("46700000001"), "number"),
+    (lambda emu: emu.configuration.add_number("+46700000009", capability="fax"),
+     "capability"),
+    (lambda emu: emu.configuration.add_number("+46700000009", application_key="nobody"),
+     "application_key"),
+    (lambda emu: Outcome.answered(ring=NAN), "ring"),
+    (lambda emu: Outcome.answered(talk=INF), "talk"),
+    (lambda emu: Outcome.busy(ring=-1), "ring"),
+    (lambda emu: Mix({"answered": NAN, "busy": 1}), "weights"),
+    (lambda emu: Mix({"answered": INF}), "weights"),
+    (lambda emu: emu.faults.add("GET", "*", delay=NAN), "delay"),
+    (lambda emu: emu.faults.add("GET", "*", status=429, retry_after=INF), "retry_after"),
+    (lambda emu: emu.faults.add("GET", "*", status=429, retry_after=NAN), "retry_after"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_helpers_refuse_what_the_routes_refuse(call: Any, field: str) -> None:
+    emu = Emulator()
+    with pytest.raises(ValueError, match=f"^{field}: "):
+        call(emu)
+
+
+@pytest.mark.parametrize("seconds", [NAN, INF, -1, True, "1"])
+async def test_advance_takes_finite_seconds(seconds: Any) -> None:
+    async with Emulator(realtime=False) as emu:
+        with pytest.raises(ValueError, match=r"^seconds: "):
+            await emu.advance(seconds)
+        await emu.advance(0)
+
+
 # -- bounded memory ---------------------------------------------------------------------
 
 
@@ -153,6 +227,25 @@ async def test_past_max_live_calls_the_oldest_live_call_ends(dice_backend: Any) 
         assert emu.call(ids[3]).status is CallStatus.ONGOING
 
 
+async def test_a_ringing_call_pushed_out_ends_unanswered_by_timeout() -> None:
+    async with Emulator(max_live_calls=2, realtime=False,
+                        outcomes=Outcome.answered(ring=30)) as emu, \
+            SinchCalling(emu.application_key, emu.application_secret,
+                         base_url=emu.url) as sinch:
+        ringing = await sinch.callouts.tts("+46700000001", text="Hi")
+        emu.outcomes.default = Outcome()  # the next ones answer at once
+        answered = await sinch.callouts.tts("+46700000002", text="Hi")
+        await sinch.callouts.tts("+46700000003", text="Hi")
+        await sinch.callouts.tts("+46700000004", text="Hi")
+        for call_id, result in ((ringing, CallResult.NOANSWER),
+                                (answered, CallResult.ANSWERED)):
+            call = await sinch.calls.get(call_id)
+            assert (call.status, call.result, call.reason) == (
+                CallStatus.FINAL, result, CallReason.TIMEOUT)
+        await emu.advance()
+        assert emu.call(ringing).answered_at is None
+
+
 def _hangup() -> Any:
     from sinch_calling import svaml
 
@@ -215,7 +308,7 @@ async def test_observers_see_dropped_requests_and_callbacks(
     assert callbacks[0].status == 200
 
 
-async def test_a_failing_observer_is_logged_and_skipped(
+async def test_a_failing_observer_is_logged_recorded_and_skipped(
         emulator: Emulator, sinch: SinchCalling, caplog: pytest.LogCaptureFixture) -> None:
     seen: list[Exchange] = []
 
@@ -229,6 +322,96 @@ async def test_a_failing_observer_is_logged_and_skipped(
     assert len(seen) == 1
     assert "observer" in caplog.text
     assert "observer bug" in caplog.text
+    with pytest.raises(RuntimeError, match="observer bug"):
+        await emulator.settle()
+    await emulator.settle()  # raised once
+
+
+def _raise(exc: BaseException) -> Any:
+    def observer(exchange: Exchange) -> None:
+        raise exc
+    return observer
+
+
+# Whatever an observer raises, even what is no Exception: the server never sees it.
+OBSERVER_FAILURES = [AssertionError("expected 201"), SystemExit(3), KeyboardInterrupt(),
+                     asyncio.CancelledError(), GeneratorExit(),
+                     pytest.fail.Exception("failed in an observer", pytrace=False)]
+
+
+@pytest.mark.parametrize("failure", OBSERVER_FAILURES, ids=lambda e: type(e).__name__)
+async def test_an_observer_failure_never_reaches_the_request(
+        emulator: Emulator, failure: BaseException, caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[Exchange] = []
+    emulator.observers.add(_raise(failure))
+    emulator.observers.add(seen.append)
+    async with SinchCalling(emulator.application_key, emulator.application_secret,
+                            base_url=emulator.url) as sinch:  # default retries: six
+        with caplog.at_level(logging.ERROR, "sinch_calling.testing"):
+            assert await sinch.numbers.list()
+            assert await sinch.numbers.list()
+    assert len(emulator.requests) == 2  # answered at once, never retried
+    assert [x.status for x in seen] == [200, 200]
+    assert "Task exception was never retrieved" not in caplog.text
+    with pytest.raises(type(failure)) as info:
+        await emulator.settle()
+    assert info.value is failure
+
+
+async def test_an_observer_failure_on_a_callback_leaves_the_call_going(
+        emulator: Emulator, dice_backend: Any) -> None:
+    url, received = dice_backend
+    emulator.configuration.applications[emulator.application_key].callbacks = CallbackUrls(
+        primary=url)
+    emulator.observers.add(_raise(SystemExit(1)))
+    call = emulator.incoming_call("+46700000001", "+46000000000")
+    with pytest.raises(SystemExit):
+        await emulator.settle()
+    assert [e["event"] for e in received] == ["ice", "dice"]  # the call went on to its end
+    assert emulator.events_named("ice", call.call_id)
+    await emulator.settle()
+
+
+async def test_observer_failures_kept_are_bounded(emulator: Emulator,
+                                                  sinch: SinchCalling) -> None:
+    from sinch_calling.testing.clock import MAX_ERRORS
+
+    emulator.observers.add(_raise(AssertionError("every time")))
+    for _ in range(MAX_ERRORS + 5):
+        emulator.observers.notify(Exchange(kind="request", method="GET", target="/",
+                                           status=200, elapsed=0.0))
+    assert len(emulator.clock.errors) == MAX_ERRORS
+    with pytest.raises(AssertionError):
+        await emulator.settle()
+
+
+class _AsyncCallable:
+    async def __call__(self, exchange: Exchange) -> None:
+        pass
+
+
+async def _async_observer(exchange: Exchange) -> None:
+    pass
+
+
+@pytest.mark.parametrize("observer", [_async_observer, _AsyncCallable(),
+                                      __import__("functools").partial(_async_observer)],
+                         ids=["async-def", "async-call", "partial"])
+def test_an_async_observer_is_refused(observer: Any) -> None:
+    emu = Emulator()
+    with pytest.raises(TypeError, match=r"async function.*nothing would await it"):
+        emu.observers.add(observer)
+    assert len(emu.observers) == 0
+    with pytest.raises(TypeError, match="function taking an Exchange"):
+        emu.observers.add("print")  # type: ignore[arg-type]
+
+
+async def test_an_observer_returning_a_coroutine_is_a_recorded_error(
+        emulator: Emulator, sinch: SinchCalling) -> None:
+    emulator.observers.add(lambda exchange: _async_observer(exchange))  # type: ignore[arg-type,return-value]
+    assert await sinch.numbers.list()
+    with pytest.raises(TypeError, match="returned an awaitable"):
+        await emulator.settle()  # and no "coroutine was never awaited" warning (an error)
 
 
 async def test_a_client_hanging_up_mid_download_is_not_a_route_failure(

@@ -216,3 +216,91 @@ def test_options_merge_closest_marker_last_and_refuse_mistakes() -> None:
         emulator_options([("realtime", False)], [])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="unknown sinch_emulator option 'port_'"):
         emulator_options({"port_": 1}, [])
+
+
+def test_an_observer_failure_fails_the_test_that_exposed_it(pytester: pytest.Pytester) -> None:
+    _ini(pytester, "auto")
+    pytester.makepyfile("""
+        import pytest
+
+        async def test_assert_in_observer(sinch_client, sinch_emulator):
+            def check(exchange):
+                assert exchange.status == 201, "expected 201"
+            sinch_emulator.observers.add(check)
+            await sinch_client.numbers.list()
+
+        async def test_fail_in_observer(sinch_client, sinch_emulator):
+            sinch_emulator.observers.add(lambda x: pytest.fail("no requests wanted"))
+            await sinch_client.numbers.list()
+            assert len(sinch_emulator.requests) == 1   # answered once, never retried
+
+        async def test_exit_in_observer(sinch_client, sinch_emulator):
+            def leave(exchange):
+                raise SystemExit(3)
+            sinch_emulator.observers.add(leave)
+            assert await sinch_client.numbers.list()
+    """)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3, errors=3)
+    out = result.stdout.str()
+    assert "expected 201" in out
+    assert "no requests wanted" in out
+    assert "SystemExit" in out
+    assert "never retrieved" not in out
+    assert "CancelledError" not in out
+
+
+LOOP_SCOPED = """
+    import pytest
+
+    @pytest.mark.asyncio(loop_scope="module")
+    async def test_module_loop(sinch_client, sinch_emulator):
+        assert [n.number for n in await sinch_client.numbers.list()]
+"""
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_a_test_in_another_loop_than_the_fixtures_is_told_what_to_set(
+        pytester: pytest.Pytester, mode: str) -> None:
+    _ini(pytester, mode)
+    pytester.makepyfile(LOOP_SCOPED)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "*test_module_loop runs in pytest-asyncio's 'module' event loop*"
+        "loop_scope=\"module\"*'function' loop*"
+        "Set asyncio_default_fixture_loop_scope = module*"])
+    assert "Timeout context manager" not in result.stdout.str()
+
+
+def test_with_the_fixture_loop_scope_set_to_match_it_passes(
+        pytester: pytest.Pytester) -> None:
+    pytester.makeini(f"""
+        [pytest]
+        asyncio_mode = strict
+        asyncio_default_fixture_loop_scope = module
+        filterwarnings =
+            error
+            {REWRITE_WARNING}
+    """)
+    pytester.makepyfile(LOOP_SCOPED + """
+    @pytest.mark.asyncio
+    async def test_function_loop_now_mismatched(sinch_emulator):
+        pass
+    """)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*'function' event loop (asyncio_default_test_loop_scope"
+                                 " = function)*Set asyncio_default_fixture_loop_scope = "
+                                 "function*"])
+
+
+def test_the_default_test_loop_scope_counts_too(pytester: pytest.Pytester) -> None:
+    _ini(pytester, "auto", "asyncio_default_test_loop_scope = module")
+    pytester.makepyfile("""
+        async def test_in_module_loop(sinch_emulator):
+            pass
+    """)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*asyncio_default_test_loop_scope = module*"])

@@ -25,6 +25,12 @@ How a block runs (the convention; README's "Development" section says the same):
   written to a fresh project (pytest-asyncio in strict mode, the sinch_calling plugin
   installed) and must pass there.
 
+Every python fence is a block: at any indentation (inside a list item), in any case,
+with attributes after the language (```python, ```Python, ```py, ```python3,
+```python title="x", ```{.python}, ~~~python). One it cannot run as written (never
+closed, inside a blockquote) is an error naming its line, never skipped; a looser scan
+cross-checks that none was missed.
+
 A failure names the README line of the block (``README.md:123``), the section it sits
 in, and the error with its traceback mapped to README lines.
 """
@@ -60,7 +66,14 @@ KEYS = ("setup", "check")
 STAGE_LIMIT = 120  # seconds: a safety net against a block that never returns, not a timing
 MODES = ("run", "pytest")
 
-_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>```+|~~~+)\s*(?P<info>[^`\s]*)")
+# A fence opens at any indentation (a block inside a list item is indented), with an
+# info string whose first word is the language, in any case, perhaps with attributes:
+# ```python, ```Python, ```python title="x", ```{.python}. A backtick fence's info
+# string holds no backtick (CommonMark), so ```x``` on one line is inline code.
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<quote>(?:>[ \t]?)*)(?P<fence>`{3,}|~{3,})"
+                    r"(?P<info>[^\n]*)$")
+_LANGUAGE = re.compile(r"[{.\s]*(?P<name>[\w+-]*)")
+PYTHON = frozenset({"python", "py", "python3", "py3"})
 _COMMENT = re.compile(r"<!--\s*" + DIRECTIVE + r"(?P<body>.*?)-->", re.DOTALL)
 
 
@@ -135,8 +148,34 @@ def _directive(comment: str, first_line: int) -> dict[str, Any]:
     return parsed
 
 
+def _language(info: str) -> str:
+    """``python title="x"`` -> ``python``; ``{.Python}`` -> ``python``."""
+    match = _LANGUAGE.match(info)
+    return match["name"].lower() if match else ""
+
+
+def _closes(line: str, fence: str) -> bool:
+    """Does ``line`` close a block opened by ``fence`` (the same character, at least as
+    many, nothing after but spaces; any indentation)?"""
+    stripped = line.strip()
+    return (len(stripped) >= len(fence) and set(stripped) == {fence[0]})
+
+
+def _unindent(lines: list[str], indent: str) -> str:
+    """The block's lines without the fence's own indentation (as CommonMark reads a
+    fenced block inside a list item), then dedented."""
+    width = len(indent)
+    trimmed = [line[min(width, len(line) - len(line.lstrip(" \t"))):] for line in lines]
+    return "\n".join(textwrap.dedent("\n".join(trimmed)).splitlines())
+
+
 def extract(text: str) -> list[Block]:
-    """Every python block of a Markdown ``text``, in order, with its directive."""
+    """Every python block of a Markdown ``text``, in order, with its directive.
+
+    Raises :class:`DirectiveError` naming the README line for a directive it does not
+    understand and for a python block it cannot run as written (unclosed, or inside a
+    blockquote): a python block is never skipped silently.
+    """
     blocks: list[Block] = []
     lines = text.splitlines()
     section = "(top)"
@@ -145,6 +184,8 @@ def extract(text: str) -> list[Block]:
     while index < len(lines):
         line = lines[index]
         fence = _FENCE.match(line)
+        if fence is not None and fence["fence"][0] == "`" and "`" in fence["info"]:
+            fence = None  # ```inline``` code, not a fence
         if fence is None:
             if line.startswith("#"):
                 section = line.lstrip("#").strip()
@@ -163,12 +204,19 @@ def extract(text: str) -> list[Block]:
                 index = end
             index += 1
             continue
-        marker, info = fence["fence"], fence["info"].lower()
+        marker, info = fence["fence"], fence["info"].strip()
+        language = _language(info)
         end = index + 1
-        while end < len(lines) and not lines[end].lstrip().startswith(marker):
+        while end < len(lines) and not _closes(lines[end], marker):
             end += 1
-        if info in ("python", "py", "python3"):
-            body = "\n".join(textwrap.dedent("\n".join(lines[index + 1:end])).splitlines())
+        if language in PYTHON:
+            where = f"README.md:{index + 1}"
+            if fence["quote"]:
+                raise DirectiveError(f"{where}: a ```{info} block inside a blockquote is not "
+                                     "run by the suite; take it out of the quote")
+            if end == len(lines):
+                raise DirectiveError(f"{where}: a ```{info} block is never closed")
+            body = _unindent(lines[index + 1:end], fence["indent"])
             directive: dict[str, Any] = {}
             if pending is not None:
                 gap = lines[pending[1] + 1:index]
@@ -281,11 +329,65 @@ def test_readme_test_file_passes(block: Block, pytester: pytest.Pytester) -> Non
 # -- the extractor itself -------------------------------------------------------------
 
 
+# Deliberately looser than the extractor: any line that looks like it opens a python
+# fence, at any indentation, in any case, with anything after the language.
+_LOOSE_PYTHON_FENCE = re.compile(
+    r"^[ \t>]*(?:`{3,}|~{3,})[ \t{.]*(?:python3?|py3?)(?![\w+-])", re.IGNORECASE | re.MULTILINE)
+
+
+def _uncollected(text: str, blocks: list[Block]) -> list[str]:
+    """A message per python-looking fence of ``text`` that no block of ``blocks`` opens."""
+    collected = {b.code.line - 1 for b in blocks}
+    fences = [text.count("\n", 0, m.start()) + 1 for m in _LOOSE_PYTHON_FENCE.finditer(text)]
+    return [f"README.md:{line}: a python fence the extractor did not collect: "
+            f"{text.splitlines()[line - 1].strip()!r}" for line in fences
+            if line not in collected]
+
+
 def test_every_python_block_is_collected() -> None:
     text = README.read_text()
-    fences = list(re.finditer(r"^ {0,3}```(python|py|python3)\s*$", text, re.MULTILINE))
-    assert len(BLOCKS) == len(fences) > 0
-    assert {b.mode for b in BLOCKS} <= set(MODES)
+    missing = _uncollected(text, BLOCKS)
+    assert not missing, "\n".join(missing)
+    assert BLOCKS, "README.md: no ```python block found at all"
+    odd = [f"{b.where}: unknown mode {b.mode!r}" for b in BLOCKS if b.mode not in MODES]
+    assert not odd, "\n".join(odd)
+
+
+@pytest.mark.parametrize(("fence", "indent"), [
+    ("```python", ""), ("```Python", ""), ("```PY", ""), ("```python3", ""),
+    ('```python title="example.py"', ""), ("```python {.numberLines}", ""),
+    ("```{.python}", ""), ("~~~python", ""), ("````python", ""),
+    ("```python", "   "), ("```python", "    "), ("```python", "  "), ("```python", "\t"),
+])
+def test_every_kind_of_python_fence_is_found(fence: str, indent: str) -> None:
+    close = fence[0] * (len(fence) - len(fence.lstrip(fence[0])))
+    text = (f"# T\n- a list item:\n\n{indent}{fence}\n{indent}x = 1\n{indent}if x:\n"
+            f"{indent}    y = 2\n{indent}{close}\n")
+    blocks = extract(text)
+    assert [(b.code.line, b.code.text) for b in blocks] == [(5, "x = 1\nif x:\n    y = 2")]
+    assert _uncollected(text, blocks) == []
+
+
+def test_a_fence_the_extractor_misses_is_named_by_its_line() -> None:
+    text = "# T\n\n```python\nx = 1\n```\n"
+    assert _uncollected(text, []) == [
+        "README.md:3: a python fence the extractor did not collect: '```python'"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("> ```python\n> x = 1\n> ```\n", r"README.md:1: .*blockquote"),
+    ("text\n```python\nx = 1\n", r"README.md:2: .*never closed"),
+])
+def test_a_python_block_that_cannot_run_is_named_not_skipped(text: str, message: str) -> None:
+    with pytest.raises(DirectiveError, match=message):
+        extract(text)
+
+
+def test_non_python_fences_and_inline_code_are_not_blocks() -> None:
+    text = ("```sh\npython x.py\n```\n```pycon\n>>> 1\n```\n```python-repl\n>>> 1\n```\n"
+            "Run ```python -m x``` there.\n~~~\n```python\n~~~\n")
+    assert extract(text) == []
+    assert _uncollected(text.replace("~~~\n```python\n~~~\n", ""), []) == []
 
 
 def test_directives_are_parsed_with_their_lines() -> None:

@@ -19,12 +19,15 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import math
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["Clock", "Timer"]
+from ..errors import ValidationError
+
+__all__ = ["MAX_ERRORS", "Clock", "Timer"]
 
 _log = logging.getLogger("sinch_calling.testing")
 
@@ -61,6 +64,9 @@ class Timer:
 
 
 _COMPACT_AFTER = 64  # dead heap entries tolerated before the heap is rebuilt
+MAX_ERRORS = 100
+"""Errors a clock keeps until they are raised (the first ones; later ones are only
+logged), so a step failing on every call cannot grow memory without bound."""
 
 
 class Clock:
@@ -144,8 +150,11 @@ class Clock:
 
     async def advance(self, seconds: float | None = None) -> None:
         """Move time forward by ``seconds`` (``None``: until nothing is scheduled)."""
-        if seconds is not None and seconds < 0:
-            raise ValueError("seconds must not be negative")
+        if seconds is not None and (isinstance(seconds, bool)
+                                    or not isinstance(seconds, int | float)
+                                    or not math.isfinite(seconds) or seconds < 0):
+            raise ValidationError("seconds", "must be finite seconds, zero or more, or None "
+                                             f"(until nothing is scheduled); got {seconds!r}")
         await self.settle()
         start = self.monotonic()
         target = None if seconds is None else start + seconds
@@ -184,7 +193,13 @@ class Clock:
 
     def _record(self, exc: BaseException) -> None:
         _log.error("emulator background step failed", exc_info=exc)
-        self.errors.append(exc)
+        self.add_error(exc)
+
+    def add_error(self, exc: BaseException) -> None:
+        """Keep ``exc`` (already logged by whoever caught it) for the next :meth:`settle`
+        to raise; beyond :data:`MAX_ERRORS` unraised ones it is dropped."""
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(exc)
 
     def future(self) -> asyncio.Future[None]:
         """A future for a tracked task to :meth:`park` on until someone :meth:`wake` s it."""

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from ..errors import ValidationError
 from ..models import Destination
+from . import options
 from .app import Gateway, build_app
 from .callbacks import CallbackSender
 from .clock import Clock
@@ -21,7 +22,7 @@ from .faults import Faults
 from .journal import Journal, RecordedRequest, SentEvent, matching_requests
 from .lifecycle import CallLifecycle, CallProgress
 from .observe import Observers
-from .outcomes import Outcome, Outcomes, OutcomeSource
+from .outcomes import Mix, Outcome, Outcomes, OutcomeSource
 from .routes.configuration import ConfigurationRoutes
 from .routes.recordings import RecordingRoutes
 from .routes.traffic import TrafficRoutes
@@ -77,7 +78,13 @@ class Emulator:
     that many finished calls (older ones are forgotten: their ``GET`` answers 404);
     ``max_live_calls`` (default 10,000) bounds the calls ONGOING at once: a new call
     beyond it first ends the oldest ongoing one (reason ``TIMEOUT``, as if it reached
-    its ``maxDuration``; its DiCE is sent as usual). ``None`` lifts either bound.
+    its ``maxDuration``: result ``ANSWERED``, or ``NOANSWER`` if it was still ringing;
+    its DiCE is sent as usual). ``None`` lifts either bound.
+
+    Every option is checked (a :class:`~sinch_calling.errors.ValidationError`, a
+    ``ValueError``, naming it): ``realtime`` is a ``bool``; ``auth_window`` and
+    ``callback_timeout`` are finite seconds above zero (``auth_window`` may be
+    ``None``); ``port`` is 0 to 65535; the bounds are positive integers or ``None``.
     """
 
     def __init__(
@@ -94,10 +101,16 @@ class Emulator:
         max_journal: int | None = DEFAULT_MAX_JOURNAL,
         max_live_calls: int | None = DEFAULT_MAX_LIVE_CALLS,
     ) -> None:
-        if auth_window is not None and auth_window <= 0:
-            raise ValidationError("auth_window", "must be positive seconds, or None")
-        if callback_timeout <= 0:
-            raise ValidationError("callback_timeout", "must be positive seconds")
+        auth_window = options.seconds("auth_window", auth_window, none=True)
+        callback_timeout = options.seconds("callback_timeout", callback_timeout)
+        realtime = options.flag("realtime", realtime)
+        host = options.text("host", host)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValidationError("port", f"must be a TCP port, 0 to 65535 (0: any free "
+                                          f"port); got {port!r}")
+        if not isinstance(outcomes, Outcomes | Outcome | Mix | str | None):
+            raise ValidationError("outcomes", "must be an Outcomes, an Outcome, a Mix or an "
+                                              f"outcome's name; got {outcomes!r}")
         self.max_journal = _bound("max_journal", max_journal)
         self.max_live_calls = _bound("max_live_calls", max_live_calls)
         self.application_key = application_key
@@ -117,7 +130,7 @@ class Emulator:
             requests=Journal(maxlen=max_journal),
             events=Journal(maxlen=max_journal),
         )
-        self.observers = Observers()
+        self.observers = Observers(on_error=self.clock.add_error)
         self.callbacks = CallbackSender(self.state.events, timeout=callback_timeout,
                                         observers=self.observers)
         self.lifecycle = CallLifecycle(
@@ -177,9 +190,8 @@ class Emulator:
 
     @auth_window.setter
     def auth_window(self, seconds: float | None) -> None:
-        if seconds is not None and seconds <= 0:
-            raise ValidationError("auth_window", "must be positive seconds, or None")
-        self.state.configuration.auth_window = seconds
+        self.state.configuration.auth_window = options.seconds("auth_window", seconds,
+                                                               none=True)
 
     # -- serving ------------------------------------------------------------------------
 
@@ -233,7 +245,8 @@ class Emulator:
 
     async def settle(self) -> None:
         """Wait until every callback due now is delivered and its SVAML applied, without
-        letting emulated time pass (re-raises an error a background step hit)."""
+        letting emulated time pass (re-raises an error a background step hit, or an
+        observer raised: see :mod:`~sinch_calling.testing.observe`)."""
         await self.clock.settle()
 
     async def advance(self, seconds: float | None = None) -> None:
@@ -258,10 +271,19 @@ class Emulator:
     def incoming_call(self, cli: str, to: str, *, application_key: str | None = None,
                       custom: str | None = None) -> EmulatedCall:
         """Simulate a PSTN call from ``cli`` to ``to``: ICE goes to the application's
-        callback URL and its SVAML drives the call (needs a running loop)."""
-        key = application_key or self.application_key
+        callback URL and its SVAML drives the call (needs a running loop).
+
+        ``cli`` and ``to`` are E.164 numbers (as the emulator's routes require: ``+46``
+        alone is not one); raises :class:`~sinch_calling.errors.ValidationError` naming
+        ``cli``, ``to``, ``custom`` or ``application_key`` otherwise."""
+        options.number("cli", cli)
+        options.number("to", to)
+        if custom is not None and not isinstance(custom, str):
+            raise ValidationError("custom", f"must be a string, or None; got {custom!r}")
+        key = self.application_key if application_key is None else application_key
         if key not in self.configuration.applications:
-            raise ValidationError("application_key", "must be a registered application")
+            raise ValidationError("application_key", "must be a registered application; "
+                                                     f"got {key!r}")
         call = EmulatedCall(call_id=uuid.uuid4().hex, application_key=key, method="incoming",
                             to=Destination.number(to), cli=cli, custom=custom,
                             clock=self.clock.utcnow)

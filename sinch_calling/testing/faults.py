@@ -42,6 +42,7 @@ from typing import Literal
 import attrs
 
 from ..errors import ValidationError
+from . import options
 from .journal import path_matches
 
 __all__ = ["BodyKind", "DisconnectWhen", "Fault", "Faults"]
@@ -117,10 +118,9 @@ class Faults:
             raise ValidationError("status", "cannot be combined with disconnect or cut_after")
         if body not in ("json", "html", "empty"):
             raise ValidationError("body", "must be 'json', 'html' or 'empty'")
-        if delay < 0:
-            raise ValidationError("delay", "must not be negative")
-        if not isinstance(retry_after, str | None) and retry_after < 0:
-            raise ValidationError("retry_after", "must not be negative seconds")
+        delay = options.seconds("delay", delay, zero=True)
+        if not isinstance(retry_after, str):
+            retry_after = options.seconds("retry_after", retry_after, none=True, zero=True)
         if cut_after is not None and cut_after < 0:
             raise ValidationError("cut_after", "must not be negative")
         if times is not None and times < 1:

@@ -184,11 +184,13 @@ class CallLifecycle:
         (``request[method]``), read now and not kept.
 
         When ``traffic.max_live`` calls are already ONGOING, the oldest of them ends first
-        (result as it stands, reason :data:`EVICTED_REASON`, its DiCE sent as usual).
+        as if it reached its ``maxDuration``: reason :data:`EVICTED_REASON` (``TIMEOUT``),
+        result ``ANSWERED`` if it was answered, else ``NOANSWER`` (as Sinch reports an
+        unanswered call ended by timeout); its DiCE is sent as usual.
         """
         while (oldest := self._traffic.over_live_bound()) is not None:
-            self._end(oldest, CallResult.ANSWERED if oldest.answered_at else CallResult.NA,
-                      EVICTED_REASON)
+            self._end(oldest, CallResult.ANSWERED if oldest.answered_at
+                      else CallResult.NOANSWER, EVICTED_REASON)
         self._traffic.add(call)
         outcome = self._outcomes.choose(call.to.endpoint)
         body = _lower_keys(callout or {})

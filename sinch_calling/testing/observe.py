@@ -6,13 +6,26 @@
 Every request the emulator answers (or drops) and every callback attempt it makes is
 reported to each observer as one :class:`Exchange`, after the fact. This is the hook
 the ``sinch-calling emulator`` command's per-request log line is built on; a test may
-use it to watch traffic without reading the journals. Observers run synchronously on
-the event loop: keep them quick. One that raises is logged (logger
-``sinch_calling.testing``) and the emulator goes on.
+use it to watch traffic without reading the journals.
+
+Observers are plain functions, called synchronously on the event loop: keep them quick.
+``async def`` observers are refused (``TypeError`` from :meth:`Observers.add`): nothing
+would await them; to do asynchronous work, hand the exchange over
+(``queue.put_nowait(x)``) and await it in the test.
+
+Whatever an observer raises (an ``assert``, ``pytest.fail()``, even ``SystemExit``) never
+reaches the server: the request is answered (the callback sent) as if nothing happened,
+the exception is logged (logger ``sinch_calling.testing``) and recorded, and the next
+observers still run. The emulator records it with its background errors:
+``emu.settle()`` / ``emu.advance()`` raise the first one, and so does the pytest plugin's
+``sinch_emulator`` fixture after the test, so an observer's failed ``assert`` fails the
+test that exposed it. (An observer is called synchronously, so nothing it raises can be
+the cancellation of the server itself.)
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Iterator
 from typing import Literal
@@ -53,15 +66,37 @@ class Exchange:
 Observer = Callable[[Exchange], None]
 
 
-class Observers:
-    """The emulator's observers, called in the order they were added."""
+def _is_async(observer: object) -> bool:
+    """Is ``observer`` an ``async def`` function (or a callable whose ``__call__`` is)?"""
+    return (inspect.iscoroutinefunction(observer)
+            or inspect.iscoroutinefunction(getattr(observer, "__call__", None)))  # noqa: B004
 
-    def __init__(self) -> None:
+
+class Observers:
+    """The emulator's observers, called in the order they were added.
+
+    ``on_error``: what to do with an exception an observer raised (the emulator records
+    it with its background errors); without one it is only logged.
+    """
+
+    def __init__(self, on_error: Callable[[BaseException], None] | None = None) -> None:
         self._observers: list[Observer] = []
+        self._on_error = on_error
 
     def add(self, observer: Observer) -> Observer:
         """Call ``observer`` with every :class:`Exchange` from now on; returns it (so
-        ``add`` works as a decorator)."""
+        ``add`` works as a decorator).
+
+        Raises ``TypeError`` for anything not callable and for an ``async def``
+        function (it would never be awaited)."""
+        if not callable(observer):
+            raise TypeError(f"an observer must be a function taking an Exchange; got "
+                            f"{type(observer).__name__}")
+        if _is_async(observer):
+            raise TypeError(f"observer {observer!r} is an async function: observers are "
+                            "called synchronously and nothing would await it; pass a plain "
+                            "function (hand the Exchange to a queue with put_nowait to do "
+                            "async work)")
         self._observers.append(observer)
         return observer
 
@@ -79,9 +114,19 @@ class Observers:
         return iter(list(self._observers))
 
     def notify(self, exchange: Exchange) -> None:
-        """Report ``exchange`` to every observer; one that raises is logged and skipped."""
+        """Report ``exchange`` to every observer. Never raises: whatever an observer
+        raises (any ``BaseException``), and an awaitable one returns, is logged, handed
+        to ``on_error`` and the next observer runs."""
         for observer in list(self._observers):
             try:
-                observer(exchange)
-            except Exception:
-                _log.exception("emulator observer %r failed", observer)
+                result = observer(exchange)
+                if inspect.isawaitable(result):
+                    if inspect.iscoroutine(result):
+                        result.close()  # never awaited: close it rather than warn later
+                    raise TypeError(f"observer {observer!r} returned an awaitable, which "
+                                    "nothing awaits: observers must be plain functions")
+            except BaseException as exc:  # an observer's failure is its test's, not ours
+                _log.error("emulator observer %r failed on %s %s %s", observer,
+                           exchange.kind, exchange.method, exchange.target, exc_info=exc)
+                if self._on_error is not None:
+                    self._on_error(exc)

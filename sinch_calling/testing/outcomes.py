@@ -11,6 +11,7 @@ The default outcome answers at once and keeps the call up until it is hung up.
 from __future__ import annotations
 
 import fnmatch
+import math
 import random
 from collections.abc import Iterable, Mapping
 from typing import TypeAlias
@@ -19,6 +20,7 @@ import attrs
 
 from ..errors import ValidationError
 from ..models import CallReason, CallResult
+from . import options
 
 __all__ = ["Mix", "Outcome", "OutcomeSource", "Outcomes"]
 
@@ -58,10 +60,11 @@ class Outcome:
     amd: str = "human"
 
     def __attrs_post_init__(self) -> None:
-        if self.ring < 0:
-            raise ValidationError("ring", "must not be negative")
-        if self.talk is not None and self.talk < 0:
-            raise ValidationError("talk", "must not be negative")
+        options.seconds("ring", self.ring, zero=True)
+        options.seconds("talk", self.talk, none=True, zero=True)
+        if not isinstance(self.result, CallResult) or self.result is CallResult.NA:
+            raise ValidationError("result", "must be a CallResult other than N/A; got "
+                                            f"{self.result!r}")
 
     @classmethod
     def answered(cls, *, ring: float = 0.0, talk: float | None = None,
@@ -115,6 +118,14 @@ def _outcome(value: Outcome | str) -> Outcome:
                                           "'answered', 'busy', 'noanswer', 'failed'") from None
 
 
+def _weight(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value) or value < 0:
+        raise ValidationError("weights", f"each weight must be a finite number, zero or "
+                                         f"more; got {value!r}")
+    return float(value)
+
+
 class Mix:
     """A seeded random mix of outcomes, by weight.
 
@@ -126,8 +137,8 @@ class Mix:
 
     def __init__(self, weights: Mapping[Outcome, float] | Mapping[str, float]
                  | Mapping[Outcome | str, float], *, seed: int | str = 0) -> None:
-        pairs = [(_outcome(k), float(w)) for k, w in weights.items()]
-        if not pairs or any(w < 0 for _, w in pairs) or sum(w for _, w in pairs) <= 0:
+        pairs = [(_outcome(k), _weight(w)) for k, w in weights.items()]
+        if not pairs or sum(w for _, w in pairs) <= 0:
             raise ValidationError("weights", "need at least one positive weight, none negative")
         self._outcomes = tuple(o for o, _ in pairs)
         total = sum(w for _, w in pairs)

@@ -7,7 +7,6 @@ application's are answered 400 40003 Invalid Application Key, as an unknown key.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -18,21 +17,12 @@ from ..checks import is_e164
 from ..keys import APPLICATION_KEY
 from ..responses import SinchHTTPError, bad_request
 from ..state import ConfigurationState
+from .body import json_object
 
 __all__ = ["ConfigurationRoutes", "normalize_number"]
 
 _COUNTRY_PREFIXES = {"1": "US", "33": "FR", "44": "GB", "46": "SE", "49": "DE", "55": "BR",
                      "61": "AU", "65": "SG"}
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.read())
-    except ValueError:
-        raise bad_request("Invalid request body: not JSON", 40003) from None
-    if not isinstance(data, dict):
-        raise bad_request("Invalid request body: expected an object", 40003)
-    return data
 
 
 def _application_key(configuration: ConfigurationState, request: web.Request,
@@ -124,7 +114,7 @@ class ConfigurationRoutes:
 
     async def assign_numbers(self, request: web.Request) -> web.Response:
         """``POST /v1/configuration/numbers``."""
-        data = await _json_body(request)
+        data = await json_object(request)
         numbers = data.get("numbers")
         if not isinstance(numbers, list) or not numbers:
             raise bad_request("Missing parameter: numbers", 40002)
@@ -143,7 +133,7 @@ class ConfigurationRoutes:
 
     async def unassign_number(self, request: web.Request) -> web.Response:
         """``DELETE /v1/configuration/numbers``."""
-        data = await _json_body(request)
+        data = await json_object(request)
         number = data.get("number")
         if not isinstance(number, str) or not number:
             raise bad_request("Missing parameter: number", 40002)
@@ -164,7 +154,7 @@ class ConfigurationRoutes:
     async def update_callbacks(self, request: web.Request) -> web.Response:
         """``POST /v1/configuration/callbacks/applications/{applicationkey}``."""
         key = _own_application(request)
-        data = await _json_body(request)
+        data = await json_object(request)
         url = data.get("url")
         if not isinstance(url, dict):
             raise bad_request("Missing parameter: url", 40002)

@@ -11,7 +11,6 @@ participants.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from ..keys import APPLICATION_KEY
 from ..lifecycle import CallLifecycle
 from ..responses import bad_request, not_found
 from ..state import EmulatedCall, ParticipantState, TrafficState
+from .body import json_object, strict_json
 
 __all__ = ["TrafficRoutes", "call_information"]
 
@@ -43,16 +43,6 @@ _CURRENCY = "USD"
 MISSING = 40002
 ILLEGAL = 40001
 INVALID = 40003
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.read())
-    except ValueError:
-        raise bad_request("Invalid request: body is not JSON", INVALID) from None
-    if not isinstance(data, dict):
-        raise bad_request("Invalid request: expected a JSON object", INVALID)
-    return data
 
 
 # -- callouts ----------------------------------------------------------------------
@@ -130,8 +120,8 @@ def _inline_svaml(key: str, value: str) -> dict[str, Any] | None:
     """A custom callout's event field: a URL (``None``) or SVAML as JSON text."""
     if value.lstrip().startswith("{"):
         try:
-            document = json.loads(value)
-        except ValueError:
+            document = strict_json(value)
+        except (ValueError, RecursionError):
             raise bad_request(f"Illegal parameter: {key} is not valid SVAML", ILLEGAL) from None
         return _svaml(document, key)
     if not re.match(r"https?://[^/\s]+", value):
@@ -223,6 +213,29 @@ def call_information(call: EmulatedCall, at: datetime) -> dict[str, Any]:
     return {k: v for k, v in info.items() if v is not None}
 
 
+def _prompt(instruction: dict[str, Any], where: str) -> None:
+    """A ``say`` needs text to say, a ``playFiles`` files to play: absent, ``null`` or
+    empty is 40002 (missing parameter); blank text, a blank id or a value of the wrong
+    type is 40001 (illegal parameter). Checked on the JSON itself, before any
+    conversion could turn ``5`` into ``"5"``."""
+    name = str(instruction.get("name", "")).lower()
+    if name == "say":
+        text = instruction.get("text")
+        if text is None or text == "":
+            raise bad_request(f"Missing parameter: {where}.text (the text to say)", MISSING)
+        if not isinstance(text, str) or not text.strip():
+            raise bad_request(f"Illegal parameter: {where}.text must be text to say; got "
+                              f"{text!r}", ILLEGAL)
+    elif name == "playfiles":
+        ids = instruction.get("ids")
+        if ids is None or ids == []:
+            raise bad_request(f"Missing parameter: {where}.ids (the files to play)", MISSING)
+        if not isinstance(ids, list) or not all(isinstance(i, str) and i.strip()
+                                                for i in ids):
+            raise bad_request(f"Illegal parameter: {where}.ids must be a list of file ids; "
+                              f"got {ids!r}", ILLEGAL)
+
+
 def _svaml(document: object, where: str) -> dict[str, Any]:
     """Check a SVAML document as Sinch would: an object with an action or instructions,
     made of elements Sinch knows, well formed."""
@@ -231,6 +244,10 @@ def _svaml(document: object, where: str) -> dict[str, Any]:
             or isinstance(document.get("instructions"), list)):
         raise bad_request(f"Invalid request: {where} must be SVAML with an action or "
                           "instructions", INVALID)
+    instructions = document.get("instructions")
+    for index, instruction in enumerate(instructions if isinstance(instructions, list) else ()):
+        if isinstance(instruction, dict):
+            _prompt(instruction, f"{where}.instructions[{index}]")
     try:
         parsed = converter.structure(document, Svaml)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
@@ -278,7 +295,7 @@ class TrafficRoutes:
 
     async def callout(self, request: web.Request) -> web.Response:
         """``POST /callouts``: place a tts, conference or custom call; ``{"callId": ...}``."""
-        data = await _json_object(request)
+        data = await json_object(request)
         method = data.get("method")
         if method is None:
             raise bad_request("Missing parameter: method", MISSING)
@@ -319,7 +336,7 @@ class TrafficRoutes:
         """``PATCH /calls/id/{callId}``: SVAML for a live call (a finished call is gone:
         404)."""
         call = self._call(request)
-        document = _svaml(await _json_object(request), "body")
+        document = _svaml(await json_object(request), "body")
         if call.status is CallStatus.FINAL:
             raise not_found("Call not found: the call has ended")
         self._lifecycle.apply(call, document)
@@ -330,13 +347,16 @@ class TrafficRoutes:
         ``caller``, the ``callee`` or ``both`` (400 40001 for another leg or element,
         40002 with no instruction; 404 40400 for an unknown or ended call). Sinch ignores
         the leg for conference participants and calls placed by the Callout API; so does
-        the emulator."""
+        the emulator. A ``say`` without text or a ``playFiles`` without ids is 40002,
+        with blank or mistyped ones 40001 (as on every SVAML route); a call not answered
+        yet (a callout still ringing) is 400 40003 and nobody is recorded as having heard
+        anything: Sinch plays to connected calls only."""
         raw_leg = request.match_info["leg"]
         if raw_leg not in {leg.value for leg in CallLeg}:
             raise bad_request(f"Illegal parameter: callLeg {raw_leg!r} (caller, callee or "
                               "both)", ILLEGAL)
         call = self._call(request)
-        document = _svaml(await _json_object(request), "body")
+        document = _svaml(await json_object(request), "body")
         instructions = document.get("instructions")
         names = [str(i.get("name", "")) for i in instructions or () if isinstance(i, dict)]
         if not names:
@@ -350,6 +370,9 @@ class TrafficRoutes:
                               "leg (hangup or continue)", ILLEGAL)
         if call.status is CallStatus.FINAL:
             raise not_found("Call not found: the call has ended")
+        if call.answered_at is None:  # Sinch manages "ongoing, connected calls" this way
+            raise bad_request("Invalid request: the call is not connected yet (still "
+                              "ringing); a prompt plays only on an answered call", INVALID)
         self._lifecycle.play_to_leg(call, raw_leg, document)
         return web.Response(status=204)
 
@@ -382,7 +405,7 @@ class TrafficRoutes:
         """``PATCH /conferences/id/{conferenceId}/{callId}``: mute, unmute, onhold, resume."""
         room = self._conference_of(request)
         participant = _participant(request, room)
-        data = await _json_object(request)
+        data = await json_object(request)
         raw = _required(data, "command")
         try:
             command = ParticipantCommandName(raw)

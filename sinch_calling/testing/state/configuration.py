@@ -6,7 +6,9 @@ from __future__ import annotations
 import attrs
 
 from ...auth import Credentials
+from ...errors import ValidationError
 from ...models import CallbackUrls, Capability
+from .. import options
 
 __all__ = ["Application", "ConfigurationState", "OwnedNumber"]
 
@@ -54,8 +56,20 @@ class ConfigurationState:
 
     def add_number(self, number: str, capability: Capability | str = Capability.VOICE,
                    application_key: str | None = None) -> OwnedNumber:
-        """Give the account a number."""
-        owned = OwnedNumber(number=number, capability=Capability(capability),
-                            application_key=application_key)
+        """Give the account ``number`` (E.164, as the routes require: ``+46`` alone is
+        not one), with ``capability`` (``voice`` or ``sms``) and assigned to
+        ``application_key`` (``None``: unassigned). Raises
+        :class:`~sinch_calling.errors.ValidationError` naming the argument."""
+        options.number("number", number)
+        try:
+            kind = Capability(capability)
+        except ValueError:
+            raise ValidationError("capability", f"must be one of "
+                                  f"{', '.join(c.value for c in Capability)}; "
+                                  f"got {capability!r}") from None
+        if application_key is not None and application_key not in self.applications:
+            raise ValidationError("application_key", "must be a registered application, or "
+                                                     f"None; got {application_key!r}")
+        owned = OwnedNumber(number=number, capability=kind, application_key=application_key)
         self.numbers[number] = owned
         return owned

@@ -1,0 +1,122 @@
+"""Preflight: every input row checked before anything is dialled. Pure: no I/O.
+
+An input item is a number (``str``), a mapping (a CSV row) or an
+:class:`~sinch_calling.campaign.rows.InputRow`. :class:`RowChecker` turns it into a
+:class:`~sinch_calling.campaign.records.NewRow`: ``pending`` with its normalised E.164
+destination, or ``invalid`` with the reason (bad number, missing placeholder value, text
+too long, bad per-row cli/dtmf, more fields than the header, repeated id).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ValidationError
+from ..validation import e164
+from .records import CallError, NewRow
+from .rows import InputRow
+from .templates import RowError, Template
+
+__all__ = ["RowChecker", "check_number", "to_input_row"]
+
+_NUMBER_HINTS = ("number", "phone", "phone_number", "mobile", "msisdn", "to", "destination",
+                 "tel", "telephone", "cell")
+
+
+def to_input_row(item: object, number_column: str) -> InputRow:
+    """An input item as an :class:`InputRow` (a ``str`` becomes the number column).
+    Raises :class:`ValidationError` for an item of another type."""
+    if isinstance(item, InputRow):
+        return item
+    if isinstance(item, str):
+        return InputRow(data={number_column: item})
+    if isinstance(item, Mapping):
+        return InputRow(data={str(k).strip(): "" if v is None else str(v)
+                             for k, v in item.items()})
+    raise ValidationError("rows", "each row must be a number (str) or a mapping of columns; "
+                                  f"got {type(item).__name__}")
+
+
+def check_number(value: object) -> str:
+    """A destination as E.164 (surrounding spaces dropped), or :class:`RowError` saying
+    exactly what is wrong with it."""
+    if value is None or not str(value).strip():
+        raise RowError("number: empty")
+    text = str(value).strip()
+    try:
+        return e164("number", text)
+    except ValidationError:
+        pass  # say exactly what is wrong with it
+    if not text.startswith("+"):
+        raise RowError(f"number: {text!r} must start with '+' and the country code (E.164)")
+    if re.search(r"[\s().-]", text):
+        raise RowError(f"number: {text!r} must be '+' then digits only, without spaces, "
+                       "dashes or brackets")
+    if len(text) > 16 and text[1:].isdigit():
+        raise RowError(f"number: {text!r} has more than 15 digits")
+    raise RowError(f"number: {text!r} is not an E.164 number ('+' then 1 to 15 digits)")
+
+
+class RowChecker:
+    """Checks rows for one campaign: the header once (:meth:`check_columns`), then each
+    row (:meth:`check`)."""
+
+    def __init__(self, template: Template, *, number_column: str = "number",
+                 id_column: str | None = "id") -> None:
+        self.template = template
+        self.number_column = number_column
+        self.id_column = id_column
+        self._uses_ids = False
+
+    def check_columns(self, first: InputRow) -> None:
+        """Campaign-wide checks on the input's columns (from its header, or its first
+        row): the number column exists, every placeholder names a column. Raises
+        :class:`ValidationError` (``number_column`` or the template field)."""
+        columns = first.columns if first.columns is not None else tuple(first.data)
+        if self.number_column not in columns:
+            hints = [c for c in columns if c.casefold() in _NUMBER_HINTS]
+            hint = f"; pass number_column={hints[0]!r}" if hints else ""
+            raise ValidationError("number_column", f"the input has no column "
+                                  f"{self.number_column!r} (columns: "
+                                  f"{', '.join(columns) or 'none'}){hint}")
+        missing = sorted(self.template.columns - set(columns))
+        if missing:
+            raise ValidationError("text", "placeholder " + ", ".join(
+                f"{{{name}}}" for name in missing) + " names no column of the input "
+                f"(columns: {', '.join(columns)})")
+        self._uses_ids = self.id_column is not None and self.id_column in columns
+
+    def check(self, row: InputRow, position: int) -> NewRow:
+        """One row -> a pending or invalid :class:`NewRow` (``position``: 0-based input
+        order; the key is the ``id`` column when the input has one, else the 1-based row
+        number)."""
+        key = str(position + 1)
+        data: Mapping[str, Any] = row.data
+        destination = None
+        try:
+            if self._uses_ids:
+                assert self.id_column is not None
+                ident = str(data.get(self.id_column) or "").strip()
+                if not ident:
+                    key = f"#{position + 1}"
+                    raise RowError(f"{self.id_column}: empty (every row needs an id when "
+                                   "the input has an id column)")
+                key = ident
+            raw = data.get(self.number_column)
+            try:
+                destination = check_number(raw)
+            except RowError:
+                destination = None
+                raise
+            if row.problem is not None:
+                raise RowError(row.problem)
+            self.template.arguments(data)
+        except RowError as exc:
+            return NewRow(key=key, position=position, line=row.line, destination=destination,
+                          data=dict(data), state="invalid",
+                          error=CallError(kind="invalid", message=str(exc)))
+        stored = None if list(data) == [self.number_column] else dict(data)
+        return NewRow(key=key, position=position, line=row.line, destination=destination,
+                      data=stored)

@@ -1,0 +1,94 @@
+"""The report of one campaign run (or dry run). Pure."""
+
+from __future__ import annotations
+
+import attrs
+
+from .records import CallOutcome, LedgerCounts
+
+__all__ = ["CampaignReport"]
+
+
+@attrs.define(kw_only=True)
+class CampaignReport:
+    """What one run did, and where the campaign stands.
+
+    This run: ``placed`` (calls Sinch accepted), ``failed`` (refused with a 4xx; not
+    redialled unless ``retry_failed``), ``uncertain`` (may have been placed: never
+    redialled; settle them), ``skipped`` (rows an earlier run settled, and duplicates),
+    ``invalid`` (preflight refused them; fix the input and rerun), ``rows`` (input rows
+    read). Afterwards: ``pending`` (rows still to dial: a rerun dials them),
+    ``earlier_uncertain`` (uncertain rows left by earlier runs, to settle),
+    ``stopped`` (why the run ended early: ``None``, ``"interrupted"``,
+    ``"credentials rejected"``, ``"rate limited"``, ``"unreachable"``, ...),
+    ``problems`` (the first ``max_problems`` failed, uncertain and invalid rows of this
+    run; ``problems_omitted`` more), ``totals`` (the whole ledger's counts, tracking
+    results and cost), ``ledger`` (its location), ``elapsed`` (seconds).
+    """
+
+    placed: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    skipped: int = 0
+    invalid: int = 0
+    rows: int = 0
+    pending: int = 0
+    earlier_uncertain: int = 0
+    stopped: str | None = None
+    dry_run: bool = False
+    problems: list[CallOutcome] = attrs.Factory(list)
+    problems_omitted: int = 0
+    totals: LedgerCounts | None = None
+    ledger: str = ":memory:"
+    elapsed: float = 0.0
+    max_problems: int = 100
+
+    def problem(self, outcome: CallOutcome) -> None:
+        """Keep one problem row (up to ``max_problems``)."""
+        if len(self.problems) < self.max_problems:
+            self.problems.append(outcome)
+        else:
+            self.problems_omitted += 1
+
+    @property
+    def calls_per_second(self) -> float:
+        """Placed calls per second of wall time."""
+        return self.placed / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def answer_rate(self) -> float | None:
+        """Answered over tracked calls in the whole ledger (``None`` before tracking)."""
+        return None if self.totals is None else self.totals.answer_rate
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing needs a human: no failed, uncertain, invalid or pending row
+        and the run was not stopped."""
+        return not (self.failed or self.uncertain or self.invalid or self.pending
+                    or self.earlier_uncertain or self.stopped)
+
+    def lines(self) -> list[str]:
+        """A short human summary, one fact per line."""
+        head = "dry run: " if self.dry_run else ""
+        out = [f"{head}{self.rows} rows: {self.placed} placed, {self.failed} failed, "
+               f"{self.uncertain} uncertain, {self.skipped} skipped, {self.invalid} invalid, "
+               f"{self.pending} pending"]
+        if self.stopped:
+            out.append(f"stopped: {self.stopped}; {self.pending} rows still pending "
+                       f"(a rerun with the same ledger dials them)")
+        if self.earlier_uncertain:
+            out.append(f"{self.earlier_uncertain} uncertain rows from earlier runs in "
+                       f"{self.ledger}: check them and settle each as placed or not placed")
+        if self.totals is not None and self.totals.results:
+            results = ", ".join(f"{k} {v}" for k, v in sorted(self.totals.results.items()))
+            rate = self.totals.answer_rate
+            out.append(f"outcomes: {results}" + (
+                f" (answer rate {rate:.0%})" if rate is not None else ""))
+            if self.totals.cost:
+                out.append("cost: " + ", ".join(f"{amount:.4f} {currency}".strip()
+                                                for currency, amount in
+                                                sorted(self.totals.cost.items())))
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())

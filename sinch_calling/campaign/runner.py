@@ -1,0 +1,837 @@
+"""The campaign runner: preflight, then dial every pending row once, then report.
+
+See :class:`Campaign`. The runner keeps no per-row state in memory: rows stream from
+the input into the ledger in batches, workers claim a few rows at a time, and results
+are read back from the ledger page by page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import socket
+import tempfile
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from ..client import SinchCalling
+from ..errors import (
+    ApiError,
+    AuthenticationError,
+    ClientClosedError,
+    InvalidResponseError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+from ..events import DisconnectedCallEvent
+from ..retry import RetryPolicy
+from ..webhooks import CallbackRouter
+from .export import export_results
+from .ledger import LeaseLostError, Ledger
+from .pacing import window_for_rate
+from .preflight import RowChecker, to_input_row
+from .records import CallError, CallOutcome, CampaignIdentity, Claim, NewRow, RowState
+from .report import CampaignReport
+from .sqlite import SQLiteLedger
+from .templates import (
+    CampaignRow,
+    ConferenceTemplate,
+    CustomTemplate,
+    PlaceCall,
+    Template,
+    TtsTemplate,
+)
+from .tracking import Tracker, outcome_from_event
+
+__all__ = ["Campaign", "open_ledger"]
+
+logger = logging.getLogger("sinch_calling.campaign")
+
+_LOAD_BATCH = 1000
+_YIELD_EVERY = 200  # rows checked between two turns of the event loop (a few ms)
+_MAX_CONCURRENCY = 10_000  # one task each; far above what any account's rate allows
+_FIRST_FAILURES = 10  # the run stops when its first calls are all refused alike
+
+
+def open_ledger(ledger: str | os.PathLike[str] | Ledger | None) -> Ledger:
+    """The :class:`Ledger` for a ``ledger=`` value (not opened yet): a path -> an SQLite
+    file; ``"postgresql://..."`` -> the PostgreSQL ledger (module
+    ``sinch_calling.campaign.postgres``); ``None`` -> an SQLite ledger in memory; a
+    :class:`Ledger` -> itself."""
+    if ledger is None:
+        return SQLiteLedger(None)
+    if isinstance(ledger, str | os.PathLike):
+        text = os.fspath(ledger)
+        if text.startswith(("postgresql://", "postgres://")):
+            try:
+                from . import postgres  # type: ignore[attr-defined, unused-ignore]
+            except ImportError:
+                raise ValidationError("ledger", "PostgreSQL ledgers need the module "
+                                                "sinch_calling.campaign.postgres (not "
+                                                "installed in this version)") from None
+            return postgres.PostgresLedger(text)  # type: ignore[no-any-return, unused-ignore]
+        if not text.strip():
+            raise ValidationError("ledger", "must be a file path, a postgresql:// URL, "
+                                            "a Ledger or None")
+        return SQLiteLedger(text)
+    if isinstance(ledger, Ledger):
+        return ledger
+    raise ValidationError("ledger", "must be a file path, a postgresql:// URL, a Ledger "
+                                    f"or None; got {type(ledger).__name__}")
+
+
+def _positive(field: str, value: object, *, integer: bool = False,
+              zero: bool = False) -> None:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) \
+            or not (value >= 0 if zero else value > 0) or value != value:
+        rule = "an integer" if integer else "a number"
+        raise ValidationError(field, f"must be {rule} {'>= 0' if zero else '> 0'}; "
+                                     f"got {value!r}")
+
+
+def _error_of(exc: BaseException) -> CallError:
+    if isinstance(exc, ApiError):
+        kind = ("authentication" if isinstance(exc, AuthenticationError) else
+                "rate_limited" if isinstance(exc, RateLimitedError) else
+                "server" if isinstance(exc, ServerError) else
+                "not_found" if exc.status == 404 else "bad_request")
+        return CallError(kind=kind, message=exc.message or str(exc), status=exc.status,
+                         code=exc.error_code)
+    if isinstance(exc, InvalidResponseError):
+        return CallError(kind="invalid_response", message=str(exc), status=exc.status)
+    if isinstance(exc, TransportError):
+        return CallError(kind="transport", message=str(exc))
+    if isinstance(exc, ValidationError):
+        return CallError(kind="validation", message=str(exc))
+    return CallError(kind="unexpected", message=f"{type(exc).__name__}: {exc}")
+
+
+class _Dial:
+    """The state of one run's dialling, shared by its workers."""
+
+    def __init__(self, report: CampaignReport, run: str, worker: str) -> None:
+        self.report = report
+        self.run = run
+        self.worker = worker
+        self.buffer: deque[Claim] = deque()
+        self.claim_lock = asyncio.Lock()
+        self.changed = asyncio.Event()
+        self.in_flight = 0
+        self.stop_reason: str | None = None
+        self.pause_end = 0.0          # monotonic end of the last 429/unreachable pause
+        self.streak = 0               # pauses in a row with nothing placed in between
+        self.first_failures: list[tuple[int | None, int | None]] = []
+        self.tracker: Tracker | None = None
+        self.waiting_dice: set[str] = set()
+        self.held_elsewhere = False   # other workers held rows at the last look
+        self.held_checked = -math.inf  # monotonic time of that look
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            logger.warning("campaign stopping: %s", reason)
+        self.changed.set()
+
+
+class Campaign:
+    """Calls every row of an input once, at a bounded rate, with a ledger that never lies.
+
+    ``place``: :meth:`tts`, :meth:`conference`, or any ``async (sinch, row) -> call_id``
+    (``row`` a :class:`~sinch_calling.campaign.templates.CampaignRow`).
+    ``rate``: calls started in any one-second window, at most (``None``: unpaced); the
+    window is widened by ``pacing_margin`` seconds for the jitter between here and Sinch.
+    ``concurrency``: calls in flight at most. ``ledger``: an SQLite file path,
+    ``"postgresql://..."``, a :class:`~sinch_calling.campaign.ledger.Ledger`, or
+    ``None`` (memory: nothing survives the process, and nothing warns a rerun).
+    ``track``: follow placed calls until FINAL by polling ``calls.get``; ``events``: a
+    :class:`~sinch_calling.webhooks.CallbackRouter` whose DiCE callbacks record outcomes
+    instead (the campaign registers its DiCE handler; callouts ask for DiCE).
+    ``number_column``/``id_column``: the input's destination column and its optional
+    stable-identity column. ``retry_failed``: dial rows Sinch refused in earlier runs
+    again. ``force``: reuse a ledger made for different options.
+    ``max_requeues``: times one row goes back to pending after a 429 or a refused
+    connection in one run (then it is left for the next run); the same number of pauses
+    in a row with nothing placed stops the run. ``max_retry_after``: cap on a 429's
+    ``Retry-After`` (default: the client's ``RetryPolicy.max_retry_after``);
+    ``backoff``: first pause when Sinch gives none, doubling while 429s continue.
+    ``stop_timeout``: seconds a graceful stop waits for calls in flight. ``on_outcome``:
+    called with each row's :class:`CallOutcome` as this run decides it (progress).
+
+    Raises :class:`~sinch_calling.errors.ValidationError` for a bad option, naming it.
+    """
+
+    def __init__(
+        self,
+        sinch: SinchCalling,
+        place: Template | PlaceCall,
+        *,
+        rate: float | None = None,
+        concurrency: int = 32,
+        ledger: str | os.PathLike[str] | Ledger | None = None,
+        track: bool = False,
+        events: CallbackRouter | None = None,
+        number_column: str = "number",
+        id_column: str | None = "id",
+        retry_failed: bool = False,
+        force: bool = False,
+        max_requeues: int = 5,
+        max_retry_after: float | None = None,
+        backoff: float = 1.0,
+        stop_timeout: float = 30.0,
+        pacing_margin: float = 0.05,
+        lease: float = 120.0,
+        on_outcome: Callable[[CallOutcome], None] | None = None,
+        max_problems: int = 100,
+        track_concurrency: int = 4,
+        track_rate: float = 10.0,
+        track_first_poll: float = 5.0,
+        track_max_interval: float = 60.0,
+        track_timeout: float = 3600.0,
+    ) -> None:
+        if not isinstance(sinch, SinchCalling):
+            raise ValidationError("sinch", "must be a SinchCalling client")
+        self._template = place if isinstance(place, Template) else CustomTemplate(place)
+        if rate is not None:
+            self._count, self._period = window_for_rate(rate, pacing_margin)
+        else:
+            window_for_rate(1, pacing_margin)  # checks the margin
+            self._count, self._period = 1, 0.0
+        self._late = float(pacing_margin) / 2
+        _positive("concurrency", concurrency, integer=True)
+        if concurrency > _MAX_CONCURRENCY:
+            raise ValidationError("concurrency", f"must be at most {_MAX_CONCURRENCY}; "
+                                                 f"got {concurrency}")
+        _positive("max_requeues", max_requeues, integer=True, zero=True)
+        _positive("backoff", backoff)
+        _positive("stop_timeout", stop_timeout, zero=True)
+        _positive("lease", lease)
+        _positive("max_problems", max_problems, integer=True, zero=True)
+        for name, value in (("track_concurrency", track_concurrency),):
+            _positive(name, value, integer=True)
+        for name, number in (("track_rate", track_rate), ("track_first_poll",
+                             track_first_poll), ("track_max_interval", track_max_interval),
+                             ("track_timeout", track_timeout)):
+            _positive(name, number, zero=name == "track_first_poll")
+        if max_retry_after is None:
+            policy = getattr(getattr(sinch, "_transport", None), "retry", None)
+            max_retry_after = (policy if isinstance(policy, RetryPolicy)
+                               else RetryPolicy()).max_retry_after
+        _positive("max_retry_after", max_retry_after, zero=True)
+        for name, flag in (("track", track), ("retry_failed", retry_failed),
+                           ("force", force)):
+            if not isinstance(flag, bool):
+                raise ValidationError(name, f"must be True or False; got {flag!r}")
+        if not isinstance(number_column, str) or not number_column.strip():
+            raise ValidationError("number_column", "must be a column name")
+        if id_column is not None and (not isinstance(id_column, str) or not id_column.strip()):
+            raise ValidationError("id_column", "must be a column name or None")
+        if events is not None and not isinstance(events, CallbackRouter):
+            raise ValidationError("events", "must be a CallbackRouter or None")
+        self._sinch = sinch
+        self._rate = rate
+        self._concurrency = concurrency
+        self._ledger_spec = ledger
+        self._ledger = open_ledger(ledger)
+        self._memory = ledger is None
+        self._memory_open = False
+        self._track = track or events is not None
+        self._events = events
+        self._number_column = number_column.strip()
+        self._id_column = None if id_column is None else id_column.strip()
+        self._retry_failed = retry_failed
+        self._force = force
+        self._max_requeues = max_requeues
+        self._max_retry_after = float(max_retry_after)
+        self._backoff = float(backoff)
+        self._stop_timeout = float(stop_timeout)
+        self._lease = float(lease)
+        self._on_outcome = on_outcome
+        self._max_problems = max_problems
+        self._tracking: dict[str, float] = {"concurrency": track_concurrency, "rate": track_rate,
+                              "first_poll": track_first_poll, "max_interval": track_max_interval,
+                              "timeout": track_timeout}
+        self._dial: _Dial | None = None
+        self._stop_requested: str | None = None
+        if events is not None:
+            events.dice(self.record_dice)
+
+    # -- templates ------------------------------------------------------------------------
+
+    @staticmethod
+    def tts(**options: Any) -> TtsTemplate:
+        """A text-to-speech callout per row (options of ``sinch.callouts.tts``: ``text``
+        or ``prompts`` with ``{column}`` placeholders, ``cli``, ``locale``, ``dtmf``,
+        ``domain``, ``custom``, ``enable_ace``/``enable_dice``/``enable_pie``, and
+        ``max_text_length`` (default 600, Sinch's default cap; ``None``: unchecked)).
+        Rows may override ``text``, ``prompts``, ``cli``, ``locale``, ``dtmf`` and
+        ``custom`` in columns of those names. Raises ``ValidationError`` at once for a
+        bad option."""
+        return TtsTemplate(**options)
+
+    @staticmethod
+    def conference(conference_id: str, **options: Any) -> ConferenceTemplate:
+        """A conference callout into ``conference_id`` per row (options of
+        ``sinch.callouts.conference``; ``greeting`` may hold ``{column}`` placeholders;
+        rows may override ``greeting``, ``cli``, ``locale``, ``dtmf``, ``custom``)."""
+        return ConferenceTemplate(conference_id, **options)
+
+    # -- identity -------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> CampaignIdentity:
+        """This campaign's identity (template options, number and id columns)."""
+        options = {**self._template.options, "number_column": self._number_column,
+                   "id_column": self._id_column}
+        text = json.dumps(options, sort_keys=True, default=str, separators=(",", ":"))
+        return CampaignIdentity(fingerprint=hashlib.sha256(text.encode()).hexdigest(),
+                                options=json.loads(text))
+
+    @property
+    def ledger(self) -> Ledger:
+        """The campaign's ledger (opened by :meth:`run`, :meth:`results`, ...)."""
+        return self._ledger
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close an in-memory ledger (its rows are gone). File ledgers are closed after
+        each operation already."""
+        if self._memory_open:
+            self._memory_open = False
+            await self._ledger.close()
+
+    async def __aenter__(self) -> Campaign:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _open(self, identity: CampaignIdentity | None) -> None:
+        if self._memory:
+            if not self._memory_open:
+                await self._ledger.open(self.identity, force=self._force)
+                self._memory_open = True
+            return
+        await self._ledger.open(identity, force=self._force)
+
+    async def _close(self) -> None:
+        if not self._memory:
+            await self._ledger.close()
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Ask a running :meth:`run` to stop gracefully: no new call starts, calls in
+        flight get their answers recorded, the report is returned."""
+        self._stop_requested = reason
+        if self._dial is not None:
+            self._dial.stop(reason)
+
+    # -- running --------------------------------------------------------------------------
+
+    async def preflight(self, rows: Iterable[Any] | AsyncIterable[Any]) -> CampaignReport:
+        """A dry run: check the options and every row, dial nothing, write nothing to
+        the campaign's ledger. The report counts ``invalid`` rows (with their line and
+        reason in ``problems``), ``skipped`` duplicates and ``pending`` rows that a run
+        would dial (from the input alone: an earlier run's ledger is not consulted)."""
+        return await self.run(rows, dry_run=True)
+
+    async def run(self, rows: Iterable[Any] | AsyncIterable[Any], *,
+                  dry_run: bool = False) -> CampaignReport:
+        """Preflight every row into the ledger, dial every pending row once, and return
+        the :class:`CampaignReport`. Failures of single calls never raise.
+
+        ``rows``: an (async) iterable of numbers (``str``), mappings (CSV rows) or
+        :class:`~sinch_calling.campaign.rows.InputRow` (from
+        :func:`~sinch_calling.campaign.rows.read_rows`). ``dry_run``: see
+        :meth:`preflight`. Only rows of this input are dialled: a row an earlier run
+        loaded that the input no longer has (a number removed from the list) stays as it
+        is in the ledger.
+
+        Raises before anything is written: ``ValidationError`` (bad rows argument, no
+        number column, a placeholder naming no column),
+        :class:`~sinch_calling.campaign.ledger.LedgerMismatchError` (the ledger belongs
+        to other options), ``LedgerCorruptError``, ``LedgerBusyError``.
+
+        A first cancellation (Ctrl-C) stops gracefully: no new call, calls in flight
+        are waited for (``stop_timeout``) and recorded, and the report is returned with
+        ``stopped="interrupted"``. A second cancellation aborts: calls still in flight
+        are recorded as uncertain and ``CancelledError`` propagates.
+        """
+        if isinstance(rows, str | bytes) or not isinstance(rows, Iterable | AsyncIterable):
+            raise ValidationError("rows", "must be an iterable of numbers or of mappings "
+                                          "(one string is not a list of numbers)")
+        items = _aiter(rows)
+        try:
+            return await self._run(items, dry_run)
+        finally:
+            await items.aclose()
+
+    async def _run(self, items: AsyncIterator[Any], dry_run: bool) -> CampaignReport:
+        report = CampaignReport(dry_run=dry_run, max_problems=self._max_problems)
+        started = time.perf_counter()
+        first = await anext(items, None)
+        checker = RowChecker(self._template, number_column=self._number_column,
+                             id_column=self._id_column)
+        if first is not None:
+            checker.check_columns(to_input_row(first, self._number_column))
+        run_id = uuid.uuid4().hex
+        if dry_run:
+            with tempfile.TemporaryDirectory(prefix="sinch-preflight-") as scratch:
+                scratch_ledger = SQLiteLedger(Path(scratch) / "preflight.db", durable=False)
+                await scratch_ledger.open(self.identity)
+                try:
+                    report.ledger = "(dry run)"
+                    await self._load(scratch_ledger, checker, first, items, report, run_id)
+                    report.totals = await scratch_ledger.counts()
+                    report.pending = report.totals.states["pending"]
+                finally:
+                    await scratch_ledger.close()
+            report.elapsed = time.perf_counter() - started
+            return report
+        await self._open(self.identity)
+        ledger = self._ledger
+        report.ledger = ledger.location
+        try:
+            try:
+                await self._load(ledger, checker, first, items, report, run_id)
+            except asyncio.CancelledError:
+                # Stopped while reading the input: nothing was dialled; report it.
+                report.stopped = "interrupted"
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+            if report.stopped is None:
+                await self._run_dial(ledger, report, run_id)
+            totals = await ledger.counts()
+        finally:
+            await self._close()
+        report.totals = totals
+        report.pending = totals.states["pending"]
+        report.earlier_uncertain = max(0, totals.states["uncertain"] - report.uncertain)
+        report.elapsed = time.perf_counter() - started
+        for line in report.lines():
+            logger.info("%s", line)
+        return report
+
+    def _emit(self, outcome: CallOutcome) -> None:
+        if self._on_outcome is not None:
+            try:
+                self._on_outcome(outcome)
+            except Exception:
+                logger.exception("on_outcome failed for row %s", outcome.row)
+
+    async def _load(self, ledger: Ledger, checker: RowChecker, first: Any,
+                    items: AsyncIterator[Any], report: CampaignReport, run: str) -> None:
+        if first is None:
+            return
+        batch: list[NewRow] = [checker.check(to_input_row(first, self._number_column), 0)]
+        position = 1
+        try:
+            async for item in items:
+                batch.append(checker.check(to_input_row(item, self._number_column),
+                                           position))
+                position += 1
+                if not position % _YIELD_EVERY:
+                    await asyncio.sleep(0)  # let calls in flight be answered meanwhile
+                if len(batch) >= _LOAD_BATCH:
+                    # Cancelled while this awaits, the batch is loaded all the same
+                    # (already queued); it must not be loaded twice.
+                    full, batch = batch, []
+                    await self._load_batch(ledger, full, report, run)
+        except asyncio.CancelledError:
+            if batch:  # the rows read so far are recorded: a rerun dials them
+                await asyncio.shield(self._load_batch(ledger, batch, report, run))
+            raise
+        if batch:
+            await self._load_batch(ledger, batch, report, run)
+
+    async def _load_batch(self, ledger: Ledger, batch: list[NewRow], report: CampaignReport,
+                          run: str) -> None:
+        loaded = await ledger.load(batch, retry_failed=self._retry_failed, run=run)
+        again: list[NewRow] = []
+        for new, row in zip(batch, loaded, strict=True):
+            if row.error is not None and row.error.kind == "duplicate_id":
+                again.append(NewRow(key=f"{new.key}#{new.position + 1}", position=new.position,
+                                    line=new.line, destination=new.destination,
+                                    data=new.data, state="invalid", error=row.error))
+                continue
+            self._count_loaded(new, row.state, row.error, report)
+        if again:
+            for new, row in zip(again, await ledger.load(again, run=run), strict=True):
+                self._count_loaded(new, row.state, row.error, report)
+        report.rows += len(batch)
+
+    def _count_loaded(self, new: NewRow, state: RowState, error: CallError | None,
+                      report: CampaignReport) -> None:
+        outcome = CallOutcome(row=new.key, position=new.position, line=new.line,
+                              destination=new.destination, status=state, error=error)
+        if state == "invalid":
+            report.invalid += 1
+            report.problem(outcome)
+        elif state in ("skipped", "placed", "failed", "claimed", "sending"):
+            report.skipped += 1
+        else:
+            return  # pending (dialled below) or uncertain (reported from the totals)
+        self._emit(outcome)
+
+    # -- dialling -------------------------------------------------------------------------
+
+    async def _run_dial(self, ledger: Ledger, report: CampaignReport, run: str) -> None:
+        worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        dial = _Dial(report, run, worker)
+        self._dial = dial
+        if self._stop_requested is not None:
+            dial.stop(self._stop_requested)
+        background: list[asyncio.Task[Any]] = []
+        tracker_task: asyncio.Task[None] | None = None
+        if self._track and self._events is None:
+            t = self._tracking
+            dial.tracker = Tracker(self._sinch, ledger, concurrency=int(t["concurrency"]),
+                                   rate=t["rate"], first_poll=t["first_poll"],
+                                   max_interval=t["max_interval"], timeout=t["timeout"])
+            tracker_task = asyncio.create_task(dial.tracker.run())
+            background.append(asyncio.create_task(dial.tracker.resume(ledger.untracked())))
+        background.append(asyncio.create_task(self._heartbeat(ledger, dial)))
+        workers = [asyncio.create_task(self._work(ledger, dial))
+                   for _ in range(self._concurrency)]
+        try:
+            await self._wait_workers(workers, dial)
+            if dial.tracker is not None and tracker_task is not None:
+                dial.tracker.close()
+                await self._wait_tracking(tracker_task, dial)
+            elif self._events is not None and dial.waiting_dice:
+                await self._wait_dice(dial)
+        finally:
+            dial.report.stopped = dial.stop_reason
+            self._dial = None
+            self._stop_requested = None
+            for task in background:
+                task.cancel()
+            if tracker_task is not None and not tracker_task.done():
+                assert dial.tracker is not None
+                dial.tracker.stop()
+                tracker_task.cancel()
+            if tracker_task is not None:
+                background.append(tracker_task)
+            await asyncio.gather(*background, return_exceptions=True)
+            await self._release_buffered(ledger, dial)
+
+    async def _wait_workers(self, workers: list[asyncio.Task[None]], dial: _Dial) -> None:
+        try:
+            await asyncio.wait(workers)
+        except asyncio.CancelledError:
+            dial.stop("interrupted")
+            try:
+                _, late = await asyncio.wait(workers, timeout=self._stop_timeout)
+            except asyncio.CancelledError:
+                for task in workers:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # the first cancellation became a graceful stop
+        for task in workers:
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
+
+    async def _wait_tracking(self, task: asyncio.Task[None], dial: _Dial) -> None:
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            dial.stop("interrupted")
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+
+    async def _wait_dice(self, dial: _Dial) -> None:
+        deadline = time.monotonic() + float(self._tracking["timeout"])
+        try:
+            while dial.waiting_dice and time.monotonic() < deadline:
+                dial.changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(dial.changed.wait(), deadline - time.monotonic())
+        except asyncio.CancelledError:
+            dial.stop("interrupted")
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+
+    async def _release_buffered(self, ledger: Ledger, dial: _Dial) -> None:
+        while dial.buffer:
+            claim = dial.buffer.popleft()
+            await asyncio.shield(ledger.release(claim, dial.run))
+
+    async def _heartbeat(self, ledger: Ledger, dial: _Dial) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            try:
+                await ledger.renew(dial.worker, lease=self._lease)
+            except Exception:
+                logger.exception("renewing the campaign's leases failed")
+
+    async def _next(self, ledger: Ledger, dial: _Dial) -> Claim | None:
+        while True:
+            if dial.stop_reason is not None:
+                return None
+            if dial.buffer:
+                dial.in_flight += 1
+                return dial.buffer.popleft()
+            async with dial.claim_lock:
+                if dial.buffer or dial.stop_reason is not None:
+                    continue
+                # A run given no rows only dials (a worker sharing the campaign with
+                # the run that loaded it): any pending row.
+                claims = await ledger.claim(dial.worker, dial.run, limit=self._concurrency,
+                                            lease=self._lease,
+                                            loaded_by=dial.run if dial.report.rows else None)
+                if claims:
+                    dial.buffer.extend(claims)
+                    continue
+            if dial.in_flight == 0:
+                if await self._wait_for_others(ledger, dial):
+                    continue
+                dial.changed.set()
+                return None
+            dial.changed.clear()
+            await dial.changed.wait()
+
+    async def _wait_for_others(self, ledger: Ledger, dial: _Dial) -> bool:
+        """Nothing is claimable and this run holds nothing: when other workers (other
+        processes or machines on a shared ledger) still hold rows, wait a moment and
+        return True (claim again: a dead worker's rows come back when its lease runs
+        out); False when nobody holds any, and the run is done. One look at the ledger
+        per poll interval, shared by this run's tasks."""
+        poll = min(max(self._lease / 4, 0.05), 2.0)
+        if time.monotonic() - dial.held_checked >= poll:
+            counts = await ledger.counts()
+            dial.held_elsewhere = counts.states["claimed"] + counts.states["sending"] > 0
+            dial.held_checked = time.monotonic()
+        if not dial.held_elsewhere or dial.stop_reason is not None:
+            return False
+        await asyncio.sleep(poll)
+        return True
+
+    async def _work(self, ledger: Ledger, dial: _Dial) -> None:
+        while (claim := await self._next(ledger, dial)) is not None:
+            try:
+                await self._attempt(ledger, dial, claim)
+            finally:
+                dial.in_flight -= 1
+                dial.changed.set()
+
+    async def _attempt(self, ledger: Ledger, dial: _Dial, claim: Claim) -> None:
+        try:
+            slot = await self._pace(ledger, dial)
+            if dial.stop_reason is not None:
+                await ledger.release(claim, dial.run)
+                return
+            await ledger.mark_sending(claim)
+            # A slow commit must not turn spaced slots into a burst: a request that
+            # would leave more than half the margin after its slot takes a new slot.
+            while self._rate is not None and time.monotonic() > slot + self._late:
+                slot = await self._pace(ledger, dial)
+        except LeaseLostError:
+            logger.warning("row %s was taken back before sending; skipped here", claim.key)
+            return
+        except asyncio.CancelledError:
+            await asyncio.shield(ledger.release(claim, dial.run))
+            raise
+        data = claim.data if claim.data is not None else {self._number_column:
+                                                         claim.destination}
+        row = CampaignRow(key=claim.key, destination=claim.destination, data=data,
+                          line=claim.line)
+        started = time.monotonic()
+        try:
+            call_id = await self._template.place(self._sinch, row,
+                                                 dice=self._events is not None)
+        except asyncio.CancelledError:
+            error = CallError(kind="interrupted", message=(
+                "the run was stopped while this call was in flight; Sinch may have "
+                "placed it"))
+            await asyncio.shield(self._finish(ledger, dial, claim, "uncertain", error=error))
+            raise
+        except Exception as exc:
+            await self._failed(ledger, dial, claim, exc, started)
+            return
+        dial.streak = 0
+        if self._events is not None:
+            dial.waiting_dice.add(call_id)
+        # Cancelled while awaiting this, the write still happens: it is queued already.
+        await self._finish(ledger, dial, claim, "placed", call_id=call_id)
+        if dial.tracker is not None:
+            dial.tracker.add(call_id)
+
+    async def _pace(self, ledger: Ledger, dial: _Dial) -> float:
+        """Wait for the next start slot; return its (monotonic) time."""
+        if self._rate is None and time.monotonic() >= dial.pause_end:
+            return time.monotonic()  # unpaced and not paused: no reservation needed
+        delay = await ledger.reserve_start(self._sinch.application_key, count=self._count,
+                                           period=self._period)
+        slot = time.monotonic() + delay
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return slot
+
+    async def _finish(self, ledger: Ledger, dial: _Dial, claim: Claim, state: RowState, *,
+                      call_id: str | None = None, error: CallError | None = None) -> None:
+        report = dial.report
+        try:
+            if state == "placed":
+                assert call_id is not None
+                await ledger.mark_placed(claim, call_id)
+                report.placed += 1
+            elif state == "failed":
+                assert error is not None
+                await ledger.mark_failed(claim, error)
+                report.failed += 1
+            else:
+                assert error is not None
+                await ledger.mark_uncertain(claim, error)
+                report.uncertain += 1
+        except LeaseLostError as exc:
+            logger.error("row %s: %s (Sinch answered %s)", claim.key, exc,
+                         call_id or error)
+            return
+        if state == "placed" and self._on_outcome is None:
+            return
+        outcome = CallOutcome(row=claim.key, position=claim.position, line=claim.line,
+                              destination=claim.destination, status=state, call_id=call_id,
+                              error=error)
+        if state != "placed":
+            report.problem(outcome)
+        self._emit(outcome)
+
+    async def _release(self, ledger: Ledger, dial: _Dial, claim: Claim, error: CallError, *,
+                       count_attempt: bool, defer: bool) -> None:
+        await asyncio.shield(ledger.release(claim, dial.run, error=error,
+                                            count_attempt=count_attempt, defer=defer))
+        if defer:
+            outcome = CallOutcome(row=claim.key, position=claim.position, line=claim.line,
+                                  destination=claim.destination, status="pending",
+                                  error=error)
+            dial.report.problem(outcome)
+            self._emit(outcome)
+
+    async def _pause(self, ledger: Ledger, dial: _Dial, started: float,
+                     hint: float | None) -> None:
+        """A 429 or refused connection: every worker pauses; while they keep coming
+        after the pause, the pause doubles; too many in a row stop the run."""
+        if started >= dial.pause_end:
+            dial.streak += 1  # sent after the last pause: a new episode
+        backoff = self._backoff * 2 ** max(0, dial.streak - 1)
+        pause = min(max(hint or 0.0, backoff), self._max_retry_after)
+        dial.pause_end = max(dial.pause_end, time.monotonic() + pause)
+        await ledger.pause_starts(self._sinch.application_key, pause)
+
+    async def _failed(self, ledger: Ledger, dial: _Dial, claim: Claim, exc: Exception,
+                      started: float) -> None:
+        error = _error_of(exc)
+        if isinstance(exc, RateLimitedError | TransportError) and not (
+                isinstance(exc, TransportError) and exc.maybe_sent):
+            # Provably nothing placed: back to pending, after a shared pause.
+            await self._pause(ledger, dial, started,
+                              exc.retry_after if isinstance(exc, RateLimitedError) else None)
+            defer = claim.attempts + 1 > self._max_requeues
+            await self._release(ledger, dial, claim, error, count_attempt=True, defer=defer)
+            if dial.streak > self._max_requeues:
+                what = "rate limited" if isinstance(exc, RateLimitedError) else "unreachable"
+                dial.stop(f"{what}: {dial.streak} pauses in a row ({error})")
+            return
+        if isinstance(exc, AuthenticationError | ClientClosedError):
+            await self._release(ledger, dial, claim, error, count_attempt=False, defer=True)
+            reason = ("credentials rejected" if isinstance(exc, AuthenticationError)
+                      else "client closed")
+            dial.stop(f"{reason} ({error})")
+            return
+        if isinstance(exc, ValidationError):
+            # Refused by the client before sending: nothing placed; left for a rerun.
+            await self._release(ledger, dial, claim, error, count_attempt=False, defer=True)
+            return
+        if isinstance(exc, ServerError | InvalidResponseError | TransportError) \
+                or not isinstance(exc, ApiError):
+            if not isinstance(exc, ApiError | InvalidResponseError | TransportError):
+                logger.error("placing row %s raised %s", claim.key, error.message)
+            await self._finish(ledger, dial, claim, "uncertain", error=error)
+            return
+        await self._finish(ledger, dial, claim, "failed", error=error)
+        if dial.report.placed == 0 and len(dial.first_failures) < _FIRST_FAILURES:
+            dial.first_failures.append((error.status, error.code))
+            if len(dial.first_failures) == _FIRST_FAILURES \
+                    and len(set(dial.first_failures)) == 1:
+                dial.stop(f"the first {_FIRST_FAILURES} calls were all refused alike "
+                          f"({error}); fix the cause and rerun with retry_failed=True")
+
+    # -- DiCE -----------------------------------------------------------------------------
+
+    async def record_dice(self, event: DisconnectedCallEvent) -> None:
+        """Record the outcome a DiCE callback reports (registered on ``events``; call it
+        from your own DiCE handler when the router already has one). Events for calls of
+        other campaigns are ignored."""
+        dial = self._dial
+        if dial is None:
+            logger.info("DiCE for call %s arrived while no run is active; not recorded",
+                        event.call_id)
+            return
+        await self._ledger.record_outcome(event.call_id, outcome_from_event(event))
+        dial.waiting_dice.discard(event.call_id)
+        dial.changed.set()
+
+    # -- results --------------------------------------------------------------------------
+
+    async def results(self, *, states: Iterable[RowState] | None = None
+                      ) -> AsyncIterator[CallOutcome]:
+        """One :class:`CallOutcome` per row, in input order, read from the ledger page by
+        page (any time, also while a run is going on); ``states`` filters."""
+        wanted = None if states is None else frozenset(states)
+        await self._open(None)
+        try:
+            async for outcome in self._ledger.results(states=wanted):
+                yield outcome
+        finally:
+            await self._close()
+
+    async def export(self, target: str | os.PathLike[str] | IO[str], *,
+                     format: str = "jsonl") -> int:
+        """Write every row's outcome to ``target`` (a path or a text stream) as JSON
+        Lines (``"jsonl"``) or CSV (``"csv"``); return the number of rows written."""
+        return await export_results(self.results(), target, format=format)
+
+    async def settle(self, row: str, *, call_id: str | None) -> CallOutcome:
+        """Settle an uncertain row: ``call_id`` given -> placed with that call id (you
+        found it in Sinch's logs); ``None`` -> not placed, so the next run dials it.
+        Raises ``UnknownRowError`` or ``RowStateError`` (not uncertain)."""
+        await self._open(None)
+        try:
+            return await self._ledger.settle(row, call_id=call_id)
+        finally:
+            await self._close()
+
+
+async def _aiter(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[Any, None]:
+    if isinstance(items, AsyncIterable):
+        try:
+            async for item in items:
+                yield item
+        finally:
+            close = getattr(items, "aclose", None)
+            if close is not None:
+                await close()  # a file reader closes its file even when we stop early
+    else:
+        for item in items:
+            yield item

@@ -1,0 +1,747 @@
+"""The embedded ledger: one SQLite file (or memory), stdlib ``sqlite3`` on its own thread.
+
+Every operation is a small function run by one thread that owns the connection; the
+event loop only queues it and awaits a future, so no disk I/O happens on the loop.
+Operations queued while a commit is in progress are applied together in the next
+transaction (group commit): one ``fsync`` serves many calls, and ``sending`` is still
+durable before :meth:`SQLiteLedger.mark_sending` returns (WAL, ``synchronous=FULL``).
+
+One run holds a file ledger at a time (an advisory lock on ``<file>.lock``), so at the
+start of a run every lease left by a crashed run is expired at once: its claimed rows
+return to pending, its ``sending`` rows become uncertain. Reading the ledger (status,
+results) and settling rows work while a run holds it. Pacing and 429 pauses are shared
+in-process by every campaign on the same account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import math
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from ..errors import ValidationError
+from .ledger import (
+    LeaseLostError,
+    LedgerBusyError,
+    LedgerCorruptError,
+    LedgerError,
+    LedgerMismatchError,
+    RowStateError,
+    UnknownRowError,
+)
+from .pacing import SlidingWindow
+from .records import (
+    ROW_STATES,
+    CallError,
+    CallOutcome,
+    CampaignIdentity,
+    Claim,
+    FinalOutcome,
+    LedgerCounts,
+    LoadedRow,
+    NewRow,
+    RowState,
+)
+
+__all__ = ["SQLiteLedger", "identity_differences"]
+
+SCHEMA_VERSION = 1
+# Operations queued within this many seconds go to the thread together: one wake-up,
+# one transaction, one fsync for many calls (a campaign is paced in calls per second,
+# so a millisecond or two of latency costs nothing; the CPU saved is measured).
+_GATHER = 0.002
+_T = TypeVar("_T")
+_Op = Callable[[sqlite3.Connection], Any]
+_Queued = tuple[_Op, bool, bool, "asyncio.Future[Any]"]  # op, writes, atomic, future
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rows (
+    key TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    line INTEGER,
+    destination TEXT,
+    data TEXT,
+    state TEXT NOT NULL,
+    worker TEXT,
+    lease_until REAL,
+    expired INTEGER NOT NULL DEFAULT 0,
+    call_id TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    attempt_run TEXT,
+    deferred INTEGER NOT NULL DEFAULT 0,
+    load_run TEXT,
+    result TEXT,
+    reason TEXT,
+    duration REAL,
+    debit REAL,
+    currency TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rows_order ON rows (position, key);
+CREATE INDEX IF NOT EXISTS rows_pending ON rows (position) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS rows_leased ON rows (lease_until)
+    WHERE state IN ('claimed', 'sending');
+CREATE INDEX IF NOT EXISTS rows_owner ON rows (destination)
+    WHERE state NOT IN ('invalid', 'skipped');
+"""
+# Only a tracked campaign needs these: made on first use, so an untracked campaign does
+# not pay for them on every placed call.
+_TRACKING_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS rows_call ON rows (call_id) WHERE call_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS rows_untracked ON rows (position, key) "
+    "WHERE state = 'placed' AND result IS NULL",
+)
+
+# Pacing is shared by every campaign of this process on one account.
+_WINDOWS: dict[str, SlidingWindow] = {}
+
+_COLUMNS = ("key, position, line, destination, state, call_id, error, result, reason, "
+            "duration, debit, currency, updated_at")
+
+
+def identity_differences(stored: Mapping[str, object],
+                         new: Mapping[str, object]) -> dict[str, tuple[object, object]]:
+    """Options that differ between two identities: ``{name: (stored, new)}``."""
+    return {name: (stored.get(name), new.get(name))
+            for name in sorted(set(stored) | set(new)) if stored.get(name) != new.get(name)}
+
+
+def _error_json(error: CallError | None) -> str | None:
+    if error is None:
+        return None
+    return json.dumps({"kind": error.kind, "message": error.message, "status": error.status,
+                       "code": error.code}, separators=(",", ":"))
+
+
+def _error(text: str | None) -> CallError | None:
+    if text is None:
+        return None
+    data = json.loads(text)
+    return CallError(kind=data["kind"], message=data["message"], status=data.get("status"),
+                     code=data.get("code"))
+
+
+def _outcome(row: sqlite3.Row | tuple[Any, ...]) -> CallOutcome:
+    (key, position, line, destination, state, call_id, error, result, reason, duration,
+     debit, currency, updated_at) = row
+    final = None
+    if result is not None:
+        final = FinalOutcome(result=result, reason=reason, duration=duration, debit=debit,
+                             currency=currency)
+    return CallOutcome(row=key, position=position, line=line, destination=destination,
+                       status=state, call_id=call_id, error=_error(error), outcome=final,
+                       updated_at=datetime.fromtimestamp(updated_at, UTC))
+
+
+class _Thread(threading.Thread):
+    """Owns the connection; runs queued operations in group-committed transactions."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection],
+                 loop: asyncio.AbstractEventLoop, location: str) -> None:
+        super().__init__(name=f"sinch-ledger {location}", daemon=True)
+        self._connect = connect
+        self._loop = loop
+        self.ops: queue.SimpleQueue[list[_Queued] | None] = queue.SimpleQueue()
+        self.connection: sqlite3.Connection | None = None
+
+    def run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            while True:
+                first = self.ops.get()
+                if first is None:
+                    return
+                batch = list(first)
+                stop = False
+                while len(batch) < 1024:
+                    try:
+                        more = self.ops.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    batch.extend(more)
+                if conn is None:
+                    try:
+                        conn = self._connect()
+                    except BaseException as exc:
+                        self._deliver([(fut, None, exc) for _, _, _, fut in batch])
+                        batch = []
+                if batch:
+                    assert conn is not None
+                    self._deliver(self._apply(conn, batch))
+                if stop:
+                    return
+        finally:
+            if conn is not None:
+                conn.close()
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, batch: list[_Queued]
+               ) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
+        done: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        writes = any(write for _, write, _, _ in batch)
+        try:
+            conn.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+        except BaseException as exc:
+            return [(fut, None, exc) for _, _, _, fut in batch]
+        for op, _, atomic, fut in batch:
+            # Single-statement operations are atomic by themselves, and raise before
+            # writing; only multi-statement ones need a savepoint to fail alone.
+            try:
+                if atomic:
+                    conn.execute("SAVEPOINT op")
+                result = op(conn)
+                if atomic:
+                    conn.execute("RELEASE op")
+                done.append((fut, result, None))
+            except BaseException as exc:
+                if atomic:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK TO op")
+                        conn.execute("RELEASE op")
+                done.append((fut, None, exc))
+        try:
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            return [(fut, None, exc) for fut, _, _ in done]
+        return done
+
+    def _deliver(self, done: list[tuple[asyncio.Future[Any], Any, BaseException | None]]
+                 ) -> None:
+        def settle() -> None:
+            for fut, result, exc in done:
+                if fut.done():
+                    continue
+                if exc is None:
+                    fut.set_result(result)
+                else:
+                    fut.set_exception(exc)
+
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            self._loop.call_soon_threadsafe(settle)
+
+
+class SQLiteLedger:
+    """A :class:`~sinch_calling.campaign.ledger.Ledger` in one SQLite file.
+
+    ``path``: the file (created on first open; its directory must exist), or ``None``
+    for a ledger in memory that lives as long as this object (a campaign without a
+    ledger file: duplicates are still skipped within the run, nothing survives it).
+    ``durable=False`` skips the ``fsync`` of each commit (``synchronous=OFF``): a crash
+    of the process loses nothing, a crash of the machine may; for scratch ledgers only
+    (a dry run uses one).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, *, durable: bool = True) -> None:
+        self._path = None if path is None else Path(path)
+        self._durable = durable
+        self._thread: _Thread | None = None
+        self._lock: IO[bytes] | None = None
+        self._outbox: list[_Queued] = []
+        self._tracking = False
+
+    @property
+    def location(self) -> str:
+        """The file path, or ``":memory:"``."""
+        return ":memory:" if self._path is None else str(self._path)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        target = ":memory:" if self._path is None else str(self._path)
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
+                               timeout=30.0)
+        try:
+            if self._path is not None:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL" if self._durable
+                             else "PRAGMA synchronous=OFF")
+            conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise self._corrupt(exc) from exc
+        return conn
+
+    def _corrupt(self, exc: BaseException) -> LedgerCorruptError:
+        return LedgerCorruptError(
+            f"{self.location} is not a usable campaign ledger (an SQLite file): {exc}")
+
+    async def _run(self, op: Callable[[sqlite3.Connection], _T], *, write: bool = True,
+                   atomic: bool = False) -> _T:
+        """Queue ``op`` for the ledger thread and await its result. Operations queued
+        in one turn of the event loop go to the thread together (one wake-up, one
+        transaction)."""
+        thread = self._thread
+        if thread is None:
+            raise LedgerError(f"ledger {self.location} is not open")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[_T] = loop.create_future()
+        self._outbox.append((op, write, atomic, fut))
+        if len(self._outbox) == 1:
+            loop.call_later(_GATHER, self._flush)
+        try:
+            return await fut
+        except sqlite3.OperationalError as exc:
+            if "malformed" in str(exc) or "not a database" in str(exc):
+                raise self._corrupt(exc) from exc
+            raise LedgerError(f"ledger {self.location}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from exc
+
+    def _flush(self) -> None:
+        outbox, self._outbox = self._outbox, []
+        if not outbox:
+            return
+        if self._thread is not None:
+            self._thread.ops.put(outbox)
+        else:
+            for *_, fut in outbox:
+                if not fut.done():
+                    fut.set_exception(LedgerError(f"ledger {self.location} is closed"))
+
+    # -- identity and lifecycle ---------------------------------------------------------
+
+    async def open(self, identity: CampaignIdentity | None, *, force: bool = False) -> None:
+        """See :meth:`Ledger.open`. A run (``identity`` given) on a file takes the
+        file's run lock (:class:`LedgerBusyError` if another run holds it) and expires
+        every lease a crashed run left."""
+        if self._thread is not None:
+            raise LedgerError(f"ledger {self.location} is already open")
+        if self._path is not None:
+            exists = await asyncio.to_thread(self._path.exists)
+            if identity is None and not exists:
+                raise LedgerError(f"no campaign ledger at {self._path}")
+            if identity is not None:
+                self._lock = await asyncio.to_thread(self._take_lock)
+        self._tracking = False
+        self._thread = _Thread(self._connect, asyncio.get_running_loop(), self.location)
+        self._thread.start()
+        try:
+            await self._run(lambda conn: self._prepare(conn, identity, force), atomic=True)
+            if identity is not None:
+                await self.expire_leases(everyone=True)
+        except BaseException:
+            await self.close()
+            raise
+
+    def _take_lock(self) -> IO[bytes]:
+        assert self._path is not None
+        if not self._path.parent.is_dir():
+            raise LedgerError(f"cannot create ledger {self._path}: no such directory "
+                              f"{self._path.parent}")
+        handle = open(f"{self._path}.lock", "ab")  # noqa: SIM115 - held until close()
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no run lock
+            return handle
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise LedgerBusyError(
+                f"ledger {self._path} is in use by another run (lock {self._path}.lock); "
+                "wait for it to finish or stop it") from None
+        return handle
+
+    def _prepare(self, conn: sqlite3.Connection, identity: CampaignIdentity | None,
+                 force: bool) -> None:
+        tables = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "meta" not in tables:
+            raise LedgerCorruptError(f"{self.location} is an SQLite file but not a campaign "
+                                     f"ledger (tables: {', '.join(sorted(tables))})")
+        if not tables and identity is None:
+            raise LedgerError(f"no campaign ledger at {self.location}")
+        if "meta" in tables:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            version = meta.get("schema_version")
+            if version != str(SCHEMA_VERSION) or "rows" not in tables:
+                raise LedgerCorruptError(
+                    f"{self.location}: ledger schema version {version!r} is not "
+                    f"{SCHEMA_VERSION} (made by another version of sinch_calling?)")
+        else:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO meta VALUES ('schema_version', ?), ('created_at', ?)",
+                         (str(SCHEMA_VERSION), str(time.time())))
+            meta = {}
+        if identity is None:
+            return
+        stored = meta.get("fingerprint")
+        if stored is not None and stored != identity.fingerprint and not force:
+            options = json.loads(meta.get("options", "{}"))
+            raise LedgerMismatchError(self.location,
+                                      identity_differences(options, identity.options))
+        if stored != identity.fingerprint:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?), "
+                         "('options', ?)", (identity.fingerprint,
+                                            json.dumps(identity.options, sort_keys=True)))
+
+    async def identity(self) -> CampaignIdentity | None:
+        """See :meth:`Ledger.identity`."""
+        def op(conn: sqlite3.Connection) -> CampaignIdentity | None:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            if "fingerprint" not in meta:
+                return None
+            return CampaignIdentity(fingerprint=meta["fingerprint"],
+                                    options=json.loads(meta.get("options", "{}")))
+        return await self._run(op, write=False)
+
+    async def close(self) -> None:
+        """See :meth:`Ledger.close`."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._flush()
+            thread.ops.put(None)
+            await asyncio.to_thread(thread.join)
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.close()  # releases the flock
+
+    # -- loading ------------------------------------------------------------------------
+
+    async def load(self, rows: Sequence[NewRow], *, retry_failed: bool = False,
+                   run: str | None = None) -> Sequence[LoadedRow]:
+        """See :meth:`Ledger.load`."""
+        batch = list(rows)
+        return await self._run(lambda conn: self._load(conn, batch, retry_failed, run),
+                               atomic=True)
+
+    @staticmethod
+    def _load(conn: sqlite3.Connection, rows: list[NewRow], retry_failed: bool,
+              run: str | None) -> list[LoadedRow]:
+        now = time.time()
+        marks = ", ".join("?" for _ in rows)
+        existing: dict[str, tuple[RowState, str | None, str | None]] = {
+            key: (state, destination, load_run) for key, state, destination, load_run in
+            conn.execute(f"SELECT key, state, destination, load_run FROM rows "
+                         f"WHERE key IN ({marks})", [r.key for r in rows])}
+        wanted = {r.destination for r in rows if r.state == "pending"}
+        owners: dict[str, set[str]] = {}
+        if wanted:
+            for destination, key in conn.execute(
+                    "SELECT destination, key FROM rows WHERE destination IN "
+                    f"({', '.join('?' for _ in wanted)}) AND state NOT IN "
+                    "('invalid', 'skipped')", list(wanted)):
+                owners.setdefault(destination, set()).add(key)
+        out: list[LoadedRow] = []
+        upserts: list[tuple[Any, ...]] = []
+        keeps: list[tuple[Any, ...]] = []
+        seen: set[str] = set()
+        for row in rows:
+            current = existing.get(row.key)
+            if row.key in seen or (current is not None and run is not None
+                                   and current[2] == run):
+                state_now = current[0] if current is not None else "pending"
+                out.append(LoadedRow(key=row.key, position=row.position, state=state_now,
+                                     previous=state_now, error=CallError(
+                                         kind="duplicate_id",
+                                         message=f"row id {row.key!r} repeats an earlier "
+                                                 "row of this input")))
+                continue
+            seen.add(row.key)
+            replace = current is None or current[0] in ("pending", "invalid", "skipped") \
+                or (retry_failed and current[0] == "failed")
+            if not replace:
+                assert current is not None
+                keeps.append((row.position, row.line, run, row.key))
+                note = None
+                if row.destination != current[1]:
+                    note = CallError(kind="changed", message=(
+                        f"the input now gives {row.destination or 'no number'}, but this row "
+                        f"is already {current[0]} to {current[1]}; the ledger is kept"))
+                out.append(LoadedRow(key=row.key, position=row.position, state=current[0],
+                                     previous=current[0], error=note))
+                continue
+            state: RowState = row.state
+            error = row.error
+            if state == "pending":
+                assert row.destination is not None
+                holders = owners.setdefault(row.destination, set())
+                others = sorted(holders - {row.key})
+                if others:
+                    state = "skipped"
+                    error = CallError(kind="duplicate",
+                                      message=f"same number as row {others[0]}")
+                else:
+                    holders.add(row.key)
+            data = None if row.data is None else json.dumps(dict(row.data),
+                                                            separators=(",", ":"))
+            upserts.append((row.key, row.position, row.line, row.destination, data, state,
+                            _error_json(error), run, now))
+            out.append(LoadedRow(key=row.key, position=row.position, state=state,
+                                 previous=None if current is None else current[0],
+                                 error=error))
+        if keeps:
+            conn.executemany("UPDATE rows SET position = ?, line = ?, load_run = ? "
+                             "WHERE key = ?", keeps)
+        if upserts:
+            conn.executemany(
+                "INSERT INTO rows (key, position, line, destination, data, state, error, "
+                "load_run, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET position = excluded.position, "
+                "line = excluded.line, destination = excluded.destination, "
+                "data = excluded.data, state = excluded.state, error = excluded.error, "
+                "load_run = excluded.load_run, updated_at = excluded.updated_at, "
+                "worker = NULL, lease_until = NULL, expired = 0, call_id = NULL, "
+                "attempts = 0, attempt_run = NULL, deferred = 0", upserts)
+        return out
+
+    # -- claiming and recording -----------------------------------------------------------
+
+    async def claim(self, worker: str, run: str, *, limit: int, lease: float,
+                    loaded_by: str | None = None) -> Sequence[Claim]:
+        """See :meth:`Ledger.claim`."""
+        def op(conn: sqlite3.Connection) -> list[Claim]:
+            now = time.time()
+            if conn.execute("SELECT 1 FROM rows WHERE state IN ('claimed', 'sending') AND "
+                            "lease_until < ? LIMIT 1", (now,)).fetchone() is not None:
+                self._expire(conn, now, everyone=False)
+            found = sorted(conn.execute(
+                "UPDATE rows SET state = 'claimed', worker = ?, lease_until = ?, expired = 0, "
+                "updated_at = ? WHERE key IN (SELECT key FROM rows WHERE state = 'pending' "
+                "AND NOT (deferred = 1 AND attempt_run IS ?) AND (? IS NULL OR load_run = ?) "
+                "ORDER BY position LIMIT ?) "
+                "RETURNING position, key, line, destination, data, attempts, attempt_run",
+                (worker, now + lease, now, run, loaded_by, loaded_by, limit)).fetchall())
+            return [Claim(key=key, position=position, line=line, destination=destination,
+                          data=None if data is None else json.loads(data), worker=worker,
+                          attempts=attempts if attempt_run == run else 0)
+                    for position, key, line, destination, data, attempts, attempt_run
+                    in found]
+        return await self._run(op, atomic=True)
+
+    async def renew(self, worker: str, *, lease: float) -> int:
+        """See :meth:`Ledger.renew`."""
+        def op(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "UPDATE rows SET lease_until = ? WHERE worker = ? AND state IN "
+                "('claimed', 'sending')", (time.time() + lease, worker)).rowcount
+        return await self._run(op)
+
+    async def mark_sending(self, claim: Claim) -> None:
+        """See :meth:`Ledger.mark_sending`."""
+        def op(conn: sqlite3.Connection) -> None:
+            changed = conn.execute(
+                "UPDATE rows SET state = 'sending', updated_at = ? WHERE key = ? AND "
+                "state = 'claimed' AND worker = ?",
+                (time.time(), claim.key, claim.worker)).rowcount
+            if not changed:
+                raise LeaseLostError(f"row {claim.key} is no longer claimed by this worker")
+        await self._run(op)
+
+    def _finish(self, claim: Claim, state: RowState, call_id: str | None,
+                error: CallError | None) -> Callable[[sqlite3.Connection], None]:
+        def op(conn: sqlite3.Connection) -> None:
+            changed = conn.execute(
+                "UPDATE rows SET state = ?, call_id = ?, error = ?, lease_until = NULL, "
+                "expired = 0, updated_at = ? WHERE key = ? AND worker = ? AND "
+                "(state = 'sending' OR (state = 'uncertain' AND expired = 1))",
+                (state, call_id, _error_json(error), time.time(), claim.key,
+                 claim.worker)).rowcount
+            if not changed:
+                raise LeaseLostError(f"row {claim.key} is no longer held by this worker; "
+                                     f"not recorded as {state}")
+        return op
+
+    async def mark_placed(self, claim: Claim, call_id: str) -> None:
+        """See :meth:`Ledger.mark_placed`."""
+        await self._run(self._finish(claim, "placed", call_id, None))
+
+    async def mark_failed(self, claim: Claim, error: CallError) -> None:
+        """See :meth:`Ledger.mark_failed`."""
+        await self._run(self._finish(claim, "failed", None, error))
+
+    async def mark_uncertain(self, claim: Claim, error: CallError) -> None:
+        """See :meth:`Ledger.mark_uncertain`."""
+        await self._run(self._finish(claim, "uncertain", None, error))
+
+    async def release(self, claim: Claim, run: str, *, error: CallError | None = None,
+                      count_attempt: bool = False, defer: bool = False) -> None:
+        """See :meth:`Ledger.release`."""
+        def op(conn: sqlite3.Connection) -> None:
+            current = conn.execute(
+                "SELECT attempts, attempt_run FROM rows WHERE key = ? AND worker = ? AND "
+                "(state IN ('claimed', 'sending') OR (state = 'uncertain' AND expired = 1))",
+                (claim.key, claim.worker)).fetchone()
+            if current is None:
+                return
+            attempts = current[0] if current[1] == run else 0
+            conn.execute(
+                "UPDATE rows SET state = 'pending', worker = NULL, lease_until = NULL, "
+                "expired = 0, error = ?, attempts = ?, attempt_run = ?, deferred = ?, "
+                "updated_at = ? WHERE key = ?",
+                (_error_json(error), attempts + int(count_attempt), run, int(defer),
+                 time.time(), claim.key))
+        await self._run(op)
+
+    async def expire_leases(self, *, everyone: bool = False) -> tuple[int, int]:
+        """See :meth:`Ledger.expire_leases`."""
+        return await self._run(lambda conn: self._expire(conn, time.time(), everyone),
+                               atomic=True)
+
+    @staticmethod
+    def _expire(conn: sqlite3.Connection, now: float, everyone: bool) -> tuple[int, int]:
+        limit = math.inf if everyone else now
+        to_pending = conn.execute(
+            "UPDATE rows SET state = 'pending', worker = NULL, lease_until = NULL, "
+            "updated_at = ? WHERE state = 'claimed' AND lease_until < ?",
+            (now, limit)).rowcount
+        to_uncertain = conn.execute(
+            "UPDATE rows SET state = 'uncertain', expired = 1, lease_until = NULL, "
+            "error = ?, updated_at = ? WHERE state = 'sending' AND lease_until < ?",
+            (_error_json(CallError(kind="lease_expired", message=(
+                "the run placing this call stopped before Sinch's answer was recorded; "
+                "Sinch may have placed it"))), now, limit)).rowcount
+        return to_pending, to_uncertain
+
+    # -- settling and tracking ------------------------------------------------------------
+
+    async def settle(self, key: str, *, call_id: str | None) -> CallOutcome:
+        """See :meth:`Ledger.settle`."""
+        if call_id is not None and (not isinstance(call_id, str) or not call_id.strip()):
+            raise ValidationError("call_id", "must be the call's non-empty callId, or None")
+
+        def op(conn: sqlite3.Connection) -> CallOutcome:
+            current = conn.execute("SELECT state FROM rows WHERE key = ?", (key,)).fetchone()
+            if current is None:
+                raise UnknownRowError(f"no row {key!r} in ledger {self.location}")
+            if current[0] != "uncertain":
+                raise RowStateError(f"row {key} is {current[0]}, not uncertain; only "
+                                    "uncertain rows are settled")
+            now = time.time()
+            if call_id is not None:
+                conn.execute("UPDATE rows SET state = 'placed', call_id = ?, error = NULL, "
+                             "expired = 0, worker = NULL, updated_at = ? WHERE key = ?",
+                             (call_id.strip(), now, key))
+            else:
+                conn.execute("UPDATE rows SET state = 'pending', call_id = NULL, error = NULL, "
+                             "expired = 0, worker = NULL, attempts = 0, deferred = 0, "
+                             "updated_at = ? WHERE key = ?", (now, key))
+            return _outcome(conn.execute(f"SELECT {_COLUMNS} FROM rows WHERE key = ?",
+                                         (key,)).fetchone())
+        return await self._run(op, atomic=True)
+
+    def _tracking_indexes(self, conn: sqlite3.Connection) -> None:
+        if not self._tracking:
+            for statement in _TRACKING_INDEXES:
+                conn.execute(statement)
+            self._tracking = True
+
+    async def record_outcome(self, call_id: str, outcome: FinalOutcome) -> str | None:
+        """See :meth:`Ledger.record_outcome`."""
+        def op(conn: sqlite3.Connection) -> str | None:
+            self._tracking_indexes(conn)
+            found = conn.execute("SELECT key FROM rows WHERE call_id = ? AND state = 'placed' "
+                                 "ORDER BY position LIMIT 1", (call_id,)).fetchone()
+            if found is None:
+                return None
+            conn.execute("UPDATE rows SET result = ?, reason = ?, duration = ?, debit = ?, "
+                         "currency = ?, updated_at = ? WHERE key = ?",
+                         (outcome.result, outcome.reason, outcome.duration, outcome.debit,
+                          outcome.currency, time.time(), found[0]))
+            return str(found[0])
+        return await self._run(op, atomic=True)
+
+    async def untracked(self, *, batch: int = 500) -> AsyncIterator[tuple[str, str]]:
+        """See :meth:`Ledger.untracked`."""
+        after: tuple[int, str] = (-1, "")
+        while True:
+            def page_op(conn: sqlite3.Connection, after: tuple[int, str] = after
+                        ) -> list[tuple[int, str, str]]:
+                self._tracking_indexes(conn)
+                return conn.execute(
+                    "SELECT position, key, call_id FROM rows WHERE state = 'placed' AND "
+                    "result IS NULL AND (position, key) > (?, ?) ORDER BY position, key "
+                    "LIMIT ?", (*after, batch)).fetchall()
+            page = await self._run(page_op, atomic=True)
+            for _, key, call_id in page:
+                yield key, call_id
+            if len(page) < batch:
+                return
+            after = (page[-1][0], page[-1][1])
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def results(self, *, states: Collection[RowState] | None = None,
+                      batch: int = 1000) -> AsyncIterator[CallOutcome]:
+        """See :meth:`Ledger.results`."""
+        wanted = None if states is None else sorted(set(states))
+        if wanted is not None and not set(wanted) <= set(ROW_STATES):
+            raise ValidationError("states", f"must be among {', '.join(ROW_STATES)}")
+        where = "" if wanted is None else \
+            f"AND state IN ({', '.join('?' for _ in wanted)})"
+        after: tuple[int, str] = (-1, "")
+        while True:
+            def page_op(conn: sqlite3.Connection, after: tuple[int, str] = after
+                        ) -> list[tuple[Any, ...]]:
+                return conn.execute(
+                    f"SELECT {_COLUMNS} FROM rows WHERE (position, key) > (?, ?) {where} "
+                    "ORDER BY position, key LIMIT ?",
+                    (*after, *(wanted or ()), batch)).fetchall()
+            page = await self._run(page_op, write=False)
+            for row in page:
+                yield _outcome(row)
+            if len(page) < batch:
+                return
+            after = (page[-1][1], page[-1][0])
+
+    async def get(self, key: str) -> CallOutcome | None:
+        """See :meth:`Ledger.get`."""
+        row = await self._run(lambda conn: conn.execute(
+            f"SELECT {_COLUMNS} FROM rows WHERE key = ?", (key,)).fetchone(), write=False)
+        return None if row is None else _outcome(row)
+
+    async def counts(self) -> LedgerCounts:
+        """See :meth:`Ledger.counts`."""
+        def op(conn: sqlite3.Connection) -> LedgerCounts:
+            states = dict.fromkeys(ROW_STATES, 0)
+            states.update(conn.execute(
+                "SELECT state, count(*) FROM rows GROUP BY state").fetchall())
+            results = dict(conn.execute(
+                "SELECT result, count(*) FROM rows WHERE result IS NOT NULL "
+                "GROUP BY result").fetchall())
+            cost = dict(conn.execute(
+                "SELECT coalesce(currency, ''), sum(debit) FROM rows WHERE debit IS NOT NULL "
+                "GROUP BY currency").fetchall())
+            untracked = conn.execute("SELECT count(*) FROM rows WHERE state = 'placed' AND "
+                                     "result IS NULL").fetchone()[0]
+            return LedgerCounts(states=states, results=results, cost=cost,
+                                untracked=untracked)
+        return await self._run(op, write=False)
+
+    # -- pacing -------------------------------------------------------------------------
+
+    async def reserve_start(self, account: str, *, count: int, period: float) -> float:
+        """See :meth:`Ledger.reserve_start` (in-process: one window per account)."""
+        window = _WINDOWS.setdefault(_account_key(account), SlidingWindow())
+        now = time.monotonic()
+        return max(0.0, window.reserve(now, count, period) - now)
+
+    async def pause_starts(self, account: str, seconds: float) -> None:
+        """See :meth:`Ledger.pause_starts`."""
+        window = _WINDOWS.setdefault(_account_key(account), SlidingWindow())
+        window.pause(time.monotonic() + max(0.0, seconds))
+
+
+def _account_key(account: str) -> str:
+    # Keep application keys out of long-lived process state in clear text.
+    return hashlib.sha256(account.encode()).hexdigest()

@@ -1,0 +1,419 @@
+"""The ledger contract (the rules in sinch_calling/campaign/ledger.py), run against every
+implementation: the SQLite ledger and the PostgreSQL ledger (real server, own schema)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sinch_calling.campaign.ledger import (
+    LeaseLostError,
+    Ledger,
+    LedgerError,
+    LedgerMismatchError,
+    RowStateError,
+    UnknownRowError,
+)
+from sinch_calling.campaign.records import (
+    CallError,
+    CampaignIdentity,
+    FinalOutcome,
+    NewRow,
+)
+from sinch_calling.errors import ValidationError
+
+from .services import drop_schema, require_postgres
+
+IMPLEMENTATIONS = ["postgres"]
+if importlib.util.find_spec("sinch_calling.campaign.sqlite") is not None:
+    IMPLEMENTATIONS.insert(0, "sqlite")
+
+IDENTITY = CampaignIdentity(fingerprint="f1", options={"text": "hello", "rate": 10})
+OTHER = CampaignIdentity(fingerprint="f2", options={"text": "bye", "rate": 10})
+
+MakeLedger = Callable[[], Any]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def make_ledger(request: pytest.FixtureRequest,
+                      tmp_path: Path) -> AsyncIterator[MakeLedger]:
+    """A factory of (unopened) ledger objects on one fresh store; all closed after."""
+    made: list[Any] = []
+    cleanup: Callable[[], None] = lambda: None  # noqa: E731
+    if request.param == "sqlite":
+        from sinch_calling.campaign.sqlite import SQLiteLedger
+
+        path = tmp_path / "ledger.db"
+
+        def make() -> Any:
+            made.append(SQLiteLedger(path))
+            return made[-1]
+    else:
+        from sinch_calling.campaign.postgres import PostgresLedger
+
+        dsn = require_postgres()
+        schema = f"test_{uuid.uuid4().hex[:16]}"
+
+        def make() -> Any:
+            made.append(PostgresLedger(dsn, schema=schema, campaign="contract"))
+            return made[-1]
+
+        def cleanup() -> None:
+            drop_schema(dsn, schema)
+    try:
+        yield make
+    finally:
+        for ledger in made:
+            await ledger.close()
+        cleanup()
+
+
+@pytest.fixture
+async def ledger(make_ledger: MakeLedger) -> Any:
+    led = make_ledger()
+    await led.open(IDENTITY)
+    return led
+
+
+def rows(*numbers: str | None, start: int = 0) -> list[NewRow]:
+    return [NewRow(key=str(start + i + 1), position=start + i, destination=number,
+                   data={"number": number or "", "first_name": f"n{i}"}, line=start + i + 2)
+            for i, number in enumerate(numbers)]
+
+
+async def states(led: Any) -> dict[str, str]:
+    return {o.row: o.status async for o in led.results()}
+
+
+async def test_is_a_ledger(ledger: Any) -> None:
+    assert isinstance(ledger, Ledger)
+    assert await ledger.identity() == IDENTITY
+    assert "password" not in ledger.location
+
+
+async def test_open_existing_none_and_missing(make_ledger: MakeLedger) -> None:
+    missing = make_ledger()
+    with pytest.raises(LedgerError):
+        await missing.open(None)
+    first = make_ledger()
+    await first.open(IDENTITY)
+    await first.load(rows("+46700000001"))
+    await first.close()
+    await first.close()  # idempotent
+    reader = make_ledger()
+    await reader.open(None)
+    assert await reader.identity() == IDENTITY
+    assert (await reader.counts()).states["pending"] == 1
+
+
+async def test_identity_mismatch_and_force(make_ledger: MakeLedger) -> None:
+    first = make_ledger()
+    await first.open(IDENTITY)
+    await first.load(rows("+46700000001"))
+    await first.close()
+    other = make_ledger()
+    with pytest.raises(LedgerMismatchError) as caught:
+        await other.open(OTHER)
+    assert caught.value.differences == {"text": ("hello", "bye")}
+    assert "text" in str(caught.value)
+    forced = make_ledger()
+    await forced.open(OTHER, force=True)
+    assert await forced.identity() == OTHER
+    assert (await forced.counts()).states["pending"] == 1
+
+
+async def test_load_duplicates_invalid_and_order(ledger: Any) -> None:
+    invalid = NewRow(key="3", position=2, destination=None, state="invalid",
+                     error=CallError(kind="invalid", message="not a number"))
+    loaded = await ledger.load([*rows("+46700000001", "+46700000001"), invalid,
+                                *rows("+46700000004", start=3)])
+    assert [r.state for r in loaded] == ["pending", "skipped", "invalid", "pending"]
+    assert [r.key for r in loaded] == ["1", "2", "3", "4"]
+    assert loaded[1].error is not None
+    assert loaded[1].error.kind == "duplicate"
+    assert "1" in loaded[1].error.message
+    assert all(r.previous is None for r in loaded)
+    outcomes = [o async for o in ledger.results()]
+    assert [o.row for o in outcomes] == ["1", "2", "3", "4"]
+    assert outcomes[2].error is not None
+    assert outcomes[2].error.kind == "invalid"
+    assert outcomes[0].line == 2
+    assert outcomes[0].destination == "+46700000001"
+
+
+async def test_load_is_idempotent_and_fixes_pending(ledger: Any) -> None:
+    await ledger.load(rows("+46700000001", "+4670000000x"))
+    claims = await ledger.claim("w1", "run1", limit=1, lease=30)
+    await ledger.mark_sending(claims[0])
+    await ledger.mark_placed(claims[0], "call-1")
+    again = await ledger.load(rows("+46700000009", "+46700000002"))
+    assert [r.state for r in again] == ["placed", "pending"]
+    assert [r.previous for r in again] == ["placed", "pending"]
+    assert again[0].error is not None
+    assert again[0].error.kind == "changed"
+    one = await ledger.get("1")
+    assert one.destination == "+46700000001"
+    assert one.call_id == "call-1"
+    two = await ledger.get("2")
+    assert two.destination == "+46700000002"
+    assert await ledger.get("nope") is None
+
+
+async def test_duplicate_across_loads(ledger: Any) -> None:
+    await ledger.load(rows("+46700000001"))
+    later = await ledger.load(rows("+46700000001", start=5))
+    assert later[0].state == "skipped"
+    assert later[0].error is not None
+    assert later[0].error.kind == "duplicate"
+
+
+async def test_claims_are_exclusive_ordered_and_leased(ledger: Any) -> None:
+    await ledger.load(rows(*(f"+467000000{i:02d}" for i in range(10))))
+    first = await ledger.claim("w1", "run", limit=4, lease=30)
+    second = await ledger.claim("w2", "run", limit=4, lease=30)
+    third = await ledger.claim("w3", "run", limit=4, lease=30)
+    assert [c.position for c in first] == [0, 1, 2, 3]
+    assert [c.position for c in second] == [4, 5, 6, 7]
+    assert [c.position for c in third] == [8, 9]
+    assert await ledger.claim("w4", "run", limit=4, lease=30) == []
+    assert first[0].worker == "w1"
+    assert first[0].data == {"number": "+46700000000",
+                                                         "first_name": "n0"}
+    assert first[0].destination == "+46700000000"
+    assert first[0].line == 2
+    with pytest.raises(LeaseLostError):
+        await ledger.mark_sending(second[0].__class__(**{**_fields(second[0]),
+                                                         "worker": "w1"}))
+    assert await ledger.renew("w1", lease=30) == 4
+    counts = await ledger.counts()
+    assert counts.states["claimed"] == 10
+    assert counts.total == 10
+
+
+def _fields(claim: Any) -> dict[str, Any]:
+    return {name: getattr(claim, name) for name in
+            ("key", "position", "destination", "worker", "data", "line", "attempts")}
+
+
+async def test_concurrent_claims_never_share_a_row(make_ledger: MakeLedger) -> None:
+    led = make_ledger()
+    await led.open(IDENTITY)
+    await led.load(rows(*(f"+4670000{i:04d}" for i in range(300))))
+    got = await asyncio.gather(*(led.claim(f"w{i}", "run", limit=7, lease=30)
+                                 for i in range(60)))
+    keys = [c.key for batch in got for c in batch]
+    assert len(keys) == len(set(keys)) == 300
+
+
+async def test_sending_and_outcomes_need_the_holder(ledger: Any) -> None:
+    await ledger.load(rows("+46700000001", "+46700000002", "+46700000003"))
+    a, b, c = await ledger.claim("w1", "run", limit=3, lease=30)
+    with pytest.raises(LeaseLostError):
+        await ledger.mark_placed(a, "call-a")  # not sending yet
+    for claim in (a, b, c):
+        await ledger.mark_sending(claim)
+    with pytest.raises(LeaseLostError):
+        await ledger.mark_sending(a)  # already sending
+    await ledger.mark_placed(a, "call-a")
+    await ledger.mark_failed(b, CallError(kind="bad_request", message="no", status=400,
+                                          code=40001))
+    await ledger.mark_uncertain(c, CallError(kind="server", message="oops", status=503))
+    with pytest.raises(LeaseLostError):
+        await ledger.mark_placed(c, "late")  # uncertain by the worker itself: final
+    got = {o.row: o async for o in ledger.results()}
+    assert got["1"].status == "placed"
+    assert got["1"].call_id == "call-a"
+    assert got["2"].status == "failed"
+    assert got["2"].error == CallError(
+        kind="bad_request", message="no", status=400, code=40001)
+    assert got["3"].status == "uncertain"
+    assert got["3"].error is not None
+    assert got["3"].updated_at is not None
+    assert got["3"].updated_at.tzinfo is not None
+
+
+async def test_expired_leases(ledger: Any) -> None:
+    await ledger.load(rows("+46700000001", "+46700000002", "+46700000003"))
+    a, b, c = await ledger.claim("dead", "run", limit=3, lease=0.05)
+    await ledger.mark_sending(b)
+    await ledger.mark_sending(c)
+    await asyncio.sleep(0.2)
+    assert await ledger.expire_leases() == (1, 2)
+    assert await ledger.expire_leases() == (0, 0)
+    assert await states(ledger) == {"1": "pending", "2": "uncertain", "3": "uncertain"}
+    assert (await ledger.get("2")).error.kind == "lease_expired"
+    # The late answer of the worker whose lease ran out is still recorded...
+    await ledger.mark_placed(b, "late-call")
+    await ledger.release(c, "run")  # ...as is a provably unsent one
+    # ...and nobody else redials the uncertain row or gets the expired claim.
+    with pytest.raises(LeaseLostError):
+        await ledger.mark_sending(a)
+    again = await ledger.claim("alive", "run", limit=10, lease=30)
+    assert sorted(x.key for x in again) == ["1", "3"]
+    assert (await ledger.get("2")).call_id == "late-call"
+
+
+async def test_claim_recovers_expired_claims(ledger: Any) -> None:
+    await ledger.load(rows("+46700000001"))
+    await ledger.claim("dead", "run", limit=1, lease=0.05)
+    await asyncio.sleep(0.2)
+    taken = await ledger.claim("alive", "run", limit=1, lease=30)
+    assert [c.key for c in taken] == ["1"]
+
+
+async def test_expire_everyone(ledger: Any) -> None:
+    await ledger.load(rows("+46700000001", "+46700000002"))
+    _a, b = await ledger.claim("w", "run", limit=2, lease=300)
+    await ledger.mark_sending(b)
+    assert await ledger.expire_leases(everyone=True) == (1, 1)
+
+
+async def test_release_defer_and_attempts(ledger: Any) -> None:
+    await ledger.load(rows("+46700000001", "+46700000002"))
+    a, b = await ledger.claim("w", "run1", limit=2, lease=30)
+    await ledger.mark_sending(a)
+    await ledger.release(a, "run1", error=CallError(kind="rate_limited", message="429",
+                                                    status=429), count_attempt=True)
+    await ledger.release(b, "run1", defer=True)
+    (again,) = await ledger.claim("w", "run1", limit=5, lease=30)
+    assert again.key == "1"
+    assert again.attempts == 1
+    assert (await ledger.get("1")).status == "claimed"
+    await ledger.release(again, "run1", count_attempt=True)
+    (third,) = await ledger.claim("w", "run1", limit=5, lease=30)
+    assert third.attempts == 2
+    await ledger.release(third, "run1", count_attempt=True)
+    later = await ledger.claim("w", "run2", limit=5, lease=30)
+    assert sorted(c.key for c in later) == ["1", "2"]
+    assert all(c.attempts == 0 for c in later)
+    # A row that moved on is left alone.
+    await ledger.mark_sending(later[0])
+    await ledger.mark_placed(later[0], "c1")
+    await ledger.release(later[0], "run2")
+    assert (await ledger.get(later[0].key)).status == "placed"
+
+
+async def test_release_keeps_error_for_results(ledger: Any) -> None:
+    await ledger.load(rows("+46700000001"))
+    (a,) = await ledger.claim("w", "run", limit=1, lease=30)
+    await ledger.release(a, "run", error=CallError(kind="rate_limited", message="slow down",
+                                                   status=429), defer=True)
+    got = await ledger.get("1")
+    assert got.status == "pending"
+    assert got.error is not None
+    assert got.error.kind == "rate_limited"
+
+
+async def test_settle(ledger: Any) -> None:
+    await ledger.load(rows("+46700000001", "+46700000002", "+46700000003"))
+    a, b, _c = await ledger.claim("w", "run", limit=3, lease=30)
+    for claim in (a, b):
+        await ledger.mark_sending(claim)
+        await ledger.mark_uncertain(claim, CallError(kind="server", message="503"))
+    with pytest.raises(UnknownRowError):
+        await ledger.settle("nope", call_id=None)
+    with pytest.raises(RowStateError):
+        await ledger.settle("3", call_id=None)
+    with pytest.raises(ValidationError):
+        await ledger.settle("1", call_id=" ")
+    placed = await ledger.settle("1", call_id=" abc ")
+    assert placed.status == "placed"
+    assert placed.call_id == "abc"
+    assert placed.error is None
+    unsent = await ledger.settle("2", call_id=None)
+    assert unsent.status == "pending"
+    claimed = await ledger.claim("w2", "run", limit=5, lease=30)
+    assert [x.key for x in claimed] == ["2"]
+
+
+async def test_retry_failed(ledger: Any) -> None:
+    await ledger.load(rows("+46700000001"))
+    (a,) = await ledger.claim("w", "run", limit=1, lease=30)
+    await ledger.mark_sending(a)
+    await ledger.mark_failed(a, CallError(kind="bad_request", message="no", status=400))
+    assert (await ledger.load(rows("+46700000001")))[0].state == "failed"
+    assert (await ledger.load(rows("+46700000001"), retry_failed=True))[0].state == "pending"
+
+
+async def test_tracking_counts_and_filters(ledger: Any) -> None:
+    await ledger.load(rows(*(f"+4670000000{i}" for i in range(5))))
+    claims = await ledger.claim("w", "run", limit=5, lease=30)
+    for i, claim in enumerate(claims[:3]):
+        await ledger.mark_sending(claim)
+        await ledger.mark_placed(claim, f"call-{i}")
+    assert [key async for key, _ in ledger.untracked(batch=2)] == ["1", "2", "3"]
+    assert await ledger.record_outcome("call-0", FinalOutcome(
+        result="ANSWERED", reason="CALLEEHANGUP", duration=12.0, debit=0.05,
+        currency="USD")) == "1"
+    assert await ledger.record_outcome("call-1", FinalOutcome(
+        result="NOANSWER", debit=0.01, currency="USD")) == "2"
+    assert await ledger.record_outcome("elsewhere", FinalOutcome(result="ANSWERED")) is None
+    assert [(k, c) async for k, c in ledger.untracked()] == [("3", "call-2")]
+    counts = await ledger.counts()
+    assert counts.states["placed"] == 3
+    assert counts.states["claimed"] == 2
+    assert counts.results == {"ANSWERED": 1, "NOANSWER": 1}
+    assert counts.cost == {"USD": pytest.approx(0.06)}
+    assert counts.untracked == 1
+    assert counts.answer_rate == 0.5
+    got = await ledger.get("1")
+    assert got.outcome == FinalOutcome(result="ANSWERED", reason="CALLEEHANGUP",
+                                       duration=12.0, debit=0.05, currency="USD")
+    placed = [o.row async for o in ledger.results(states=["placed"], batch=2)]
+    assert placed == ["1", "2", "3"]
+    everything = [o.row async for o in ledger.results(batch=2)]
+    assert everything == ["1", "2", "3", "4", "5"]
+    with pytest.raises(ValidationError):
+        [o async for o in ledger.results(states=["nope"])]  # type: ignore[list-item]
+
+
+async def test_pacing_window_and_pause(ledger: Any) -> None:
+    # Each reservation's start, bounded by the local clock around the call: the k-th
+    # is at least ``period`` after the (k-count)-th, and never before the previous one.
+    account = f"acct-{uuid.uuid4().hex}"
+    earliest: list[float] = []
+    latest: list[float] = []
+    for _ in range(8):
+        before = time.monotonic()
+        wait = await ledger.reserve_start(account, count=3, period=0.5)
+        after = time.monotonic()
+        assert wait >= 0
+        earliest.append(before + wait)
+        latest.append(after + wait)
+    for k in range(3, 8):
+        assert latest[k] - earliest[k - 3] >= 0.5
+    for k in range(1, 8):
+        assert latest[k] >= earliest[k - 1]
+    other = f"acct-{uuid.uuid4().hex}"
+    before = time.monotonic()
+    await ledger.pause_starts(other, 5)
+    await ledger.pause_starts(other, 1)  # never shortens
+    wait = await ledger.reserve_start(other, count=100, period=1)
+    assert time.monotonic() + wait - before >= 5
+
+
+async def test_unpaced_reservations_honour_pauses(ledger: Any) -> None:
+    account = f"acct-{uuid.uuid4().hex}"
+    assert [await ledger.reserve_start(account, count=1, period=0.0)
+            for _ in range(5)] == [0.0] * 5
+    before = time.monotonic()
+    await ledger.pause_starts(account, 2)
+    wait = await ledger.reserve_start(account, count=1, period=0.0)
+    assert time.monotonic() + wait - before >= 2
+
+
+async def test_claims_only_rows_of_this_input(ledger: Any) -> None:
+    await ledger.load(rows("+46700000001", "+46700000002"), run="first")
+    await ledger.load(rows("+46700000002", start=1), run="second")  # row 1 dropped
+    assert [c.key for c in await ledger.claim("w", "second", limit=5, lease=30,
+                                              loaded_by="second")] == ["2"]
+    assert [c.key for c in await ledger.claim("w", "x", limit=5, lease=30,
+                                              loaded_by="nobody")] == []
+    assert [c.key for c in await ledger.claim("w", "x", limit=5, lease=30)] == ["1"]
