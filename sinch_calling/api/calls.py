@@ -13,7 +13,7 @@ from ..regions import SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from ..serialization import dumps
 from ..signer import origin_of
 from ..transport import Transport
-from ..validation import non_empty
+from ..validation import identifier, non_empty
 
 if TYPE_CHECKING:
     from ..svaml import Svaml
@@ -89,7 +89,7 @@ class CallsApi:
 
     def _url(self, call_id: str) -> URL:
         return self._transport.traffic_url(
-            "calls", "id", encode_segment(non_empty("call_id", call_id), "call_id")
+            "calls", "id", encode_segment(identifier("call_id", call_id), "call_id")
         )
 
     async def get(self, call_id: str) -> Call:
