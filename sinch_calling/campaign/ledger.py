@@ -61,6 +61,7 @@ from ..errors import (
     LedgerCorruptError,
     LedgerError,
     LedgerMismatchError,
+    LedgerUnavailableError,
     RowStateError,
     UnknownRowError,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "LedgerCorruptError",
     "LedgerError",
     "LedgerMismatchError",
+    "LedgerUnavailableError",
     "RowStateError",
     "UnknownRowError",
 ]
@@ -154,6 +156,13 @@ class Ledger(Protocol):
         A row is never in two workers' claims. An empty result means nothing is
         claimable now (others may still hold rows: see :meth:`counts`).
         """
+        ...
+
+    async def claimable(self, run: str, *, loaded_by: str | None = None) -> int:
+        """How many rows :meth:`claim` with these ``run``/``loaded_by`` would consider
+        (``pending``, not deferred in ``run``), including rows it skips right now
+        because another transaction holds them (a load in progress): work that still
+        exists after an empty claim. A snapshot; never waits for locks."""
         ...
 
     async def renew(self, worker: str, *, lease: float) -> int:
