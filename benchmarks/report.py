@@ -106,6 +106,27 @@ def _why_first_call(d: Mapping[str, Any], target_id: str) -> str:
             "opens the session and its connection.")
 
 
+def _why_campaign(d: Mapping[str, Any], target_id: str) -> str:
+    if target_id == "campaign_cpu":
+        plain = _median(d, "cpu per call", "plain tts loop", "cpu_s")
+        ledger = _median(d, "cpu per call", "campaign, SQLite file", "cpu_s")
+        memory = _median(d, "cpu per call", "campaign, memory ledger", "cpu_s")
+        return (
+            f"a campaign call costs {ledger:.0f} µs of CPU with the SQLite file against "
+            f"{plain:.0f} µs for a bare `callouts.tts` loop ({memory:.0f} µs with the "
+            "in-memory ledger): the difference is the ledger's durable bookkeeping, about "
+            "half in its thread (claim, `sending` committed before each request, the "
+            "answer committed after, `synchronous=FULL`) and half in the runner (claims, "
+            "pacing, per-row templates). Commits are grouped per loop turn and claims "
+            "batched; the durable `sending` before each request is the guarantee that no "
+            "row is dialled twice, and is kept.")
+    return (
+        "the loop-lag probe counts every delay of the event loop, including time the "
+        "process waits for a core on this shared 2-core machine (load average below) and "
+        "CPython's full garbage collections (up to 25 ms seen alone); the ledger's disk "
+        "work runs on its own thread. Not yet separated from the machine's own scheduling.")
+
+
 WHY: dict[str, Why] = {
     "router-": _why_router,
     "import-": _why_import,
@@ -114,6 +135,9 @@ WHY: dict[str, Why] = {
     "download-": _why_transfer,
     "export-": _why_transfer,
     "first-": _why_first_call,
+    "campaign_cpu": _why_campaign,
+    "first run_stall": _why_campaign,
+    "resume_stall": _why_campaign,
 }
 
 
