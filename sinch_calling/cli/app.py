@@ -34,7 +34,8 @@ def build_parser() -> Parser:
         epilog="examples:\n  sinch-calling demo\n  sinch-calling numbers list --json\n"
                "  sinch-calling callout tts +46700000001 --text 'Your code is 1234'\n\n"
                "exit codes: 0 success; 1 an API or network failure (or a campaign or export "
-               "with failed, uncertain or invalid rows, reruns included); 2 a usage or validation error, nothing sent; "
+               "with failed, uncertain or invalid rows, reruns included); 2 a usage or "
+               "validation error, nothing sent; "
                "130 interrupted.")
     registry = Registry(parser)
     for group in _GROUPS:
