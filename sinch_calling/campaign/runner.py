@@ -413,6 +413,7 @@ class Campaign:
                     report.pending = report.totals.states["pending"]
                 finally:
                     await scratch_ledger.close()
+            self._warn_empty(report)
             report.elapsed = time.perf_counter() - started
             return report
         await self._open(self.identity)
@@ -436,9 +437,19 @@ class Campaign:
         report.pending = totals.states["pending"]
         report.earlier_uncertain = max(0, totals.states["uncertain"] - report.uncertain)
         report.elapsed = time.perf_counter() - started
+        self._warn_empty(report)
         for line in report.lines():
             logger.info("%s", line)
         return report
+
+    @staticmethod
+    def _warn_empty(report: CampaignReport) -> None:
+        # No rows and no call is never a silent success (a generator an earlier run
+        # consumed gives no rows). A worker given no rows that dialled a shared
+        # campaign's pending rows did its job: no warning.
+        if report.rows == 0 and not (report.placed or report.failed or report.uncertain):
+            report.warn("the input was empty: nothing was dialled (an iterator or "
+                        "generator an earlier run consumed gives no rows)")
 
     def _emit(self, outcome: CallOutcome) -> None:
         if self._on_outcome is not None:
@@ -450,8 +461,6 @@ class Campaign:
     async def _load(self, ledger: Ledger, checker: RowChecker, first: Any,
                     items: AsyncIterator[Any], report: CampaignReport, run: str) -> None:
         if first is None:
-            report.warn("the input was empty: nothing to dial (an iterator or generator "
-                        "already consumed by an earlier run gives no rows)")
             return
         by_number = not checker.uses_ids
         batch: list[NewRow] = [checker.check(to_input_row(first, self._number_column), 0)]
