@@ -139,6 +139,7 @@ async def test_an_oversize_line_of_a_plain_list_is_one_short_invalid_row(
     assert (report.placed, report.invalid) == (2, 1)
     [problem] = report.problems
     assert problem.line == 2 and len(str(problem.error)) < 400
+    assert f"is {3 * MAX_LINE} characters long, over the limit" in str(problem.error)
 
 
 async def test_csv_oversize_fields_and_lines_spoil_only_their_row() -> None:
@@ -242,3 +243,13 @@ async def test_a_generator_consumed_by_an_earlier_run_is_a_warning(
     assert (second.rows, second.ok) == (0, False)
     assert "input was empty" in str(second)
     await campaign.close()
+
+
+async def test_a_binary_source_of_multibyte_text_keeps_its_lines_whole(tmp_path: Path) -> None:
+    name = "é" * 40_000  # 80,000 bytes, 40,000 characters: under the line limit
+    data = f"number,name\n+46700000001,{name}\n+46700000002,{'ü' * (MAX_LINE + 1)}\n"
+    rows = [(dict(r.data), r.problem, r.line)
+            async for r in read_rows(io.BytesIO(data.encode()))]
+    assert rows[0] == ({"number": "+46700000001", "name": name}, None, 2)
+    assert rows[1][1] is not None and rows[1][2] == 3
+    assert len(rows) == 2

@@ -129,11 +129,17 @@ class RowChecker:
                     raise RowError(f"{self.id_column}: empty (every row needs an id when "
                                    "the input has an id column)")
                 key = ident
-            destination = check_number(data.get(self.number_column))
-            if not self._uses_ids:
+            bad_number = None
+            try:
+                destination = check_number(data.get(self.number_column))
+            except RowError as exc:
+                bad_number = exc
+            if destination is not None and not self._uses_ids:
                 key = destination
-            if row.problem is not None:
+            if row.problem is not None:  # the reader's reason comes first (line too long)
                 raise RowError(row.problem)
+            if bad_number is not None:
+                raise bad_number
             self.template.arguments(data)
         except RowError as exc:
             message = str(exc)

@@ -71,6 +71,13 @@ class _Lines:
         text = self.stream.readline(MAX_LINE + 1)
         if not text:
             raise StopIteration
+        # A decoder may give a short piece before the line ends (multi-byte text read
+        # by bytes): keep reading until the line ends, the stream ends or it is too long.
+        while not text.endswith(("\n", "\r")) and len(text) <= MAX_LINE:
+            more = self.stream.readline(MAX_LINE + 1 - len(text))
+            if not more:
+                break
+            text += more
         self.line_no += 1
         if len(text) <= MAX_LINE or text.endswith(("\n", "\r")):
             return text
@@ -80,6 +87,7 @@ class _Lines:
             piece = self.stream.readline(_CHUNK)
             size += len(piece)
             if not piece or piece.endswith(("\n", "\r")):
+                size -= len(piece) - len(piece.rstrip("\r\n"))  # the line end
                 break
         self.oversize.append((self.line_no, head, size))
         return "\n"
