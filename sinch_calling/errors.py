@@ -24,6 +24,7 @@ __all__ = [
     "LedgerCorruptError",
     "LedgerError",
     "LedgerMismatchError",
+    "LedgerUnavailableError",
     "NotFoundError",
     "RateLimitedError",
     "RedirectError",
@@ -302,6 +303,13 @@ class LedgerMismatchError(LedgerError):
 
 class LedgerBusyError(LedgerError):
     """Another run holds a ledger that allows one run at a time (the SQLite file)."""
+
+
+class LedgerUnavailableError(LedgerError):
+    """The ledger's database stayed unreachable longer than the ledger's ``outage``
+    budget (statements were retried on fresh connections meanwhile). Nothing was
+    recorded by the failing operation; rows already ``sending`` become ``uncertain``
+    when their lease runs out, never ``pending``."""
 
 
 class LeaseLostError(LedgerError):

@@ -363,3 +363,25 @@ async def test_a_binary_stream_is_left_open() -> None:
     data = io.BytesIO(b"number\n+461\n")
     assert [r.data["number"] async for r in read_rows(data)] == ["+461"]
     assert not data.closed
+
+
+async def test_a_version_1_ledger_file_gains_claim_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    first = SQLiteLedger(path)
+    await first.open(IDENTITY)
+    await first.load(_rows(2))
+    await first.close()
+    with sqlite3.connect(path) as conn:  # as sinch_calling with schema 1 left it
+        conn.execute("ALTER TABLE rows DROP COLUMN claim_token")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.close()
+    again = SQLiteLedger(path)
+    await again.open(IDENTITY)
+    try:
+        (claim, _) = await again.claim("w", "run", limit=2, lease=30)
+        assert claim.token
+        await again.mark_sending(claim)
+        await again.mark_placed(claim, "call-1")
+        assert (await again.get(claim.key)).status == "placed"
+    finally:
+        await again.close()

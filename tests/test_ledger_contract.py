@@ -11,7 +11,18 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
 
 from sinch_calling.campaign.ledger import (
     LeaseLostError,
@@ -417,3 +428,172 @@ async def test_claims_only_rows_of_this_input(ledger: Any) -> None:
     assert [c.key for c in await ledger.claim("w", "x", limit=5, lease=30,
                                               loaded_by="nobody")] == []
     assert [c.key for c in await ledger.claim("w", "x", limit=5, lease=30)] == ["1"]
+
+
+# -- one claim, one token (a frozen worker's stale claim never moves a row) -----------
+
+
+async def test_a_stale_claim_of_the_same_worker_moves_nothing(ledger: Any) -> None:
+    """The reviewer's double dial: one worker id for all of a run's tasks; a freeze
+    longer than the lease; the same worker claims the same row again. The stale claim
+    may not send, and the new claim's release may not undo a send."""
+    await ledger.load(rows("+46700000001"))
+    (c1,) = await ledger.claim("host:1:w", "run", limit=1, lease=0.05)
+    await asyncio.sleep(0.2)  # the process was frozen longer than the lease
+    (c2,) = await ledger.claim("host:1:w", "run", limit=1, lease=30)
+    assert c2.key == c1.key
+    assert c2.token != c1.token
+    with pytest.raises(LeaseLostError):
+        await ledger.mark_sending(c1)  # the stale claim must not send
+    assert (await ledger.get("1")).status == "claimed"
+    await ledger.mark_sending(c2)
+    await ledger.release(c1, "run")  # a stale claim's release leaves the sent row alone
+    assert (await ledger.get("1")).status == "sending"
+    assert await ledger.claim("other:2:x", "run", limit=1, lease=30) == []
+    with pytest.raises(LeaseLostError):
+        await ledger.mark_placed(c1, "call-stale")
+    await ledger.mark_placed(c2, "call-1")
+    got = await ledger.get("1")
+    assert (got.status, got.call_id) == ("placed", "call-1")
+
+
+async def test_a_stale_claim_cannot_release_a_sending_row(ledger: Any) -> None:
+    """The reviewer's exact order: the stale claim sent, the new one is released by the
+    stop path: the row stays sending (only the sending claim proves a refusal)."""
+    await ledger.load(rows("+46700000001"))
+    (c1,) = await ledger.claim("host:1:w", "run", limit=1, lease=30)
+    await ledger.mark_sending(c1)
+    await ledger.expire_leases(everyone=True)  # its lease ran out while in flight
+    assert (await ledger.get("1")).status == "uncertain"
+    assert await ledger.claim("host:1:w", "run", limit=1, lease=30) == []
+    # A claim the same worker held earlier for this row (another token) moves nothing.
+    forged = attrs.evolve(c1, token="not-the-sending-claim")
+    await ledger.release(forged, "run")
+    assert (await ledger.get("1")).status == "uncertain"
+    await ledger.mark_placed(c1, "late-call")  # the holder's late answer is kept
+    assert (await ledger.get("1")).call_id == "late-call"
+
+
+# -- the claim protocol as a state machine --------------------------------------------
+
+
+class _ClaimMachine(RuleBasedStateMachine):
+    """Workers claim, renew, send, finish and release rows while leases run out
+    (``expire_leases(everyone=True)`` plays the clock). Invariants: no row is sent by two
+    claims whose sends were not settled by their holder, and a sent row never becomes
+    pending/claimed again except by its sending claim's release (a proven refusal)."""
+
+    make: Callable[[], Any] = staticmethod(lambda: None)
+    claims = Bundle("claims")
+    KEYS = ("1", "2")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.led = self.make()
+        self.run_(self.led.open(IDENTITY))
+        self.run_(self.led.load(rows("+46700000001", "+46700000002")))
+        self.sent: dict[str, set[str]] = {key: set() for key in self.KEYS}
+        self.decided: set[str] = set()
+
+    def run_(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def teardown(self) -> None:
+        drop = getattr(self.led, "drop", None)
+        if drop is not None:
+            self.run_(drop())
+        self.run_(self.led.close())
+        self.loop.close()
+
+    @rule(target=claims, worker=st.sampled_from(["w1", "w1", "w1", "w2"]),
+          limit=st.integers(1, 2))
+    def claim(self, worker: str, limit: int) -> Any:
+        # Each claim gets its own identity in the model (not the ledger's token).
+        got = self.run_(self.led.claim(worker, "run", limit=limit, lease=300))
+        self.made = getattr(self, "made", 0) + len(got)
+        return multiple(*((self.made - i, c) for i, c in enumerate(got)))
+
+    @rule(worker=st.sampled_from(["w1", "w2"]))
+    def renew(self, worker: str) -> None:
+        self.run_(self.led.renew(worker, lease=300))
+
+    @rule()
+    def expire(self) -> None:
+        self.run_(self.led.expire_leases(everyone=True))
+
+    @rule(held=claims)
+    def mark_sending(self, held: tuple[int, Any]) -> None:
+        ident, claim = held
+        try:
+            self.run_(self.led.mark_sending(claim))
+        except LeaseLostError:
+            return
+        assert not self.sent[claim.key], f"row {claim.key} sent by two claims"
+        assert claim.key not in self.decided
+        self.sent[claim.key].add(ident)
+
+    @rule(held=claims, how=st.sampled_from(["placed", "failed", "uncertain"]))
+    def finish(self, held: tuple[int, Any], how: str) -> None:
+        ident, claim = held
+        error = CallError(kind="x", message="x")
+        try:
+            if how == "placed":
+                self.run_(self.led.mark_placed(claim, f"call-{ident}"))
+            elif how == "failed":
+                self.run_(self.led.mark_failed(claim, error))
+            else:
+                self.run_(self.led.mark_uncertain(claim, error))
+        except LeaseLostError:
+            return
+        assert ident in self.sent[claim.key], "finished by a claim that did not send"
+        self.sent[claim.key].discard(ident)
+        self.decided.add(claim.key)
+
+    @rule(held=claims)
+    def release(self, held: tuple[int, Any]) -> None:
+        ident, claim = held
+        self.run_(self.led.release(claim, "run"))
+        if ident in self.sent[claim.key] and \
+                self.run_(self.led.get(claim.key)).status == "pending":
+            self.sent[claim.key].discard(ident)  # its holder proved a refusal
+
+    @invariant()
+    def sent_rows_stay_sent(self) -> None:
+        for key in self.KEYS:
+            status = self.run_(self.led.get(key)).status
+            if self.sent[key]:
+                assert status in ("sending", "uncertain"), (key, status)
+            if key in self.decided:
+                assert status in ("placed", "failed", "uncertain"), (key, status)
+
+
+@pytest.mark.parametrize("store", IMPLEMENTATIONS)
+def test_claim_protocol_state_machine(store: str, tmp_path: Path) -> None:
+    if store == "sqlite":
+        from sinch_calling.campaign.sqlite import SQLiteLedger
+
+        def make() -> Any:
+            return SQLiteLedger(None)
+        examples = 20
+        cleanup: Callable[[], None] = lambda: None  # noqa: E731
+    else:
+        from sinch_calling.campaign.postgres import PostgresLedger
+
+        dsn = require_postgres()
+        schema = f"test_{uuid.uuid4().hex[:16]}"
+
+        def make() -> Any:
+            return PostgresLedger(dsn, schema=schema, campaign=uuid.uuid4().hex)
+        examples = 15
+
+        def cleanup() -> None:
+            drop_schema(dsn, schema)
+
+    machine = type("Machine", (_ClaimMachine,), {"make": staticmethod(make)})
+    try:
+        run_state_machine_as_test(machine, settings=settings(
+            max_examples=examples, stateful_step_count=25, deadline=None,
+            suppress_health_check=list(HealthCheck)))
+    finally:
+        cleanup()

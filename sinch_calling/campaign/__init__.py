@@ -33,6 +33,7 @@ from .ledger import (
     LedgerCorruptError,
     LedgerError,
     LedgerMismatchError,
+    LedgerUnavailableError,
     RowStateError,
     UnknownRowError,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "LedgerCounts",
     "LedgerError",
     "LedgerMismatchError",
+    "LedgerUnavailableError",
     "PlaceCall",
     "RowState",
     "RowStateError",

@@ -65,6 +65,7 @@ from ..errors import (
     LedgerCorruptError,
     LedgerError,
     LedgerMismatchError,
+    LedgerUnavailableError,
     RowStateError,
     UnknownRowError,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "LedgerCorruptError",
     "LedgerError",
     "LedgerMismatchError",
+    "LedgerUnavailableError",
     "RowStateError",
     "UnknownRowError",
 ]

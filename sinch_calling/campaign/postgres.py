@@ -35,12 +35,16 @@ error this module raises. Requires the ``postgres`` extra (psycopg 3 and its poo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import re
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Final, LiteralString, NoReturn
+from typing import Any, Final, LiteralString, NoReturn, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode
 
 try:
@@ -54,7 +58,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "the PostgreSQL ledger needs the 'postgres' extra: "
         "pip install 'sinch_calling[postgres]'") from exc
 
-from ..errors import ValidationError
+from ..errors import LedgerUnavailableError, ValidationError
 from .ledger import (
     LeaseLostError,
     LedgerCorruptError,
@@ -77,6 +81,9 @@ from .records import (
 )
 
 __all__ = ["SCHEMA_VERSION", "PostgresLedger", "is_postgres_dsn"]
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _SCHEMES: Final = ("postgresql://", "postgres://")
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -136,6 +143,10 @@ _MIGRATIONS: list[LiteralString] = [
         starts double precision[] NOT NULL DEFAULT '{{}}'
     );
     """,
+    # 2: per-claim tokens (a claim that lost its row can no longer move it).
+    """
+    ALTER TABLE {s}.campaign_rows ADD COLUMN claim_token text;
+    """,
 ]
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 """The schema version this library creates and understands."""
@@ -191,6 +202,23 @@ def _redacted(conninfo: str) -> tuple[str, str | None]:
         None if password is None else str(password)
 
 
+class _LostConnection(Exception):
+    """The connection broke under a statement (internal: :meth:`PostgresLedger._run`
+    decides whether to run it again)."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+def _is_lost(exc: psycopg.OperationalError) -> bool:
+    """An OperationalError that means "the connection (or the server) went away", not
+    "the statement is wrong": no SQLSTATE (connection lost, pool timeout), class 08
+    (connection exception), 57P01-57P03 (admin/crash shutdown, cannot connect now)."""
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
 def _error_value(error: CallError | None) -> Jsonb | None:
     if error is None:
         return None
@@ -239,7 +267,19 @@ class PostgresLedger:
     ``schema``: the schema holding the ledger's tables (default ``"sinch_calling"``;
     lowercase letters, digits and ``_``); ``pool_size``: connections this process
     keeps at most (each in-flight ledger operation uses one; default 10);
-    ``connect_timeout``: seconds to wait for the database when opening.
+    ``connect_timeout``: seconds to wait for the database when opening (and for a pooled
+    connection); ``outage``: seconds a lost database is waited for (default 60) before
+    an operation raises :class:`~sinch_calling.errors.LedgerUnavailableError`.
+
+    A dropped connection (a restart, a failover, ``pg_terminate_backend``) is not an
+    error: pooled connections are checked before use, and an operation whose
+    connection breaks runs again on a fresh one (backoff from 0.05 s doubling to 2 s)
+    for up to ``outage`` seconds. Only operations that are safe to run twice are run
+    again: reads, claims (a claim whose answer was lost leaves its rows to lease
+    expiry), lease renewals, pacing, and the row transitions, which are keyed by the
+    claim's token and idempotent (a transition whose commit was lost is recognised on
+    the row). :meth:`load` and :meth:`settle` (multi-statement transactions) are not
+    run again: they raise :class:`LedgerError`, and running them again is safe.
 
     Raises :class:`~sinch_calling.errors.ValidationError` for a bad argument (before
     connecting). The methods raise :class:`LedgerError` (naming :attr:`location`, never
@@ -247,7 +287,8 @@ class PostgresLedger:
     """
 
     def __init__(self, dsn: str, *, campaign: str | None = None, schema: str | None = None,
-                 pool_size: int = 10, connect_timeout: float = 10.0) -> None:
+                 pool_size: int = 10, connect_timeout: float = 10.0,
+                 outage: float = 60.0) -> None:
         if not isinstance(dsn, str) or not dsn.strip():
             raise ValidationError("dsn", "must be a PostgreSQL connection string or "
                                          "postgresql:// URL")
@@ -265,6 +306,9 @@ class PostgresLedger:
         if isinstance(connect_timeout, bool) or not isinstance(connect_timeout, int | float) \
                 or not connect_timeout > 0:
             raise ValidationError("connect_timeout", "must be a positive number of seconds")
+        if isinstance(outage, bool) or not isinstance(outage, int | float) \
+                or not 0 <= outage < 1e6:
+            raise ValidationError("outage", "must be a number of seconds >= 0")
         where, self._password = _redacted(conninfo)
         self._conninfo = conninfo
         self._campaign_name = name.strip()
@@ -272,6 +316,7 @@ class PostgresLedger:
         self._location = f"{where}?schema={schema_name}&campaign={quote(self._campaign_name)}"
         self._pool_size = pool_size
         self._connect_timeout = connect_timeout
+        self._outage = float(outage)
         self._pool: AsyncConnectionPool | None = None
         self._campaign: int | None = None
         self._accounts: set[str] = set()
@@ -294,14 +339,15 @@ class PostgresLedger:
 
     def _fail(self, exc: BaseException) -> NoReturn:
         """Raise ``exc`` as a ledger error naming the location, without the password."""
-        text = str(exc).strip() or type(exc).__name__
-        if self._password:
-            text = text.replace(self._password, "***")
+        text = self._redact(str(exc).strip() or type(exc).__name__)
         if isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedColumn
                       | pg_errors.UndefinedFunction | pg_errors.InvalidSchemaName):
             raise LedgerCorruptError(
                 f"ledger {self._location} is damaged or was changed by hand: {text}") from None
         raise LedgerError(f"ledger {self._location}: {text}") from None
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._password, "***") if self._password else text
 
     def _sql(self, text: LiteralString) -> LiteralString:
         """``text`` with ``{s}`` as the quoted schema, rendered once per statement: the
@@ -321,9 +367,14 @@ class PostgresLedger:
         try:
             async with pool.connection() as conn:
                 yield conn
-        except (LedgerError, ValidationError):
+        except (LedgerError, ValidationError, _LostConnection):
             raise
-        except (psycopg.Error, OSError) as exc:
+        except (psycopg.OperationalError, OSError) as exc:
+            # psycopg_pool's PoolTimeout is an OperationalError too.
+            if isinstance(exc, psycopg.OperationalError) and not _is_lost(exc):
+                self._fail(exc)
+            raise _LostConnection(exc) from None
+        except psycopg.Error as exc:
             self._fail(exc)
         except Exception as exc:
             # psycopg_pool's PoolTimeout and friends
@@ -331,18 +382,79 @@ class PostgresLedger:
                 self._fail(exc)
             raise
 
+    @asynccontextmanager
+    async def _connection_once(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A connection for a multi-statement transaction that is not run again: a lost
+        connection is a :class:`LedgerError` (the transaction rolled back, or committed
+        when the answer was lost; running the operation again is safe)."""
+        try:
+            async with self._connection() as conn:
+                yield conn
+        except _LostConnection as lost:
+            self._fail(lost.exc)
+
+    async def _run(self, op: Callable[[psycopg.AsyncConnection[Any]], Awaitable[_T]], *,
+                   retry: bool = True,
+                   again: Callable[[psycopg.AsyncConnection[Any]], Awaitable[_T]] | None = None
+                   ) -> _T:
+        """``op`` on a pooled connection. When the connection is lost (the server
+        restarted or failed over, the backend was terminated, the pool cannot connect)
+        and ``retry``, run it again on a fresh connection with bounded backoff, for up to
+        ``outage`` seconds; then raise :class:`LedgerUnavailableError`. Only statements
+        that are safe to run twice use ``retry`` (see the methods); ``again``, when given,
+        replaces ``op`` after a lost connection (to recognise a commit whose answer was
+        lost)."""
+        started: float | None = None
+        delay = 0.05
+        while True:
+            try:
+                async with self._connection() as conn:
+                    return await op(conn)
+            except _LostConnection as lost:
+                exc = lost.exc
+                if not retry:
+                    self._fail(exc)
+                now = time.monotonic()
+                started = now if started is None else started
+                if now - started >= self._outage:
+                    text = self._redact(str(exc).strip() or type(exc).__name__)
+                    raise LedgerUnavailableError(
+                        f"ledger {self._location}: the database was unreachable for "
+                        f"{now - started:.0f} s ({text}); giving up") from None
+                logger.warning("ledger %s: connection lost (%s); retrying in %.2f s",
+                               self._location, type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                op = again or op
+
     async def _execute(self, query: LiteralString,
-                       params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
+                       params: Sequence[Any] | Mapping[str, Any] = (), *,
+                       retry: bool = True) -> list[tuple[Any, ...]]:
         """One statement in its own (auto-committed) transaction: one round trip."""
-        async with self._connection() as conn:
+        async def op(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
             cursor = await conn.execute(self._sql(query), params)
             return await cursor.fetchall() if cursor.description is not None else []
+        return await self._run(op, retry=retry)
 
     async def _changed(self, query: LiteralString,
-                       params: Sequence[Any] | Mapping[str, Any] = ()) -> int:
-        async with self._connection() as conn:
+                       params: Sequence[Any] | Mapping[str, Any] = (), *,
+                       retry: bool = True, done: LiteralString | None = None,
+                       done_params: Sequence[Any] | Mapping[str, Any] = ()) -> int:
+        """Run one changing statement; return how many rows it changed. ``done``: a
+        query finding the row when the change was already made: run when the
+        statement, run again after a lost connection, changes nothing (its first
+        commit may have happened with the answer lost)."""
+        async def op(conn: psycopg.AsyncConnection[Any]) -> int:
             cursor = await conn.execute(self._sql(query), params)
             return cursor.rowcount
+
+        async def again(conn: psycopg.AsyncConnection[Any]) -> int:
+            changed = await op(conn)
+            if changed or done is None:
+                return changed
+            found = await (await conn.execute(self._sql(done), done_params)).fetchall()
+            return len(found)
+        return await self._run(op, retry=retry, again=again)
 
     # -- identity and lifecycle ---------------------------------------------------------
 
@@ -369,6 +481,7 @@ class PostgresLedger:
         pool: AsyncConnectionPool = AsyncConnectionPool(
             self._conninfo, min_size=1, max_size=self._pool_size, open=False,
             kwargs={"autocommit": True}, configure=self._configure,
+            check=AsyncConnectionPool.check_connection,
             timeout=self._connect_timeout, name=f"sinch-ledger-{self._campaign_name}")
         try:
             await pool.open(wait=True, timeout=self._connect_timeout)
@@ -496,7 +609,7 @@ class PostgresLedger:
         batch = list(rows)
         if not batch:
             return []
-        async with self._connection() as conn, conn.transaction():
+        async with self._connection_once() as conn, conn.transaction():
             await conn.execute(self._sql(
                 "SELECT 1 FROM {s}.campaigns WHERE id = %s FOR UPDATE"), (self._campaign,))
             keys = list({row.key for row in batch})
@@ -607,7 +720,9 @@ class PostgresLedger:
         _check_seconds("lease", lease)
         expire = {"c": self._campaign, "everyone": False,
                   "error": _error_value(_LEASE_EXPIRED)}
-        async with self._connection() as conn:
+        token = secrets.token_hex(8)
+
+        async def op(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
             # Two auto-committed statements in one round trip (pipeline): the claim's
             # snapshot sees the rows the expiry just returned to pending.
             async with conn.pipeline():
@@ -620,16 +735,21 @@ class PostgresLedger:
                     " %(loaded_by)s::text = ANY(load_runs)) ORDER BY position LIMIT %(limit)s"
                     " FOR UPDATE SKIP LOCKED) "
                     "UPDATE {s}.campaign_rows r SET state = 'claimed', worker = %(worker)s,"
+                    " claim_token = %(token)s,"
                     " lease_until = clock_timestamp() + make_interval(secs => %(lease)s),"
                     " expired = false, updated_at = clock_timestamp() FROM picked"
                     " WHERE r.campaign = %(c)s AND r.key = picked.key"
                     " RETURNING r.key, r.position, r.line, r.destination, r.data,"
                     " r.attempts, r.attempt_run"),
                     {"c": self._campaign, "run": run, "limit": limit, "worker": worker,
-                     "lease": float(lease), "loaded_by": loaded_by})
-            rows = await cursor.fetchall()
+                     "lease": float(lease), "loaded_by": loaded_by, "token": token})
+            return await cursor.fetchall()
+
+        # Run again after a lost connection: rows a lost claim took return to pending
+        # when its lease runs out (nothing was sent for them).
+        rows = await self._run(op)
         claims = [Claim(key=key, position=position, line=line, destination=destination,
-                        data=data, worker=worker,
+                        data=data, worker=worker, token=token,
                         attempts=attempts if attempt_run == run else 0)
                   for key, position, line, destination, data, attempts, attempt_run in rows]
         claims.sort(key=lambda c: c.position)
@@ -647,8 +767,12 @@ class PostgresLedger:
         """See :meth:`Ledger.mark_sending` (committed, synchronously, on return)."""
         changed = await self._changed(
             "UPDATE {s}.campaign_rows SET state = 'sending', updated_at = clock_timestamp() "
-            "WHERE campaign = %s AND key = %s AND state = 'claimed' AND worker = %s",
-            (self._campaign, claim.key, claim.worker))
+            "WHERE campaign = %s AND key = %s AND state = 'claimed' AND "
+            "worker = %s AND claim_token = %s",
+            (self._campaign, claim.key, claim.worker, claim.token),
+            done="SELECT 1 FROM {s}.campaign_rows WHERE campaign = %s AND key = %s AND "
+                 "state = 'sending' AND worker = %s AND claim_token = %s",
+            done_params=(self._campaign, claim.key, claim.worker, claim.token))
         if not changed:
             raise LeaseLostError(f"row {claim.key} is no longer claimed by this worker")
 
@@ -657,9 +781,15 @@ class PostgresLedger:
         changed = await self._changed(
             "UPDATE {s}.campaign_rows SET state = %s, call_id = %s, error = %s, "
             "lease_until = NULL, expired = false, updated_at = clock_timestamp() "
-            "WHERE campaign = %s AND key = %s AND worker = %s AND "
+            "WHERE campaign = %s AND key = %s AND worker = %s AND claim_token = %s AND "
             "(state = 'sending' OR (state = 'uncertain' AND expired))",
-            (state, call_id, _error_value(error), self._campaign, claim.key, claim.worker))
+            (state, call_id, _error_value(error), self._campaign, claim.key, claim.worker,
+             claim.token),
+            done="SELECT 1 FROM {s}.campaign_rows WHERE campaign = %s AND key = %s AND "
+                 "worker = %s AND claim_token = %s AND state = %s AND NOT expired AND "
+                 "call_id IS NOT DISTINCT FROM %s",
+            done_params=(self._campaign, claim.key, claim.worker, claim.token, state,
+                         call_id))
         if not changed:
             raise LeaseLostError(f"row {claim.key} is no longer held by this worker; "
                                  f"not recorded as {state}")
@@ -681,15 +811,15 @@ class PostgresLedger:
         """See :meth:`Ledger.release`."""
         await self._changed(
             "UPDATE {s}.campaign_rows SET state = 'pending', worker = NULL, "
-            "lease_until = NULL, expired = false, error = %(error)s, "
+            "claim_token = NULL, lease_until = NULL, expired = false, error = %(error)s, "
             "attempts = CASE WHEN attempt_run IS NOT DISTINCT FROM %(run)s THEN attempts "
             "ELSE 0 END + %(add)s, attempt_run = %(run)s, deferred = %(defer)s, "
             "updated_at = clock_timestamp() WHERE campaign = %(c)s AND key = %(key)s AND "
-            "worker = %(worker)s AND (state IN ('claimed', 'sending') OR "
-            "(state = 'uncertain' AND expired))",
+            "worker = %(worker)s AND claim_token = %(token)s AND "
+            "(state IN ('claimed', 'sending') OR (state = 'uncertain' AND expired))",
             {"error": _error_value(error), "run": run, "add": int(count_attempt),
              "defer": bool(defer), "c": self._campaign, "key": claim.key,
-             "worker": claim.worker})
+             "worker": claim.worker, "token": claim.token})
 
     async def expire_leases(self, *, everyone: bool = False) -> tuple[int, int]:
         """See :meth:`Ledger.expire_leases`. ``everyone=True`` is for an operator who
@@ -707,7 +837,7 @@ class PostgresLedger:
         """See :meth:`Ledger.settle`."""
         if call_id is not None and (not isinstance(call_id, str) or not call_id.strip()):
             raise ValidationError("call_id", "must be the call's non-empty callId, or None")
-        async with self._connection() as conn, conn.transaction():
+        async with self._connection_once() as conn, conn.transaction():
             found = await (await conn.execute(self._sql(
                 "SELECT state FROM {s}.campaign_rows WHERE campaign = %s AND key = %s "
                 "FOR UPDATE"), (self._campaign, key))).fetchone()
@@ -873,7 +1003,7 @@ _EXPIRE_CTES: Final = (
     " state IN ('claimed', 'sending') AND (%(everyone)s OR lease_until < clock_timestamp())"
     " FOR UPDATE SKIP LOCKED), "
     "to_pending AS (UPDATE {s}.campaign_rows r SET state = 'pending', worker = NULL,"
-    " lease_until = NULL, updated_at = clock_timestamp() FROM stale"
+    " claim_token = NULL, lease_until = NULL, updated_at = clock_timestamp() FROM stale"
     " WHERE r.campaign = %(c)s AND r.key = stale.key AND stale.state = 'claimed'"
     " RETURNING 1), "
     "to_uncertain AS (UPDATE {s}.campaign_rows r SET state = 'uncertain', expired = true,"

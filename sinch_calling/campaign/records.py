@@ -198,6 +198,12 @@ class Claim:
     ``worker`` is the claiming worker's id; ``attempts`` how many times this row was
     released back to pending with ``count_attempt=True`` during the current ``run`` (the
     runner's exponential backoff after 429s uses it); ``data`` as loaded.
+
+    ``token`` identifies this one claim of this row (a fresh value per
+    :meth:`~sinch_calling.campaign.ledger.Ledger.claim` call, stored on the row): every
+    later transition (``mark_*``, ``release``) checks it, so a claim that lost its row
+    (lease expired, the row handed out again, even to the same worker) can no longer
+    move it. An empty token matches no row.
     """
 
     key: str
@@ -207,6 +213,7 @@ class Claim:
     data: Mapping[str, object] | None = None
     line: int | None = None
     attempts: int = 0
+    token: str = ""
 
 
 @attrs.frozen(kw_only=True)

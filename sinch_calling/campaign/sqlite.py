@@ -23,6 +23,7 @@ import json
 import math
 import os
 import queue
+import secrets
 import sqlite3
 import threading
 import time
@@ -57,7 +58,7 @@ from .records import (
 
 __all__ = ["SQLiteLedger", "identity_differences"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Operations queued within this many seconds go to the thread together: one wake-up,
 # one transaction, one fsync for many calls (a campaign is paced in calls per second,
 # so a millisecond or two of latency costs nothing; the CPU saved is measured).
@@ -76,6 +77,7 @@ CREATE TABLE IF NOT EXISTS rows (
     data TEXT,
     state TEXT NOT NULL,
     worker TEXT,
+    claim_token TEXT,
     lease_until REAL,
     expired INTEGER NOT NULL DEFAULT 0,
     call_id TEXT,
@@ -376,6 +378,11 @@ class SQLiteLedger:
         if "meta" in tables:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             version = meta.get("schema_version")
+            if version == "1" and "rows" in tables:  # 1 -> 2: per-claim tokens
+                conn.execute("ALTER TABLE rows ADD COLUMN claim_token TEXT")
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                             (str(SCHEMA_VERSION),))
+                version = str(SCHEMA_VERSION)
             if version != str(SCHEMA_VERSION) or "rows" not in tables:
                 raise LedgerCorruptError(
                     f"{self.location}: ledger schema version {version!r} is not "
@@ -514,21 +521,24 @@ class SQLiteLedger:
     async def claim(self, worker: str, run: str, *, limit: int, lease: float,
                     loaded_by: str | None = None) -> Sequence[Claim]:
         """See :meth:`Ledger.claim`."""
+        token = secrets.token_hex(8)
+
         def op(conn: sqlite3.Connection) -> list[Claim]:
             now = time.time()
             if conn.execute("SELECT 1 FROM rows WHERE state IN ('claimed', 'sending') AND "
                             "lease_until < ? LIMIT 1", (now,)).fetchone() is not None:
                 self._expire(conn, now, everyone=False)
             found = sorted(conn.execute(
-                "UPDATE rows SET state = 'claimed', worker = ?, lease_until = ?, expired = 0, "
-                "updated_at = ? WHERE key IN (SELECT key FROM rows WHERE state = 'pending' "
+                "UPDATE rows SET state = 'claimed', worker = ?, claim_token = ?, "
+                "lease_until = ?, expired = 0, updated_at = ? WHERE key IN "
+                "(SELECT key FROM rows WHERE state = 'pending' "
                 "AND NOT (deferred = 1 AND attempt_run IS ?) AND (? IS NULL OR load_run = ?) "
                 "ORDER BY position LIMIT ?) "
                 "RETURNING position, key, line, destination, data, attempts, attempt_run",
-                (worker, now + lease, now, run, loaded_by, loaded_by, limit)).fetchall())
+                (worker, token, now + lease, now, run, loaded_by, loaded_by, limit)).fetchall())
             return [Claim(key=key, position=position, line=line, destination=destination,
                           data=None if data is None else json.loads(data), worker=worker,
-                          attempts=attempts if attempt_run == run else 0)
+                          attempts=attempts if attempt_run == run else 0, token=token)
                     for position, key, line, destination, data, attempts, attempt_run
                     in found]
         return await self._run(op, atomic=True)
@@ -546,8 +556,8 @@ class SQLiteLedger:
         def op(conn: sqlite3.Connection) -> None:
             changed = conn.execute(
                 "UPDATE rows SET state = 'sending', updated_at = ? WHERE key = ? AND "
-                "state = 'claimed' AND worker = ?",
-                (time.time(), claim.key, claim.worker)).rowcount
+                "state = 'claimed' AND worker = ? AND claim_token = ?",
+                (time.time(), claim.key, claim.worker, claim.token)).rowcount
             if not changed:
                 raise LeaseLostError(f"row {claim.key} is no longer claimed by this worker")
         await self._run(op)
@@ -557,10 +567,10 @@ class SQLiteLedger:
         def op(conn: sqlite3.Connection) -> None:
             changed = conn.execute(
                 "UPDATE rows SET state = ?, call_id = ?, error = ?, lease_until = NULL, "
-                "expired = 0, updated_at = ? WHERE key = ? AND worker = ? AND "
-                "(state = 'sending' OR (state = 'uncertain' AND expired = 1))",
+                "expired = 0, updated_at = ? WHERE key = ? AND worker = ? AND claim_token = ? "
+                "AND (state = 'sending' OR (state = 'uncertain' AND expired = 1))",
                 (state, call_id, _error_json(error), time.time(), claim.key,
-                 claim.worker)).rowcount
+                 claim.worker, claim.token)).rowcount
             if not changed:
                 raise LeaseLostError(f"row {claim.key} is no longer held by this worker; "
                                      f"not recorded as {state}")
@@ -584,15 +594,16 @@ class SQLiteLedger:
         def op(conn: sqlite3.Connection) -> None:
             current = conn.execute(
                 "SELECT attempts, attempt_run FROM rows WHERE key = ? AND worker = ? AND "
-                "(state IN ('claimed', 'sending') OR (state = 'uncertain' AND expired = 1))",
-                (claim.key, claim.worker)).fetchone()
+                "claim_token = ? AND (state IN ('claimed', 'sending') OR "
+                "(state = 'uncertain' AND expired = 1))",
+                (claim.key, claim.worker, claim.token)).fetchone()
             if current is None:
                 return
             attempts = current[0] if current[1] == run else 0
             conn.execute(
-                "UPDATE rows SET state = 'pending', worker = NULL, lease_until = NULL, "
-                "expired = 0, error = ?, attempts = ?, attempt_run = ?, deferred = ?, "
-                "updated_at = ? WHERE key = ?",
+                "UPDATE rows SET state = 'pending', worker = NULL, claim_token = NULL, "
+                "lease_until = NULL, expired = 0, error = ?, attempts = ?, attempt_run = ?, "
+                "deferred = ?, updated_at = ? WHERE key = ?",
                 (_error_json(error), attempts + int(count_attempt), run, int(defer),
                  time.time(), claim.key))
         await self._run(op)
@@ -606,8 +617,8 @@ class SQLiteLedger:
     def _expire(conn: sqlite3.Connection, now: float, everyone: bool) -> tuple[int, int]:
         limit = math.inf if everyone else now
         to_pending = conn.execute(
-            "UPDATE rows SET state = 'pending', worker = NULL, lease_until = NULL, "
-            "updated_at = ? WHERE state = 'claimed' AND lease_until < ?",
+            "UPDATE rows SET state = 'pending', worker = NULL, claim_token = NULL, "
+            "lease_until = NULL, updated_at = ? WHERE state = 'claimed' AND lease_until < ?",
             (now, limit)).rowcount
         to_uncertain = conn.execute(
             "UPDATE rows SET state = 'uncertain', expired = 1, lease_until = NULL, "
