@@ -175,8 +175,10 @@ class Campaign:
     :class:`~sinch_calling.webhooks.CallbackRouter` whose DiCE callbacks record outcomes
     instead (the campaign registers its DiCE handler; callouts ask for DiCE).
     ``number_column``/``id_column``: the input's destination column and its optional
-    stable-identity column. ``retry_failed``: dial rows Sinch refused in earlier runs
-    again. ``force``: reuse a ledger made for different options.
+    stable-identity column (without one, a row's identity is its E.164 number, never
+    its position: reruns on an edited list match each number to its own state).
+    ``retry_failed``: dial rows Sinch refused in earlier runs again. ``force``: reuse
+    a ledger made for different options.
     ``max_requeues``: times one row goes back to pending after a 429 or a refused
     connection in one run (then it is left for the next run); the same number of pauses
     in a row with nothing placed stops the run. ``max_retry_after``: cap on a 429's
