@@ -17,13 +17,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from ._time import format_timestamp, now_timestamp, parse_timestamp
 from .errors import SignatureError, ValidationError
+from .validation import MAX_SECONDS, positive_seconds
 
 __all__ = [
     "CallbackVerifier",
@@ -198,22 +198,37 @@ def _ascii(name: str, value: object) -> str:
 
 
 def max_age_seconds(max_age: timedelta | float | None) -> float | None:
-    """``max_age`` as seconds: ``None`` (no freshness check), or finite and positive.
+    """``max_age`` as seconds: ``None`` (no freshness check), or a ``timedelta`` or a
+    number of seconds > 0 and at most :data:`~sinch_calling.validation.MAX_SECONDS`.
 
-    Raises :class:`ValidationError` naming ``max_age`` otherwise (NaN, infinity, <= 0).
+    Raises :class:`ValidationError` naming ``max_age`` otherwise (NaN, infinity, <= 0,
+    an integer too large for a float).
     """
     if max_age is None:
         return None
     if isinstance(max_age, timedelta):
-        seconds = max_age.total_seconds()
-    elif isinstance(max_age, int | float) and not isinstance(max_age, bool):
-        seconds = float(max_age)
-    else:
-        raise ValidationError("max_age", f"must be a timedelta, seconds or None; "
-                                         f"got {type(max_age).__name__}")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValidationError("max_age", f"must be finite and positive (or None); got {max_age!r}")
-    return seconds
+        return positive_seconds("max_age", max_age.total_seconds())
+    return positive_seconds("max_age", max_age)
+
+
+_MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+def _current(now: datetime | float | None) -> datetime:
+    """``now`` as an aware datetime: the clock, a datetime (naive means UTC) or POSIX
+    seconds. A caller's bad ``now`` is a :class:`ValidationError`, not a bad signature."""
+    if now is None:
+        return datetime.now(UTC)
+    if isinstance(now, datetime):
+        return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    if isinstance(now, int | float) and not isinstance(now, bool) \
+            and -_MAX_EPOCH <= now <= _MAX_EPOCH:  # compared first: float(10**400) overflows
+        try:
+            return datetime.fromtimestamp(now, UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+    raise ValidationError("now", "must be a datetime or POSIX seconds within years 1 to 9999; "
+                                 f"got {str(now)[:40]!r}")
 
 
 def verify_request(
@@ -237,7 +252,7 @@ def verify_request(
     <= 0 is a :class:`ValidationError`. Any malformed header (non-ASCII,
     unparsable) is a :class:`SignatureError`, never another exception.
     """
-    seconds = (max_age if type(max_age) is float and 0 < max_age < math.inf
+    seconds = (max_age if type(max_age) is float and 0 < max_age <= MAX_SECONDS
                else max_age_seconds(max_age))
     authorization = _header(headers, "Authorization")
     if not authorization:
@@ -254,11 +269,10 @@ def verify_request(
     stamp = _header(headers, "x-timestamp")
     if not stamp:
         raise SignatureError("missing x-timestamp header")
+    current = None if seconds is None else _current(now)
     try:
         moment = parse_timestamp(_ascii("x-timestamp", stamp))
-        if seconds is not None:
-            current = (datetime.now(UTC) if now is None else now if isinstance(now, datetime)
-                       else datetime.fromtimestamp(now, UTC))
+        if current is not None and seconds is not None:
             fresh = abs((current - moment).total_seconds()) <= seconds
         else:
             fresh = True

@@ -47,13 +47,24 @@ _MAX_CODE_DIGITS = 18
 
 
 class SinchError(Exception):
-    """Base class of every exception raised by sinch_calling."""
+    """Base class of every exception raised by sinch_calling.
+
+    ``maybe_sent`` (every class has it) answers the question a caller placing calls
+    must ask after a failure: *may the server have acted on the request?* True means
+    a callout may have been placed (or a call changed), so it must not be sent again
+    blindly (treat it as uncertain and reconcile); False means it provably was not
+    acted on, so it is safe to send again. Each class documents its value; here it is
+    False (errors that concern no request: callbacks, configuration).
+    """
+
+    maybe_sent: bool = False
 
 
 class ValidationError(SinchError, ValueError):
     """An argument broke a rule; raised before any request is sent.
 
     ``field`` names the offending argument, ``rule`` says what it must be.
+    ``maybe_sent`` is False: nothing was sent.
     """
 
     def __init__(self, field: str, rule: str) -> None:
@@ -67,7 +78,7 @@ class TransportError(SinchError):
 
     ``maybe_sent`` is False only when the request provably never reached the server
     (the connection was refused or the name did not resolve), so even a callout may
-    be sent again safely.
+    be sent again safely; True otherwise.
     """
 
     def __init__(self, message: str, *, maybe_sent: bool = True) -> None:
@@ -81,6 +92,9 @@ class UnexpectedHostError(TransportError):
     The first request reached a server (so ``maybe_sent`` is True), but nothing, and no
     credentials, went to the other origin.
     """
+
+    def __init__(self, message: str, *, maybe_sent: bool = True) -> None:
+        super().__init__(message, maybe_sent=maybe_sent)
 
 
 class ClientClosedError(SinchError, RuntimeError):
@@ -98,15 +112,23 @@ class ClientClosedError(SinchError, RuntimeError):
 
 class EventLoopError(SinchError, RuntimeError):
     """The client was used from an event loop other than the one its session belongs to
-    (for example in a second ``asyncio.run``). Create one client per event loop."""
+    (for example in a second ``asyncio.run``). Create one client per event loop.
+    ``maybe_sent`` is False: raised before the request was sent."""
 
 
 class EventParseError(SinchError, ValueError):
-    """A callback body that is not a well-formed Sinch event (not JSON, no ``event``, bad types)."""
+    """A callback body that is not a well-formed Sinch event (not JSON, no ``event``, bad
+    types). ``maybe_sent`` is False: it concerns no request of this client."""
 
 
 class InvalidResponseError(SinchError):
-    """A successful response whose body could not be decoded into the expected model."""
+    """A successful response whose body could not be decoded into the expected model.
+
+    ``maybe_sent`` is True: the server answered with success, so it acted (a callout
+    whose answer carries no usable ``callId`` may still have been placed).
+    """
+
+    maybe_sent = True
 
     def __init__(self, message: str, *, status: int, body: bytes = b"") -> None:
         super().__init__(f"{message} (HTTP {status}; body starts {_excerpt(body)!r})")
@@ -127,7 +149,8 @@ class ResponseTooLargeError(InvalidResponseError):
 
 
 class SignatureError(SinchError):
-    """A callback's signature is missing, malformed, stale or does not match."""
+    """A callback's signature is missing, malformed, stale or does not match.
+    ``maybe_sent`` is False: it concerns no request of this client."""
 
 
 class ApiError(SinchError):
@@ -135,7 +158,10 @@ class ApiError(SinchError):
 
     Attributes: ``status`` (HTTP status code), ``error_code`` (Sinch's numeric code,
     ``None`` when the body had none), ``message``, ``reference`` (Sinch's trace
-    reference, quote it to support) and ``body`` (the raw bytes, for diagnosis).
+    reference, quote it to support), ``body`` (the raw bytes, for diagnosis) and
+    ``maybe_sent``: by default False for a 4xx (the server refused the request: 400,
+    401/403, 404, 429 and the rest), True for a 5xx (a server or a proxy failed, maybe
+    after acting) and for a 3xx (see :class:`RedirectError`).
     """
 
     def __init__(
@@ -146,6 +172,7 @@ class ApiError(SinchError):
         error_code: int | None = None,
         reference: str | None = None,
         body: bytes = b"",
+        maybe_sent: bool | None = None,
     ) -> None:
         detail = f"HTTP {status}"
         if error_code is not None:
@@ -156,6 +183,7 @@ class ApiError(SinchError):
         self.message = message
         self.reference = reference
         self.body = body
+        self.maybe_sent = (not 400 <= status < 500) if maybe_sent is None else maybe_sent
 
 
 class BadRequestError(ApiError):
@@ -186,10 +214,15 @@ class ServerError(ApiError):
 class RedirectError(ApiError):
     """A redirect the client does not follow: a 301, 302 or 303 answered to a POST or
     PATCH (the server may have acted; it is never replayed as a GET), a redirect with no
-    usable ``Location``, or too many of them. ``location`` is the target, if any."""
+    usable ``Location``, or too many of them. ``location`` is the target, if any.
+
+    ``maybe_sent`` is True except after a 307 or 308 (by which the server says it did not
+    act): a 301/302/303 answered to a callout means it may have been placed.
+    """
 
     def __init__(self, status: int, message: str, *, location: str | None = None,
                  **kwargs: Any) -> None:
+        kwargs.setdefault("maybe_sent", status not in (307, 308))
         super().__init__(status, message, **kwargs)
         self.location = location
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import ipaddress
+import re
 from urllib.parse import quote
 
 from yarl import URL
@@ -66,7 +68,9 @@ def origins(region: Region, base_url: str | URL | None) -> tuple[URL, URL]:
     """Return ``(traffic_origin, configuration_origin)``.
 
     ``base_url``, when given, is an origin (``scheme://host[:port]``) that replaces
-    both; paths keep their real prefixes.
+    both; paths keep their real prefixes. Its host is a DNS name or an IP address (no
+    IPv6 zone), its port 1 to 65535; anything else is a :class:`ValidationError`
+    naming ``base_url``.
     """
     if base_url is None:
         return region.traffic_origin, CONFIGURATION_ORIGIN
@@ -82,6 +86,13 @@ def origins(region: Region, base_url: str | URL | None) -> tuple[URL, URL]:
     if url.scheme not in ("http", "https") or not host:
         raise ValidationError("base_url", f"must be an http(s) origin like https://host:port; "
                                           f"got {str(base_url)!r}")
+    if not _host_ok(url.raw_host or ""):
+        raise ValidationError("base_url", "must name a host by DNS name (letters, digits, '-', "
+                                          "'_' and dots) or IP address (no IPv6 zone); "
+                                          f"got {str(base_url)[:80]!r}")
+    port = url.explicit_port
+    if port is not None and not 1 <= port <= 65535:
+        raise ValidationError("base_url", f"must have a port from 1 to 65535; got {port}")
     if url.user is not None or url.password is not None:
         raise ValidationError("base_url", "must not carry user info (credentials go in the "
                                           "application key and secret)")
@@ -92,10 +103,26 @@ def origins(region: Region, base_url: str | URL | None) -> tuple[URL, URL]:
     return origin, origin
 
 
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def _host_ok(raw_host: str) -> bool:
+    """A DNS name (IDNA already applied by yarl) or an IP address without a zone."""
+    try:
+        address = ipaddress.ip_address(raw_host)
+    except ValueError:
+        pass
+    else:
+        return getattr(address, "scope_id", None) is None
+    labels = raw_host.rstrip(".").split(".")
+    return len(raw_host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
+
+
 def encode_segment(value: str, field: str) -> str:
     """Percent-encode one path segment; ``+`` stays as is, ``/`` and dot-segments cannot
     escape. Raises :class:`ValidationError` naming ``field`` for anything but a
-    non-empty string of valid Unicode text."""
+    non-empty string of valid Unicode text. (Ids are checked before, by
+    :func:`~sinch_calling.validation.identifier`; this is the URL's own last guard.)"""
     if not isinstance(value, str) or not value:
         raise ValidationError(field, "must be a non-empty string")
     try:

@@ -22,6 +22,7 @@ import aiohttp
 import attrs
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
+from .errors import ClientClosedError
 from .validation import non_negative_seconds, whole_number
 
 __all__ = ["RetryPolicy", "parse_retry_after", "provably_unsent", "retry_middleware"]
@@ -40,6 +41,11 @@ class RetryPolicy:
     ``Retry-After`` is honoured up to ``max_retry_after`` (a longer hint is not
     waited out: the 429 is returned as :class:`~sinch_calling.errors.RateLimitedError`).
     The whole operation, retries included, stays within the client's ``timeout``.
+
+    Bounds (:class:`~sinch_calling.errors.ValidationError` naming ``retry.<field>``
+    otherwise): ``attempts`` a whole number from 1 to 2**31 - 1; the three durations
+    seconds from 0 to :data:`~sinch_calling.validation.MAX_SECONDS`; ``statuses``
+    HTTP statuses, whole numbers from 100 to 599.
     """
 
     attempts: int = 3
@@ -53,7 +59,7 @@ class RetryPolicy:
         for name in ("backoff", "max_backoff", "max_retry_after"):
             non_negative_seconds(f"retry.{name}", getattr(self, name))
         for status in self.statuses:
-            whole_number("retry.statuses", status, minimum=100)
+            whole_number("retry.statuses", status, minimum=100, maximum=599)
 
     @classmethod
     def never(cls) -> RetryPolicy:
@@ -120,6 +126,7 @@ def _too_late(deadline: float | None, wait: float) -> bool:
 
 def retry_middleware(
     policy: RetryPolicy, *, idempotent: bool, budget: float | None = None,
+    stop: asyncio.Event | None = None,
     before_attempt: Callable[[ClientRequest], Awaitable[None]] | None = None,
 ) -> aiohttp.ClientMiddlewareType:
     """An aiohttp client middleware retrying per ``policy``.
@@ -130,6 +137,12 @@ def retry_middleware(
     ``budget`` (seconds, the request's total timeout) stops it from starting a wait
     that would outlast the request: the last answer (a 429 the server provably did not
     act on) is returned rather than turned into a timeout.
+
+    ``stop`` (set when the client starts closing) ends retrying: no new attempt starts
+    once it is set. A request not yet waiting ends with its last answer or error; one
+    set free from a wait (its last answer already released) raises
+    :class:`~sinch_calling.errors.ClientClosedError` whose ``maybe_sent`` is that of
+    the last attempt (False after a 429 or a refused connection).
     """
 
     async def middleware(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
@@ -143,21 +156,42 @@ def retry_middleware(
             except (TimeoutError, aiohttp.ClientError) as exc:
                 retryable = _transient(exc) if idempotent else provably_unsent(exc)
                 wait = policy.delay(attempt, None) if retryable else None
-                if wait is None or _too_late(deadline, wait):
+                if wait is None or _too_late(deadline, wait) or _stopped(stop):
                     raise
-                cause = type(exc).__name__
+                cause, maybe_sent = type(exc).__name__, not provably_unsent(exc)
             else:
                 status = response.status
                 if status not in policy.statuses or (status != 429 and not idempotent):
                     return response
                 wait = policy.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
-                if wait is None or _too_late(deadline, wait):
+                if wait is None or _too_late(deadline, wait) or _stopped(stop):
                     return response
                 response.release()
-                cause = f"HTTP {status}"
+                cause, maybe_sent = f"HTTP {status}", status != 429
             _log.debug("retrying %s %s after %s in %.2f s (attempt %d of %d)", request.method,
                        request.url.path, cause, wait, attempt + 1, policy.attempts)
-            await asyncio.sleep(wait)
+            if await _pause(wait, stop):
+                raise ClientClosedError(
+                    f"{request.method} {request.url.with_query(None)}: the client was closed "
+                    f"while this call waited to retry (last attempt: {cause})",
+                    maybe_sent=maybe_sent)
             attempt += 1
 
     return middleware
+
+
+def _stopped(stop: asyncio.Event | None) -> bool:
+    return stop is not None and stop.is_set()
+
+
+async def _pause(seconds: float, stop: asyncio.Event | None) -> bool:
+    """Sleep ``seconds``; True (at once) if ``stop`` is set first."""
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return False
+    try:
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+    except TimeoutError:
+        return False
+    return True

@@ -13,7 +13,8 @@ hooks, so decoding never depends on which modules were imported). Rules:
   its spelling; null, booleans, arrays and objects are refused), whole numbers from
   integers (12.0 is 12, 12.7 and true are refused), booleans only from booleans;
 * fields typed ``Str``/``Int`` are decoded without any coercion, ``Id`` fields only from
-  a non-empty string (:mod:`sinch_calling.models._names`);
+  a string that passes :func:`~sinch_calling.validation.identifier` (non-blank, valid
+  Unicode, no control characters: the rule the same ids meet as arguments);
 * datetimes decode from any ISO-8601 form (naive means UTC) and encode as UTC ``Z``;
 * tuples encode as JSON arrays;
 * SVAML elements are tagged by their ``name`` (unknown names decode to
@@ -54,6 +55,7 @@ from .svaml import (
     UnknownAction,
     UnknownInstruction,
 )
+from .validation import identifier
 
 __all__ = [
     "converter",
@@ -122,7 +124,12 @@ def _strict_hook(tp: Any) -> Callable[[Any, Any], Any]:
     expected = "a non-empty string" if marker is ID else _JSON_NAMES[base]
 
     def structure(value: Any, _: Any) -> Any:
-        if type(value) is base and (marker is not ID or value):
+        if marker is ID and type(value) is str:
+            try:  # the argument rule, so an id handed out is one the library takes back
+                return identifier("id", value)
+            except ValidationError as exc:
+                raise ValueError(f"an identifier {exc.rule}") from None
+        if type(value) is base and marker is not ID:
             return value
         if value is None and optional:
             return None
@@ -170,6 +177,14 @@ def _datetime(value: Any, _: Any = None) -> datetime:
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO-8601 string, got {_json_kind(value)}")
     return parse_timestamp(value)
+
+
+def _is_identifier(value: object) -> bool:
+    try:
+        identifier("callId", value)
+    except ValidationError:
+        return False
+    return True
 
 
 def _json_kind(value: Any) -> str:
@@ -335,7 +350,7 @@ def _configure_events(conv: cattrs.Converter,
         call_id = data.get("callid", data.get("callId"))
         return UnknownEvent(
             event=data["event"],
-            call_id=call_id if isinstance(call_id, str) and call_id else None,
+            call_id=call_id if _is_identifier(call_id) else None,
             data=types.MappingProxyType(dict(data)),
         )
 

@@ -19,6 +19,7 @@ __all__ = [
     "auth_middleware",
     "authenticator",
     "origin_of",
+    "origin_text",
 ]
 
 AuthScheme = Literal["signed", "basic"]
@@ -29,6 +30,13 @@ Origin = tuple[str, str, int]
 def origin_of(url: URL) -> Origin:
     """The exact origin of ``url``: scheme, host and port (the scheme's default if none)."""
     return (url.scheme.lower(), (url.raw_host or "").lower(), url.port or 0)
+
+
+def origin_text(url: URL) -> str:
+    """``scheme://host:port`` for messages, an IPv6 host in brackets
+    (``http://[::1]:8080``, not ``http://::1:8080``)."""
+    host = url.raw_host or ""
+    return f"{url.scheme}://{f'[{host}]' if ':' in host else host}:{url.port}"
 
 
 async def _body_bytes(request: ClientRequest) -> bytes:
@@ -66,8 +74,8 @@ def authenticator(
     async def authenticate(request: ClientRequest) -> None:
         url = request.url
         if origin_of(url) not in origins:
-            raise UnexpectedHostError(
-                f"refusing to send credentials to {url.scheme}://{url.raw_host}:{url.port}")
+            raise UnexpectedHostError(  # refused before sending: nothing went out
+                f"refusing to send credentials to {origin_text(url)}", maybe_sent=False)
         headers = request.headers
         if basic is not None:
             headers["Authorization"] = basic

@@ -28,11 +28,21 @@ from .errors import ValidationError
 from .models._names import wire_name
 from .models.callouts import ConferenceDtmfMode, ConferenceDtmfOptions, MusicOnHold
 from .models.common import Destination
-from .validation import as_tuple, checked_fields, dtmf, e164, positive_int, text, validator
+from .validation import (
+    as_tuple,
+    checked_fields,
+    dtmf,
+    e164,
+    positive_int,
+    text,
+    validator,
+    whole_number,
+)
 
 __all__ = [
     "ACTIONS",
     "INSTRUCTIONS",
+    "MAX_MENU_REPEATS",
     "Action",
     "Answer",
     "AnsweringMachineDetection",
@@ -67,6 +77,9 @@ __all__ = [
     "check_answer",
 ]
 
+
+MAX_MENU_REPEATS = 100
+"""The most :attr:`Menu.repeats` accepts (this library's bound; Sinch documents none)."""
 
 _dtmf = validator(dtmf)
 _e164 = validator(e164, optional=True)
@@ -330,12 +343,18 @@ class MenuOption:
 
 @attrs.frozen(kw_only=True, field_transformer=checked_fields)
 class Menu:
-    """One menu of a :class:`RunMenu`: prompts, input limits and options."""
+    """One menu of a :class:`RunMenu`: prompts, input limits and options.
+
+    ``repeats`` (how often the prompt is repeated while no input comes) is at most
+    :data:`MAX_MENU_REPEATS`: Sinch documents no bound, and a caller hearing a prompt
+    more often is a mistake. The other numbers are whole numbers up to 2**31 - 1
+    (``timeout_mills`` and ``max_timeout_mills`` are milliseconds)."""
 
     id: str = attrs.field(kw_only=False, validator=_text)
     main_prompt: str | None = None
     repeat_prompt: str | None = None
-    repeats: int | None = None
+    repeats: int | None = attrs.field(default=None, validator=validator(
+        whole_number, optional=True, minimum=0, maximum=MAX_MENU_REPEATS))
     max_digits: int | None = None
     timeout_mills: int | None = None
     max_timeout_mills: int | None = None

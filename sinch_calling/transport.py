@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 import warnings
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -52,7 +54,7 @@ from .errors import (
 from .regions import CONFIGURATION_PREFIX, SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from .retry import RetryPolicy, parse_retry_after, provably_unsent, retry_middleware
 from .serialization import converter, decode_json
-from .signer import AuthScheme, Origin, authenticator, origin_of
+from .signer import AuthScheme, Origin, authenticator, origin_of, origin_text
 
 __all__ = [
     "ERROR_BODY_LIMIT",
@@ -157,9 +159,22 @@ def redirect_target(method: str, url: URL, response: aiohttp.ClientResponse,
                                     "and it is never replayed as a GET)", location=shown)
     if target_origin not in origins:
         raise UnexpectedHostError(f"{method} {url.with_query(None)} was redirected to "
-                                  f"{target.scheme}://{target.raw_host}:{target.port}, an "
-                                  "origin this client was not configured with: not followed")
+                                  f"{origin_text(target)}, an origin this client was not "
+                                  "configured with: not followed",
+                                  maybe_sent=status not in (307, 308))
     return target
+
+
+_trace = logging.getLogger("sinch_calling.http")
+"""DEBUG: one line per HTTP exchange (method, URL, status or failure, time); never
+headers or bodies. The command's ``--verbose`` shows it."""
+
+
+def _traced(method: str, url: URL, params: Mapping[str, str] | None, outcome: object,
+            started: float) -> None:
+    where = url.with_query(params) if params else url.with_query(None)
+    _trace.debug("%s %s -> %s in %.0f ms", method, where, outcome,
+                 (time.perf_counter() - started) * 1000)
 
 
 class Transport:
@@ -193,12 +208,13 @@ class Transport:
         """Where credentials may go: exact (scheme, host, port) triples."""
         sign = authenticator(credentials, auth, self.origins)
         budget = timeout.total
+        self._closing = asyncio.Event()  # set by close(): calls start no new attempt
         # Built once per client: each request picks one of the two tuples.
         # Signing runs inside the retry middleware, before each attempt: one layer.
         self._safe = (retry_middleware(retry, idempotent=True, budget=budget,
-                                       before_attempt=sign),)
+                                       stop=self._closing, before_attempt=sign),)
         self._unsafe = (retry_middleware(retry, idempotent=False, budget=budget,
-                                         before_attempt=sign),)
+                                         stop=self._closing, before_attempt=sign),)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -246,11 +262,16 @@ class Transport:
         """Refuse new calls, let the calls in flight end, then close the session.
 
         Calls already in flight end with their own result (each is bounded by the
-        client's ``timeout``); if some still run after that long, the session is
-        closed under them and they raise :class:`ClientClosedError`. New calls raise
+        client's ``timeout``), but none starts a new attempt: a call waiting to retry
+        stops waiting and raises :class:`ClientClosedError` (``maybe_sent`` that of its
+        last attempt), and one whose attempt fails now ends with that answer or error.
+        If some still run after ``timeout``, the session is closed under them and they
+        raise :class:`ClientClosedError` (``maybe_sent=True``). New calls raise
         :class:`ClientClosedError` at once. Safe to call more than once.
         """
         self._closed = True
+        if self._loop is None or self._loop is asyncio.get_running_loop():
+            self._closing.set()  # an Event belongs to the loop that first waited on it
         if self._in_flight and self._idle is not None \
                 and self._loop is asyncio.get_running_loop():
             with suppress(TimeoutError):
@@ -372,10 +393,19 @@ class Transport:
                 extra["timeout"] = aiohttp.ClientTimeout(
                     total=left, connect=base.connect, sock_read=base.sock_read,
                     sock_connect=base.sock_connect, ceil_threshold=base.ceil_threshold)
-            response = await session.request(
-                method, url, data=body, params=params, headers=headers,
-                allow_redirects=False, middlewares=middlewares, **extra,
-            )
+            tracing = _trace.isEnabledFor(logging.DEBUG)
+            started = time.perf_counter() if tracing else 0.0
+            try:
+                response = await session.request(
+                    method, url, data=body, params=params, headers=headers,
+                    allow_redirects=False, middlewares=middlewares, **extra,
+                )
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                if tracing:
+                    _traced(method, url, params, type(exc).__name__, started)
+                raise
+            if tracing:
+                _traced(method, url, params, response.status, started)
             try:
                 target = redirect_target(method, url, response, self.origins)
             except SinchError:
@@ -543,10 +573,18 @@ def decode(data: Any, cls: type[T], *, status: int = 200) -> T:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, cattrs.BaseValidationError):
         try:
-            return "; ".join(cattrs.transform_error(exc, path="$"))[:300]
+            return "; ".join(cattrs.transform_error(exc, path="$",
+                                                    format_exception=_why))[:300]
         except Exception:
             return type(exc).__name__
     return str(exc)[:300]
+
+
+def _why(exc: BaseException, type_: Any) -> str:
+    """A decoding failure in words: our hooks' own messages, else cattrs' default."""
+    if isinstance(exc, ValueError | TypeError) and str(exc):
+        return str(exc)[:120]
+    return cattrs.v.format_exception(exc, type_)
 
 
 def _excerpt(data: Any) -> bytes:

@@ -17,10 +17,11 @@ import math
 import re
 import sys
 import types
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, Final, TypeVar, Union, get_args, get_origin
 
 import attrs
 from yarl import URL
@@ -28,6 +29,8 @@ from yarl import URL
 from .errors import ValidationError
 
 __all__ = [
+    "INT32_MAX",
+    "MAX_SECONDS",
     "as_tuple",
     "checked_fields",
     "dtmf",
@@ -35,6 +38,7 @@ __all__ = [
     "e164_list",
     "flag",
     "http_url",
+    "identifier",
     "is_whole",
     "moment",
     "non_empty",
@@ -47,6 +51,14 @@ __all__ = [
     "validator",
     "whole_number",
 ]
+
+INT32_MAX: Final = 2**31 - 1
+"""The largest whole number a check accepts unless told otherwise: Sinch's API types its
+integers as 32-bit (the Java SDK's ``Integer``), and a count or a duration past it is a
+mistake, never a request Sinch would take."""
+MAX_SECONDS: Final = 1_000_000_000
+"""The longest duration (about 31.7 years) a seconds check accepts: beyond it a value is a
+mistake, and ``timedelta`` and event-loop timers could not all represent it."""
 
 E = TypeVar("E", bound=enum.Enum)
 V = TypeVar("V")
@@ -82,6 +94,27 @@ def non_empty(field: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, f"must be a non-empty string; got {_show(value)}")
     return _unicode(field, value)
+
+
+def identifier(field: str, value: object) -> str:
+    """An identifier (call id, conference id, recording key, application key): a
+    non-blank string of valid Unicode text without control characters.
+
+    The one rule for both directions: an argument breaking it is a
+    :class:`ValidationError` naming ``field``, and an id decoded from a response that
+    breaks it is refused by the converter (an
+    :class:`~sinch_calling.errors.InvalidResponseError`), so the library never hands
+    out an id it would refuse back. Returns the value unchanged."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, f"must be a non-empty string; got {_show(value)}")
+    if value.isascii():  # the usual id: printable ASCII has no control character
+        if value.isprintable():
+            return value
+    else:
+        _unicode(field, value)
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValidationError(field, f"must not contain control characters; got {_show(value)}")
+    return value
 
 
 def optional_text(field: str, value: object, *, blank: bool = False) -> str | None:
@@ -151,10 +184,13 @@ def flag(field: str, value: object) -> bool | None:
     return value
 
 
-def whole_number(field: str, value: object, *, minimum: int = 0) -> int:
-    """An ``int`` (not a ``bool``, not a float) >= ``minimum``."""
-    if not is_whole(value) or value < minimum:  # type: ignore[operator]
-        raise ValidationError(field, f"must be a whole number >= {minimum}; got {_show(value)}")
+def whole_number(field: str, value: object, *, minimum: int = 0,
+                 maximum: int = INT32_MAX) -> int:
+    """An ``int`` (not a ``bool``, not a float) from ``minimum`` to ``maximum``
+    (:data:`INT32_MAX` unless told: Sinch's integers are 32-bit)."""
+    if not is_whole(value) or not minimum <= value <= maximum:  # type: ignore[operator]
+        raise ValidationError(field, f"must be a whole number from {minimum} to {maximum}; "
+                                     f"got {_show(value)}")
     return value  # type: ignore[return-value]
 
 
@@ -163,20 +199,27 @@ def positive_int(field: str, value: object) -> int | None:
     return None if value is None else whole_number(field, value, minimum=1)
 
 
-def positive_seconds(field: str, value: object) -> float:
-    """A finite number of seconds > 0 (``int`` or ``float``, not ``bool``)."""
+def _seconds(field: str, value: object, *, zero: bool) -> float:
+    # Compared before any conversion: float(10**400) raises OverflowError.
     if (isinstance(value, bool) or not isinstance(value, int | float)
-            or not math.isfinite(value) or value <= 0):
-        raise ValidationError(field, f"must be a finite number of seconds > 0; got {_show(value)}")
+            or (isinstance(value, float) and not math.isfinite(value))
+            or (value < 0 if zero else value <= 0) or value > MAX_SECONDS):
+        raise ValidationError(field, f"must be a finite number of seconds "
+                                     f"{'>=' if zero else '>'} 0 and <= {MAX_SECONDS}; "
+                                     f"got {_show(value)}")
     return float(value)
+
+
+def positive_seconds(field: str, value: object) -> float:
+    """A number of seconds > 0 and at most :data:`MAX_SECONDS` (``int`` or ``float``,
+    not ``bool``; no NaN or infinity), as a ``float``."""
+    return _seconds(field, value, zero=False)
 
 
 def non_negative_seconds(field: str, value: object) -> float:
-    """A finite number of seconds >= 0 (``int`` or ``float``, not ``bool``)."""
-    if (isinstance(value, bool) or not isinstance(value, int | float)
-            or not math.isfinite(value) or value < 0):
-        raise ValidationError(field, f"must be a finite number of seconds >= 0; got {_show(value)}")
-    return float(value)
+    """A number of seconds >= 0 and at most :data:`MAX_SECONDS` (``int`` or ``float``,
+    not ``bool``; no NaN or infinity), as a ``float``."""
+    return _seconds(field, value, zero=True)
 
 
 def moment(field: str, value: object) -> datetime | None:

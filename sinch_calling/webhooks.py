@@ -372,9 +372,10 @@ def _path_prefix(value: object) -> str:
         raise ValidationError("public_path_prefix", "must be a string such as '/voice'")
     prefix = value.rstrip("/")
     if prefix and (not prefix.startswith("/") or not prefix.isascii() or "?" in prefix
-                   or any(c.isspace() for c in prefix)):
+                   or "#" in prefix or any(c.isspace() or not c.isprintable() for c in prefix)):
         raise ValidationError("public_path_prefix", "must be a raw URL path starting with "
-                                                    f"'/', such as '/voice'; got {value!r}")
+                                                    "'/', such as '/voice' (printable ASCII; "
+                                                    f"no space, '?' or '#'); got {value!r}")
     return prefix
 
 

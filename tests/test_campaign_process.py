@@ -120,7 +120,11 @@ async def test_5xx_rows_stay_uncertain_until_settled(origin: str, tmp_path: Path
 
 async def test_pacing_on_the_other_process_clock(origin: str) -> None:
     async with _client(origin) as sinch:
-        report = await Campaign(sinch, TTS, rate=20, concurrency=64).run(
+        # The margin absorbs this shared machine's scheduling jitter between the client's
+        # paced start and the other process's reading of it (as the fleet tests do); the
+        # pacing itself is checked exactly on the client's clock in test_campaign.py.
+        report = await Campaign(sinch, TTS, rate=20, concurrency=64,
+                                pacing_margin=0.25).run(
             [f"+4673{i:07d}" for i in range(50)])
     assert report.placed == 50
     arrivals = [t for t, _, status in await noted_callouts(origin) if status == 200]

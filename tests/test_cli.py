@@ -1,159 +1,188 @@
-"""The ``sinch-calling`` command, against an emulator in a child process."""
+"""``sinch-calling``, each command run as a subprocess against an emulator child process."""
 
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from sinch_calling.cli import main
-from sinch_calling.testing import DEFAULT_KEY, DEFAULT_SECRET
+from tests.cli_helpers import ChildEmulator, child_emulator, sinch_calling
 
 
 @pytest.fixture(scope="module")
-def emulator_url() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    child = subprocess.Popen([sys.executable, "-m", "sinch_calling", "emulator", "--port",
-                              str(port), "--recordings", "3"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline or child.poll() is not None:
-                pytest.fail("the emulator did not start")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        child.terminate()
-        child.communicate(timeout=10)
+def emu() -> Iterator[ChildEmulator]:
+    with child_emulator("--recordings", "3") as child:
+        yield child
 
 
-@pytest.fixture
-def env(emulator_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("SINCH_APPLICATION_KEY", DEFAULT_KEY)
-    monkeypatch.setenv("SINCH_APPLICATION_SECRET", DEFAULT_SECRET)
-    monkeypatch.setenv("SINCH_BASE_URL", emulator_url)
-    monkeypatch.delenv("SINCH_REGION", raising=False)
-    return emulator_url
+def ok(emu: ChildEmulator, *argv: str, **kwargs: object) -> str:
+    done = sinch_calling(argv, emulator=emu, **kwargs)  # type: ignore[arg-type]
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
-def test_demo_runs_offline(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--quiet"]) == 0
-    assert "demo finished" in capsys.readouterr().out
+def one_json(emu: ChildEmulator, *argv: str) -> object:
+    """``--json`` prints exactly one JSON document and nothing else on stdout."""
+    return json.loads(ok(emu, *argv, "--json"))
 
 
-def test_numbers_list_and_query(env: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["numbers", "list"]) == 0
-    listed = json.loads(capsys.readouterr().out)
-    assert {"number": "+46000000000", "capability": "voice"} in listed
-    assert main(["numbers", "query", "+46730170101"]) == 0
-    assert json.loads(capsys.readouterr().out)["countryId"] == "SE"
+def test_numbers(emu: ChildEmulator) -> None:
+    listed = one_json(emu, "numbers", "list")
+    assert {"number": "+46000000000", "capability": "voice"} in listed  # type: ignore[operator]
+    assert ok(emu, "numbers", "list").splitlines()[0].split("\t")[:2] == ["+46000000000",
+                                                                           "voice"]
+    [info] = one_json(emu, "--json", "numbers", "query", "+46730170101")  # type: ignore[misc]
+    assert info["countryId"] == "SE"
+    assert ok(emu, "numbers", "assign", "+46000000001") == \
+        "Assigned +46000000001 to application emulator-application-key (voice)\n"
+    assert one_json(emu, "numbers", "unassign", "+46000000001") == {
+        "unassigned": "+46000000001", "applicationKey": "emulator-application-key",
+        "capability": "voice"}
 
 
-def test_callout_then_calls_and_hangup(env: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["callout", "tts", "+46700000001", "--text", "Hello"]) == 0
-    call_id = capsys.readouterr().out.strip()
-    assert main(["calls", "get", call_id]) == 0
-    assert json.loads(capsys.readouterr().out)["callId"] == call_id
-    assert main(["calls", "hangup", call_id, "--say", "Bye"]) == 0
-    assert main(["calls", "get", call_id]) == 0
-    assert json.loads(capsys.readouterr().out)["status"] == "FINAL"
+def test_callbacks(emu: ChildEmulator) -> None:
+    assert ok(emu, "callbacks", "set", "https://a.example/cb", "https://b.example/cb") == (
+        "Callbacks of application emulator-application-key now go to https://a.example/cb, "
+        "fallback https://b.example/cb\n")
+    assert one_json(emu, "callbacks", "get") == {"primary": "https://a.example/cb",
+                                                 "fallback": "https://b.example/cb"}
+    assert "primary\thttps://a.example/cb" in ok(emu, "callbacks", "get")
+    assert one_json(emu, "callbacks", "set", "https://c.example/cb") == {
+        "applicationKey": "emulator-application-key", "primary": "https://c.example/cb",
+        "fallback": None}
 
 
-def test_conference_commands(env: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["callout", "conference", "+46700000002", "room-cli"]) == 0
-    call_id = capsys.readouterr().out.strip()
-    assert main(["conferences", "mute", "room-cli", call_id]) == 0
-    assert main(["conferences", "get", "room-cli"]) == 0
-    participants = json.loads(capsys.readouterr().out)["participants"]
-    assert participants[0]["muted"] is True
-    assert main(["conferences", "kick-all", "room-cli"]) == 0
+def test_callout_calls_say_and_hangup(emu: ChildEmulator) -> None:
+    placed = one_json(emu, "callout", "tts", "+46700000001", "--text", "Hello",
+                      "--enable-ace", "--enable-dice")
+    call_id = placed["callId"]  # type: ignore[index]
+    assert one_json(emu, "calls", "get", call_id)["callId"] == call_id  # type: ignore[index]
+    assert ok(emu, "calls", "say", call_id, "Hi there", "--leg", "callee") == \
+        f"Said the text to the callee leg of call {call_id}\n"
+    assert one_json(emu, "calls", "hangup", call_id, "--say", "Bye") == {
+        "callId": call_id, "hungUp": True, "said": "Bye"}
+    assert "status\tFINAL" in ok(emu, "calls", "get", call_id)
+    quiet = ok(emu, "callout", "tts", "+46700000002", "--prompts", "#tts[Hi]", "--quiet")
+    assert len(quiet.strip()) == 32
+    assert "\n" not in quiet.strip()
 
 
-def test_campaign_from_a_file(env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    numbers = tmp_path / "numbers.txt"
-    numbers.write_text("# campaign\n+46700000010\n+46700000011\n+46700000010\n")
-    journal = tmp_path / "journal.jsonl"
-    assert main(["campaign", str(numbers), "--text", "Hi", "--journal", str(journal)]) == 0
-    assert "placed 2, skipped 1" in capsys.readouterr().out
-    assert main(["campaign", str(numbers), "--text", "Hi", "--journal", str(journal)]) == 0
-    assert "placed 0, skipped 3" in capsys.readouterr().out
+def test_conference_commands(emu: ChildEmulator) -> None:
+    call_id = ok(emu, "callout", "conference", "+46700000003", "room-cli", "--greeting",
+                 "Welcome", "-q").strip()
+    for verb, line in (("mute", "Muted"), ("hold", "Put on hold"), ("resume", "Resumed"),
+                       ("unmute", "Unmuted")):
+        assert ok(emu, "conferences", verb, "room-cli", call_id) == \
+            f"{line} {call_id} in conference room-cli\n"
+    [participant] = one_json(emu, "conferences", "get", "room-cli")["participants"]  # type: ignore[index]
+    assert participant["id"] == call_id
+    refused = sinch_calling(["conferences", "kick-all", "room-cli"], emulator=emu)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert "--yes" in refused.stderr
+    assert ok(emu, "conferences", "kick-all", "room-cli", "--yes") == \
+        "Removed every participant of conference room-cli\n"
 
 
-def test_errors_are_reported_not_raised(env: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["calls", "get", "no-such-call"]) == 1
-    assert "40400" in capsys.readouterr().err
+def test_custom_callout_with_inline_svaml(emu: ChildEmulator, tmp_path: Path) -> None:
+    ace = tmp_path / "ace.json"
+    ace.write_text(json.dumps({"instructions": [{"name": "say", "text": "Hi"}],
+                               "action": {"name": "hangup"}}))
+    ice = json.dumps({"action": {"name": "connectPstn", "number": "+46700000004"}})
+    out = ok(emu, "callout", "custom", "+46700000004", "--ice", ice, "--ace", f"@{ace}")
+    assert out.startswith("Placed custom callout to +46700000004: call id ")
+    bad = sinch_calling(["callout", "custom", "+46700000004", "--ice", "{nope"], emulator=emu)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("sinch-calling: error: --ice: not a URL and not SVAML JSON")
 
 
-def test_missing_credentials(monkeypatch: pytest.MonkeyPatch,
-                             capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.delenv("SINCH_APPLICATION_KEY", raising=False)
-    assert main(["numbers", "list"]) == 1
-    assert "SINCH_APPLICATION_KEY" in capsys.readouterr().err
-
-
-def test_recordings_list_download_export(env: str, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["recordings", "list"]) == 0
-    out = capsys.readouterr().out
-    assert "recording-0001.mp3" in out
-    assert main(["recordings", "download", "recording-0001.mp3", "--output", str(tmp_path)]) == 0
+def test_recordings(emu: ChildEmulator, tmp_path: Path) -> None:
+    listed = one_json(emu, "recordings", "list")
+    assert [r["key"] for r in listed] == [  # type: ignore[union-attr, index]
+        "recording-0001.mp3", "recording-0002.mp3", "recording-0003.mp3"]
+    # Dated over the last minutes, served from the emulator itself.
+    assert all(r["url"].startswith(emu.url) for r in listed)  # type: ignore[union-attr, index]
+    newest = datetime.fromisoformat(listed[-1]["createdOn"])  # type: ignore[index]
+    assert abs((datetime.now(UTC) - newest).total_seconds()) < 600
+    assert one_json(emu, "recordings", "list", "--from", "2000-01-01", "--to",
+                    "2000-01-02") == []
+    out = ok(emu, "recordings", "download", "recording-0001.mp3", "--output", str(tmp_path))
+    assert out.startswith("Downloaded recording-0001.mp3 to ")
+    [again] = one_json(emu, "recordings", "download", "recording-0002.mp3", "-o",  # type: ignore[misc]
+                       str(tmp_path))
+    assert (again["key"], again["size"]) == ("recording-0002.mp3", 64 * 1024)
     assert (tmp_path / "recording-0001.mp3").stat().st_size == 64 * 1024
-    capsys.readouterr()
+    done = sinch_calling(["recordings", "download", "recording-0001.mp3", "-o", "-"],
+                         emulator=emu, text=False)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout == (tmp_path / "recording-0001.mp3").read_bytes()
+
     export = tmp_path / "export"
-    assert main(["recordings", "export", "--output", str(export)]) == 0
-    assert "downloaded 3" in capsys.readouterr().out
-    assert main(["recordings", "export", "--output", str(export)]) == 0
-    assert "downloaded 0" in capsys.readouterr().out
+    report = one_json(emu, "recordings", "export", str(export), "--no-progress")
+    assert (report["downloaded"], report["failed"]) == (3, 0)  # type: ignore[index]
+    again = ok(emu, "recordings", "export", str(export))
+    assert "0 downloaded" in again
+    assert "3 already there" in again
     assert (export / "manifest.jsonl").exists()
 
 
-def test_emulator_options_parse() -> None:
-    from sinch_calling.cli import build_parser
+def test_recordings_delete_needs_yes(emu: ChildEmulator) -> None:
+    refused = sinch_calling(["recordings", "delete", "recording-0003.mp3"], emulator=emu)
+    assert refused.returncode == 2
+    assert "--yes" in refused.stderr
+    assert one_json(emu, "recordings", "delete", "recording-0003.mp3", "--yes") == {
+        "deleted": ["recording-0003.mp3"]}
+    refused = sinch_calling(["recordings", "export", "out", "--delete-after"], emulator=emu)
+    assert refused.returncode == 2
+    assert "--yes" in refused.stderr
 
-    args = build_parser().parse_args(["emulator", "--mix", "answered=80,busy=20", "--seed", "7",
-                                      "--auth-window", "none", "--callback-url",
-                                      "http://127.0.0.1:9/cb", "--recordings", "2"])
-    assert (args.mix, args.auth_window, args.recordings) == ("answered=80,busy=20", None, 2)
+
+def test_global_options_anywhere(emu: ChildEmulator) -> None:
+    for argv in (["--json", "numbers", "list"], ["numbers", "--json", "list"]):
+        assert isinstance(json.loads(ok(emu, *argv)), list)
+    version = ok(emu, "numbers", "--version")
+    assert version.startswith("sinch-calling ")
+
+
+def test_verbose_traces_http_without_secrets(emu: ChildEmulator) -> None:
+    done = sinch_calling(["numbers", "list", "--verbose"], emulator=emu)
+    assert done.returncode == 0
+    assert "GET " in done.stderr
+    assert "/v1/configuration/numbers -> 200" in done.stderr
+    assert emu.environ["SINCH_APPLICATION_SECRET"] not in done.stderr
+    assert "Application " not in done.stderr
+
+
+def test_emulator_logs_requests_and_callbacks(emu: ChildEmulator) -> None:
+    ok(emu, "numbers", "list")
+    log = emu.log_text()
+    assert "GET /v1/configuration/numbers 200" in log
+    assert " ms" in log
+
+
+def test_emulator_ring_and_talk_without_mix() -> None:
+    with child_emulator("--ring", "0", "--talk", "0.2", "--quiet") as emu:
+        call_id = ok(emu, "callout", "tts", "+46700000005", "--text", "Hi", "-q").strip()
+        assert one_json(emu, "calls", "get", call_id)["status"] in (  # type: ignore[index]
+            "ONGOING", "FINAL")
+        assert emu.log_text().count("\n") <= 1  # --quiet: no request lines
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["emulator", "--port", "99999"], "port number"),
-        (["recordings", "list", "--from", "garbage"], "ISO-8601"),
-        (["emulator", "--auth-window", "abc"], "positive seconds"),
-        (["emulator", "--callback-url", "notaurl"], "http(s) URL"),
+        (["emulator", "--port", "99999"], "argument --port: must be a port number"),
+        (["emulator", "--mix", "answered=x"], "argument --mix: weight of 'answered'"),
+        (["emulator", "--auth-window", "abc"], "argument --auth-window: must be positive"),
+        (["emulator", "--callback-url", "notaurl"], "argument --callback-url: must be an"),
+        (["emulator", "--talk", "-1"], "argument --talk: must be positive seconds"),
+        (["emulator", "--fallback-url", "http://a.example/"], "--fallback-url: needs"),
     ],
 )
-def test_bad_options_name_the_option(argv: list[str], message: str,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    assert info.value.code == 2
-    assert message in capsys.readouterr().err
-
-
-def test_recordings_download_needs_a_key(env: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["recordings", "download"]) == 1
-    assert "needs at least one key" in capsys.readouterr().err
-
-
-def test_campaign_checks_options_before_starting(env: str, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    numbers = tmp_path / "numbers.txt"
-    numbers.write_text("+46700000020\n")
-    assert main(["campaign", str(numbers), "--text", "Hi", "--rate", "0"]) == 1
-    assert capsys.readouterr().err.strip() == \
-        "sinch-calling: rate: must be a positive number of calls per second"
+def test_emulator_validates_its_options(argv: list[str], message: str) -> None:
+    done = sinch_calling(argv, emulator=None)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

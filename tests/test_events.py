@@ -329,7 +329,9 @@ destination = st.fixed_dictionaries({
     "type": st.sampled_from(["number", "Username", "sip", "future-kind"]), "endpoint": text})
 moments = st.datetimes(timezones=st.just(UTC)).map(lambda d: d.replace(microsecond=0))
 valid_dice = st.fixed_dictionaries(
-    {"event": st.just("dice"), "callid": st.text(min_size=1, max_size=15)},
+    {"event": st.just("dice"), "callid": st.text(
+        st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=15,
+    ).filter(str.strip)},  # an id the library would take back as an argument
     optional={
         "timestamp": moments.map(lambda d: d.isoformat()),
         "version": st.integers(0, 10), "custom": text, "applicationKey": text,

@@ -29,6 +29,7 @@ SECRET = "bXktc2VjcmV0LWtleQ=="
 LONE_SURROGATES = st.sampled_from(["\ud800", "a\udfffb"])
 junk = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(),
+    st.sampled_from([10**400, -(10**400), 2**31, 10**100]),  # float(10**400) overflows
     st.sampled_from([math.nan, math.inf, -math.inf]), st.text(max_size=8), LONE_SURROGATES,
     st.binary(max_size=4), st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),

@@ -225,8 +225,8 @@ def test_import_as_documented() -> None:
 
 _text = st.text(max_size=20)
 _opt_text = st.none() | _text
-_opt_pos = st.none() | st.integers(min_value=1, max_value=10**6)
-_opt_int = st.none() | st.integers(min_value=0, max_value=10**6)
+_opt_pos = st.none() | st.integers(min_value=1, max_value=2**31 - 1)
+_opt_int = st.none() | st.integers(min_value=0, max_value=2**31 - 1)
 _opt_bool = st.none() | st.booleans()
 _dtmf = st.text(alphabet="0123456789*#w", min_size=1, max_size=10)
 _e164 = st.from_regex(r"\+[0-9]{1,15}", fullmatch=True)
@@ -270,7 +270,8 @@ _action = st.one_of(
               streaming_options=st.none() | st.builds(
                   svaml.StreamingOptions, version=_opt_int, sample_rate=_opt_int)),
     st.builds(svaml.RunMenu, st.lists(st.builds(
-        svaml.Menu, _text, main_prompt=_opt_text, repeat_prompt=_opt_text, repeats=_opt_int,
+        svaml.Menu, _text, main_prompt=_opt_text, repeat_prompt=_opt_text,
+        repeats=st.none() | st.integers(0, svaml.MAX_MENU_REPEATS),
         max_digits=_opt_int, timeout_mills=_opt_int, max_timeout_mills=_opt_int,
         options=st.none() | st.lists(st.builds(svaml.MenuOption, _dtmf, _text), max_size=3),
     ), max_size=2), main_menu=_opt_text, barge=_opt_bool, locale=_opt_text,

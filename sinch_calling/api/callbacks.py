@@ -9,7 +9,7 @@ from ..models.wire import CallbackUrlsEnvelope
 from ..regions import encode_segment
 from ..serialization import dumps
 from ..transport import Transport
-from ..validation import http_url
+from ..validation import http_url, identifier
 
 __all__ = ["CallbacksApi"]
 
@@ -23,9 +23,8 @@ class CallbacksApi:
     def _url(self, application_key: str | None) -> URL:
         t = self._transport
         key = t.credentials.application_key if application_key is None else application_key
-        return t.configuration_url(
-            "configuration", "callbacks", "applications", encode_segment(key, "application_key")
-        )
+        segment = encode_segment(identifier("application_key", key), "application_key")
+        return t.configuration_url("configuration", "callbacks", "applications", segment)
 
     async def get(self, application_key: str | None = None) -> CallbackUrls:
         """The callback URLs of an application (default: this client's)."""

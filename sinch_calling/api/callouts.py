@@ -25,7 +25,7 @@ from ..serialization import dumps
 from ..svaml import Svaml
 from ..transport import Transport, decode
 from ..validation import dtmf as check_dtmf
-from ..validation import e164, flag, non_empty, one_of, optional_text, positive_int
+from ..validation import e164, flag, identifier, one_of, optional_text, positive_int
 from . import _checks as check
 
 __all__ = ["CalloutsApi", "call_id_of"]
@@ -35,10 +35,13 @@ def call_id_of(data: Any) -> str:
     """The call id of a decoded ``POST /callouts`` answer, as
     ``decode(data, CalloutResponse).call_id`` gives it (same value, same
     :class:`~sinch_calling.errors.InvalidResponseError`): the usual answer,
-    ``{"callId": "<non-empty text>"}``, is read directly, anything else decoded."""
+    ``{"callId": "<printable ASCII, not blank>"}`` (which passes
+    :func:`~sinch_calling.validation.identifier`), is read directly, anything else
+    decoded."""
     if type(data) is dict:
         call_id = data.get("callId")
-        if type(call_id) is str and call_id:
+        if type(call_id) is str and call_id.isascii() and call_id.isprintable() \
+                and call_id.strip():
             return call_id
     return decode(data, CalloutResponse).call_id
 
@@ -134,7 +137,7 @@ class CalloutsApi:
             raise ValidationError("conference_dtmf_options", "must be a ConferenceDtmfOptions")
         request = ConferenceCallout(
             destination=check.destination("destination", destination),
-            conference_id=non_empty("conference_id", conference_id),
+            conference_id=identifier("conference_id", conference_id),
             greeting=optional_text("greeting", greeting),
             cli=_cli(cli),
             locale=optional_text("locale", locale),

@@ -12,7 +12,7 @@ from ..serialization import dumps
 from ..signer import origin_of
 from ..svaml import Continue, Hangup, PlayFiles, Say, Svaml, check_answer
 from ..transport import Transport
-from ..validation import non_empty
+from ..validation import identifier, non_empty
 
 __all__ = ["CallsApi", "call_leg", "check_leg_svaml"]
 
@@ -83,7 +83,7 @@ class CallsApi:
 
     def _url(self, call_id: str) -> URL:
         return self._transport.traffic_url(
-            "calls", "id", encode_segment(non_empty("call_id", call_id), "call_id")
+            "calls", "id", encode_segment(identifier("call_id", call_id), "call_id")
         )
 
     async def get(self, call_id: str) -> Call:

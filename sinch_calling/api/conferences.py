@@ -10,7 +10,7 @@ from ..models.commands import ParticipantCommand, ParticipantCommandName
 from ..regions import encode_segment
 from ..serialization import dumps
 from ..transport import Transport
-from ..validation import non_empty, one_of
+from ..validation import identifier, one_of
 
 __all__ = ["ConferencesApi"]
 
@@ -75,4 +75,4 @@ class ConferencesApi:
 
 
 def _segment(field: str, value: str) -> str:
-    return encode_segment(non_empty(field, value), field)
+    return encode_segment(identifier(field, value), field)

@@ -14,7 +14,7 @@ from ..models.wire import (
 from ..regions import encode_segment
 from ..serialization import dumps
 from ..transport import Transport
-from ..validation import e164, e164_list, non_empty, one_of
+from ..validation import e164, e164_list, identifier, one_of
 
 __all__ = ["NumbersApi"]
 
@@ -28,7 +28,7 @@ class NumbersApi:
     def _key(self, application_key: str | None) -> str:
         if application_key is None:
             return self._transport.credentials.application_key
-        return non_empty("application_key", application_key)
+        return identifier("application_key", application_key)
 
     async def list(self) -> list[Number]:
         """Every number the account owns, with its capability and application, if any."""

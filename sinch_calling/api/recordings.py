@@ -39,7 +39,7 @@ from ..transfer.download import open_body, resolve_destination
 from ..transfer.export import check_manifest_name
 from ..transfer.store import delete_recording, list_recordings, recording_url
 from ..transport import Transport
-from ..validation import moment
+from ..validation import moment, whole_number
 
 __all__ = ["RecordingBody", "RecordingsApi"]
 
@@ -62,9 +62,7 @@ def _window_params(start: object, end: object) -> dict[str, str]:
 
 
 def _page_size(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValidationError("page_size", f"must be a positive integer; got {value!r}")
-    return value
+    return whole_number("page_size", value, minimum=1)
 
 
 def _timeout(value: aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout:

@@ -4,7 +4,8 @@ import): wire spellings, accepted aliases, and fields decoded strictly.
 * ``wire_name("callid", "callId")``: field metadata naming the spelling sent and the
   spellings also accepted on input; without it a field travels as its camelCase;
 * ``Str``/``Int``: a field whose JSON type is checked, never coerced (``"12"`` is not 12);
-* ``Id``: an identifier (call id, recording key): a non-empty JSON string, nothing else.
+* ``Id``: an identifier (call id, recording key): a JSON string passing
+  ``validation.identifier`` (non-blank, valid Unicode, no control characters).
 """
 
 from __future__ import annotations

@@ -1,0 +1,141 @@
+"""Parse, run, and turn every outcome into one exit code and at most one error line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+
+from . import callbacks, callout, calls, campaign, conferences, demo, emulator, numbers, recordings
+from .context import Context
+from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, _UsageError, describe
+from .output import Output
+from .parser import GLOBAL_DEFAULTS, GLOBALS, PROG, Parser, Registry, flags_of, typed_flag
+
+__all__ = ["build_parser", "run"]
+
+_GROUPS = (demo, emulator, numbers, callbacks, callout, calls, conferences, recordings, campaign)
+
+
+def build_parser() -> Parser:
+    """The parser of every command."""
+    parser = Parser(
+        prog=PROG, parents=[GLOBALS],
+        description="The Sinch Calling API from the command line: numbers, callback URLs, "
+                    "callouts, live calls, conferences, recordings, campaigns, and a local "
+                    "emulator. Credentials come from SINCH_APPLICATION_KEY and "
+                    "SINCH_APPLICATION_SECRET.",
+        epilog="examples:\n  sinch-calling demo\n  sinch-calling numbers list --json\n"
+               "  sinch-calling callout tts +46700000001 --text 'Your code is 1234'\n\n"
+               "exit codes: 0 success; 1 an API or network failure (or a campaign or export "
+               "with failed or uncertain rows); 2 a usage or validation error, nothing sent; "
+               "130 interrupted.")
+    registry = Registry(parser)
+    for group in _GROUPS:
+        group.register(registry)
+    return parser
+
+
+def _warnings(out: Output) -> None:
+    """The library's warnings, as one ``warning:`` line each on stderr."""
+    handler = logging.StreamHandler(out.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    logging.getLogger("sinch_calling").addHandler(handler)
+
+
+def _quiet_pipe() -> None:
+    # The reader went away (``| head``): say nothing, and keep the interpreter's final
+    # flush of stdout from complaining too.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _valued_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string, at any level of ``parser``, that takes a value."""
+    found: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found |= _valued_options(child)
+        elif action.option_strings and action.nargs != 0:
+            found.update(action.option_strings)
+    return found
+
+
+def _positionals(argv: Sequence[str], valued: set[str]) -> list[int]:
+    """Indexes of the tokens that are neither options nor option values."""
+    found: list[int] = []
+    skip = False
+    for index, token in enumerate(argv):
+        if skip:
+            skip = False
+        elif token == "--":
+            found.extend(range(index + 1, len(argv)))
+            break
+        elif token.startswith("-") and token != "-":
+            skip = token in valued
+        else:
+            found.append(index)
+    return found
+
+
+def expand_shorthand(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """``campaign FILE ...`` means ``campaign run FILE ...``."""
+    argv = list(argv)
+    places = _positionals(argv, _valued_options(parser))
+    if len(places) >= 2 and argv[places[0]] == "campaign" \
+            and argv[places[1]] not in campaign.SUBCOMMANDS:
+        argv.insert(places[0] + 1, "run")
+    return argv
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``sinch-calling``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = Output()
+    parser = build_parser()
+    if not argv:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        args = parser.parse_args(expand_shorthand(parser, argv))
+    except _UsageError as exc:
+        out.error(typed_flag(str(exc), argv))
+        return EXIT_USAGE
+    for name, value in GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    out = Output(json_mode=args.json, quiet=args.quiet)
+    ctx = Context(args, out)
+    ctx.flags = flags_of(args.parser, args.fields)
+    ctx.command_line = shlex.join([PROG, *argv])
+    if not args.verbose:
+        _warnings(out)
+    try:
+        code: int = asyncio.run(args.run(ctx, args))
+    except KeyboardInterrupt:
+        out.error(ctx.interrupted or "interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_pipe()
+        return EXIT_OK
+    except Exception as exc:
+        code, line = describe(exc, ctx.flags)
+        logging.getLogger("sinch_calling.cli").debug("the command failed", exc_info=exc)
+        with contextlib.suppress(BrokenPipeError):
+            out.error(line)
+        return code
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_pipe()
+    return code

@@ -1,0 +1,382 @@
+"""``sinch-calling campaign FILE ...`` and ``campaign status | results | resolve``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from ..client import SinchCalling
+from . import options
+from .context import Context
+from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, _UsageError
+from .parser import Registry
+from .progress import Tracker
+
+DEFAULT_RATE = 5.0
+"""Calls started per second by default: well under any account's limit."""
+
+SUBCOMMANDS = ("run", "status", "results", "resolve")
+
+
+async def _run(ctx: Context, args: argparse.Namespace) -> int:
+    from ..campaign import CallOutcome, Campaign, LedgerMismatchError, read_rows
+
+    ledger = _ledger_path(args)
+    shown = _masked(ledger)  # a postgresql:// ledger may carry a password: never print it
+    ctx.command_line = _masked(ctx.command_line)
+    template = Campaign.tts(text=args.text, prompts=args.prompts, cli=args.cli,
+                            locale=args.locale)
+    if args.out == "-" and ctx.out.json_mode:
+        raise _UsageError("--out -: cannot be combined with --json (both use stdout)")
+    if args.out:
+        _format(args.out)  # checked now, not after the calls were placed
+        parent = Path(args.out).parent
+        if args.out != "-" and not await asyncio.to_thread(parent.is_dir):
+            raise _UsageError(f"--out: no directory {parent}")
+    counts = {"placed": 0, "failed": 0, "uncertain": 0, "invalid": 0}
+    bar: Tracker | None = None
+    total = None if args.file == "-" or args.dry_run else \
+        await asyncio.to_thread(_count_rows, args.file)
+    done = 0
+
+    def on_outcome(outcome: CallOutcome) -> None:
+        nonlocal done
+        done += 1
+        if outcome.status in counts:
+            counts[outcome.status] += 1
+        if bar is not None:
+            bar.update(done, total, **counts)
+
+    # A dry run sends nothing, so it needs no credentials.
+    client = SinchCalling("dry-run", "ZHJ5LXJ1bg==") if args.dry_run else ctx.client()
+    async with client as sinch:
+        campaign = Campaign(sinch, template, rate=args.rate, concurrency=args.concurrency,
+                            ledger=None if args.dry_run else ledger, track=args.track,
+                            number_column=args.number_column, retry_failed=args.retry_failed,
+                            force=args.force, on_outcome=on_outcome)
+        rows = read_rows(args.file)
+        if args.dry_run:
+            report = await campaign.preflight(rows)
+            return _summary(ctx, args, report, shown)
+        ctx.out.note(f"ledger: {shown} (a rerun of the same command resumes; nobody is "
+                     "called twice)")
+        bar = ctx.progress(f"campaign {Path(args.file).name}", "campaign")
+        try:
+            report = await _interruptible(ctx, campaign.run(rows), shown)
+        except LedgerMismatchError as exc:
+            changed = "; ".join(f"{name} was {before!r}, now {now!r}"
+                                for name, (before, now) in sorted(exc.differences.items()))
+            raise _UsageError(f"--ledger: {_masked(exc.location)} belongs to a different campaign "
+                             f"({changed or 'other options'}): rerun with the original "
+                             "options, give another --ledger, or add --force to reuse "
+                             "it") from None
+        finally:
+            if bar is not None:
+                bar.close()
+        if args.out:
+            written = await campaign.export(_out_target(args.out), format=_format(args.out))
+            if args.out != "-":
+                ctx.out.note(f"wrote {written} results to {args.out}")
+    code = _summary(ctx, args, report, shown)
+    return EXIT_INTERRUPTED if report.stopped == "interrupted" else code
+
+
+async def _interruptible(ctx: Context, run: Any, ledger: str) -> Any:
+    """Run the campaign; a first Ctrl-C stops it gracefully (calls in flight are
+    waited for and recorded), a second one aborts."""
+    task: asyncio.Task[Any] = asyncio.ensure_future(run)
+    loop = asyncio.get_running_loop()
+    presses = 0
+
+    def interrupt() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            ctx.out.errors.print("stopping: no new calls; waiting for the calls in flight "
+                                 "(Ctrl-C again to abort)", markup=False)
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    ctx.interrupted = (f"aborted; calls that were in flight are recorded as uncertain in "
+                       f"{ledger}; resume with: {ctx.command_line}")
+    try:
+        return await task
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -> int:
+    from ..campaign.export import outcome_record
+
+    to_people = ctx.out.note if args.out == "-" else (
+        lambda line: ctx.out.done(line, None))
+    if ctx.out.json_mode:
+        totals = report.totals
+        ctx.out.document({
+            "rows": report.rows, "placed": report.placed, "failed": report.failed,
+            "uncertain": report.uncertain, "skipped": report.skipped,
+            "invalid": report.invalid, "pending": report.pending,
+            "earlierUncertain": report.earlier_uncertain, "stopped": report.stopped,
+            "dryRun": report.dry_run, "ledger": None if args.dry_run else ledger,
+            "elapsed": round(report.elapsed, 3),
+            "results": dict(totals.results) if totals is not None else {},
+            "cost": dict(totals.cost) if totals is not None else {},
+            "problems": [outcome_record(p) for p in report.problems],
+            "resume": ctx.command_line if report.stopped else None})
+    else:
+        for line in report.lines():
+            to_people(line)
+        if report.problems:
+            count = len(report.problems) + report.problems_omitted
+            ctx.out.warn(f"{count} {'row needs' if count == 1 else 'rows need'} attention:")
+            for problem in report.problems:
+                ctx.out.errors.print(f"  {_problem(problem)}", markup=False)
+            if report.problems_omitted:
+                ctx.out.errors.print(f"  ... and {report.problems_omitted} more: "
+                                     f"sinch-calling campaign results --ledger {ledger}",
+                                     markup=False)
+        if report.stopped:
+            ctx.out.note(f"resume with: {ctx.command_line}")
+        if report.uncertain or report.earlier_uncertain:
+            ctx.out.note(f"settle uncertain rows with: sinch-calling campaign resolve "
+                         f"--ledger {ledger} ROW (--placed CALL_ID | --not-placed)")
+    if report.dry_run:
+        return EXIT_FAILURE if report.invalid else 0
+    return 0 if report.ok else EXIT_FAILURE
+
+
+_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def _masked(text: str) -> str:
+    """``postgresql://app:secret@db/calls`` -> ``postgresql://app:***@db/calls``."""
+    return _PASSWORD.sub(r"\1***@", text)
+
+
+def _count_rows(path: str) -> int | None:
+    """About how many rows FILE holds (non-blank lines, less a header): for the
+    progress bar's ETA only; the campaign's own reader decides what a row is."""
+    first, count = "", 0
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as stream:
+            for line in stream:  # streamed: a million rows never sit in memory
+                if line.strip():
+                    first = first or line
+                    count += 1
+    except OSError:
+        return None
+    header = first and not any(c.isdigit() for c in first.split(",")[0])
+    return count - 1 if header else count
+
+
+def _problem(outcome: Any) -> str:
+    """``line 6 (+46700000104): invalid: text: placeholder {first_name} is empty``."""
+    where = f"line {outcome.line}" if outcome.line else f"row {outcome.row}"
+    if outcome.destination:
+        where += f" ({outcome.destination})"
+    error = outcome.error
+    why = f"{error.message}" if error is not None else ""
+    if error is not None and error.status is not None:
+        why += f" (HTTP {error.status}" + (f", errorCode {error.code})" if error.code
+                                           else ")")
+    return f"{where}: {outcome.status}: {why}"
+
+
+def _ledger_path(args: argparse.Namespace) -> str:
+    """``--ledger``, or FILE.ledger next to FILE; stdin needs ``--ledger``."""
+    if args.ledger:
+        return str(args.ledger)
+    if args.file == "-":
+        raise _UsageError("--ledger: required when FILE is - (stdin): without a ledger a "
+                         "rerun would call everyone again")
+    return str(Path(args.file).with_name(Path(args.file).name + ".ledger"))
+
+
+def _format(target: str) -> str:
+    if target == "-" or target.lower().endswith((".jsonl", ".json", ".ndjson")):
+        return "jsonl"
+    if target.lower().endswith(".csv"):
+        return "csv"
+    raise _UsageError(f"--out: {target!r} must end in .jsonl or .csv (or be - for stdout)")
+
+
+def _out_target(target: str) -> Any:
+    return sys.stdout if target == "-" else target
+
+
+async def _open_ledger(path: str) -> Any:
+    """An existing ledger file, opened for reading and settling."""
+    from ..campaign import open_ledger
+
+    if "://" not in path and not await asyncio.to_thread(Path(path).is_file):
+        raise _UsageError(f"--ledger: no ledger at {path}")
+    ledger = open_ledger(path)
+    await ledger.open(None)
+    return ledger
+
+
+async def _status(ctx: Context, args: argparse.Namespace) -> int:
+    ledger = await _open_ledger(args.ledger)
+    try:
+        counts = await ledger.counts()
+    finally:
+        await ledger.close()
+    if ctx.out.json_mode:
+        ctx.out.document({"ledger": _masked(args.ledger), "total": counts.total,
+                          "states": dict(counts.states), "results": dict(counts.results),
+                          "cost": dict(counts.cost), "untracked": counts.untracked,
+                          "answerRate": counts.answer_rate})
+        return 0
+    ctx.out.table(("state", "rows"), [*counts.states.items(), ("total", counts.total)],
+                  title=f"campaign ledger {_masked(args.ledger)}")
+    if counts.results:
+        ctx.out.table(("result", "calls"), sorted(counts.results.items()), title="outcomes")
+    if counts.cost:
+        ctx.out.note("cost: " + ", ".join(f"{amount:.4f} {currency}" for currency, amount
+                                          in sorted(counts.cost.items())))
+    if counts.states.get("uncertain"):
+        ctx.out.note(f"settle uncertain rows with: sinch-calling campaign resolve --ledger "
+                     f"{_masked(args.ledger)} ROW (--placed CALL_ID | --not-placed)")
+    return 0
+
+
+async def _results(ctx: Context, args: argparse.Namespace) -> int:
+    from ..campaign import export_results
+    from ..campaign.export import outcome_record
+
+    ledger = await _open_ledger(args.ledger)
+    try:
+        if args.out:
+            written = await export_results(ledger.results(), _out_target(args.out),
+                                           format=_format(args.out))
+            if args.out != "-":
+                ctx.out.done(f"Wrote {written} results to {args.out}",
+                             {"written": written, "out": args.out})
+            return 0
+
+        async def records() -> AsyncIterator[dict[str, Any]]:
+            async for outcome in ledger.results():
+                yield outcome_record(outcome)
+
+        def render(batch: list[dict[str, Any]]) -> None:
+            ctx.out.table(("row", "line", "number", "status", "call id", "error", "result"),
+                          ((r["row"], r["line"], r["destination"], r["status"], r["call_id"],
+                            r["error_message"], r["result"]) for r in batch),
+                          empty="the ledger holds no rows")
+
+        await ctx.out.stream(records(), render)
+    finally:
+        await ledger.close()
+    return 0
+
+
+async def _resolve(ctx: Context, args: argparse.Namespace) -> int:
+    from ..campaign import RowStateError, UnknownRowError
+
+    ledger = await _open_ledger(args.ledger)
+    try:
+        outcome = await ledger.settle(args.row, call_id=args.placed)
+    except UnknownRowError:
+        raise _UsageError(f"ROW: no row {args.row!r} in {_masked(args.ledger)}") from None
+    except RowStateError as exc:
+        raise _UsageError(f"ROW: {exc}") from None
+    finally:
+        await ledger.close()
+    if args.placed:
+        message = f"Row {args.row} settled as placed (call id {args.placed})"
+    else:
+        message = f"Row {args.row} settled as not placed: the next run dials it"
+    ctx.out.done(message, {"row": args.row, "status": outcome.status,
+                           "callId": outcome.call_id})
+    return 0
+
+
+_FIELDS = {"text": "--text", "prompts": "--prompts", "cli": "--cli", "locale": "--locale",
+           "rate": "--rate", "concurrency": "--concurrency", "ledger": "--ledger",
+           "file": "FILE", "rows": "FILE", "number_column": "--number-column", "row": "ROW"}
+
+
+def register(registry: Registry) -> None:
+    """Add the ``campaign`` group (``campaign FILE`` is short for ``campaign run FILE``)."""
+    group = registry.add(
+        "campaign", help="call every row of a CSV or number list, never anyone twice",
+        description="Run a callout campaign from FILE, or look at one by its ledger. "
+                    "'sinch-calling campaign FILE ...' is short for "
+                    "'sinch-calling campaign run FILE ...'.",
+        examples=["sinch-calling campaign reminders.csv --text 'Hi {first_name}, see you at "
+                  "{time}' --cli +46000000000",
+                  "sinch-calling campaign status --ledger reminders.csv.ledger"])
+    commands = registry.group(group)  # before the usage below: its prog is the commands'
+    group.usage = ("sinch-calling campaign FILE --text TEXT [options]\n"
+                   "       sinch-calling campaign status|results|resolve --ledger PATH ...")
+    run = commands.add(
+        "run", help="place one callout per row of FILE (the default)", run=_run,
+        fields=_FIELDS,
+        description="Place one text-to-speech callout per row of FILE: a CSV with a header "
+                    "(a 'number' column, or --number-column) or a plain list of numbers; - "
+                    "reads stdin. A preflight checks every row first and lists the invalid "
+                    "ones with their line numbers. A ledger (by default FILE.ledger next to "
+                    "FILE) records every call, so a rerun never calls anyone twice.",
+        examples=["sinch-calling campaign numbers.txt --text 'Your code is 1234' --rate 20",
+                  "sinch-calling campaign reminders.csv --text 'Hi {first_name}' --dry-run",
+                  "cat numbers.txt | sinch-calling campaign - --text 'Hi' --ledger c.ledger "
+                  "--out results.jsonl"])
+    run.add_argument("file", metavar="FILE", help="CSV with a header, or one number per line; "
+                                                  "- for stdin")
+    what = run.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text", type=options.text, metavar="TEXT",
+                      help="what to say; {column} placeholders are filled from each row")
+    what.add_argument("--prompts", type=options.text, metavar="P",
+                      help="';'-separated prompt files or #tts[...] strings")
+    run.add_argument("--cli", metavar="NUMBER", help="the caller number shown (E.164)")
+    run.add_argument("--locale", metavar="L", help="text-to-speech voice, e.g. en-US")
+    run.add_argument("--number-column", default="number", metavar="NAME",
+                     help="the CSV column holding the numbers")
+    run.add_argument("--rate", type=options.positive_rate, default=DEFAULT_RATE, metavar="R",
+                     help="calls started per second, at most (raise it to your account's "
+                          "limit)")
+    run.add_argument("--concurrency", type=options.positive_int, default=16, metavar="N",
+                     help="callouts in flight at once")
+    run.add_argument("--ledger", metavar="PATH",
+                     help="the SQLite ledger that makes reruns safe (default: FILE.ledger; "
+                          "required with - )")
+    run.add_argument("--out", metavar="FILE",
+                     help="write one result per row: .jsonl or .csv (- for stdout)")
+    run.add_argument("--track", action="store_true",
+                     help="follow placed calls until they end: outcomes and cost")
+    run.add_argument("--dry-run", action="store_true",
+                     help="only check the rows and options; call nobody")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="dial again the rows Sinch refused in an earlier run")
+    run.add_argument("--force", action="store_true",
+                     help="reuse a ledger made for different options (text, columns)")
+
+    status = commands.add("status", help="counts of a campaign's ledger", run=_status,
+                          fields=_FIELDS,
+                          examples=["sinch-calling campaign status --ledger c.ledger --json"])
+    status.add_argument("--ledger", required=True, metavar="PATH", help="the campaign's ledger")
+    results = commands.add("results", help="one result per row, from the ledger", run=_results,
+                           fields=_FIELDS,
+                           examples=["sinch-calling campaign results --ledger c.ledger "
+                                     "--out results.csv"])
+    results.add_argument("--ledger", required=True, metavar="PATH",
+                         help="the campaign's ledger")
+    results.add_argument("--out", metavar="FILE", help=".jsonl or .csv (default: a table)")
+    resolve = commands.add("resolve", help="settle an uncertain row: placed or not placed",
+                           run=_resolve, fields=_FIELDS,
+                           examples=["sinch-calling campaign resolve --ledger c.ledger 17 "
+                                     "--placed CALL_ID",
+                                     "sinch-calling campaign resolve --ledger c.ledger 17 "
+                                     "--not-placed"])
+    resolve.add_argument("--ledger", required=True, metavar="PATH", help="the campaign's ledger")
+    resolve.add_argument("row", metavar="ROW", help="the row (its number or id column)")
+    settle = resolve.add_mutually_exclusive_group(required=True)
+    settle.add_argument("--placed", metavar="CALL_ID", help="Sinch did place it, as this call")
+    settle.add_argument("--not-placed", action="store_true",
+                        help="Sinch placed nothing: dial it again on the next run")
