@@ -591,3 +591,35 @@ async def test_outcomes_from_dice_callbacks(tmp_path: Path) -> None:
     dice = [r for r in emu.requests if r.path == "/calling/v1/callouts"]
     assert all(r.json()["ttsCallout"]["enableDice"] is True for r in dice)
     assert [r for r in emu.requests if r.method == "GET"] == []  # no polling
+
+
+async def test_a_failing_ledger_stops_the_run_with_its_error(
+    sinch: SinchCalling, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ledger that fails for good (after its own retries) stops every task and run()
+    raises the error once: no task exception left unretrieved, nothing dialled twice."""
+    from sinch_calling.campaign import LedgerUnavailableError, SQLiteLedger
+
+    class Failing(SQLiteLedger):
+        placed = 0
+
+        async def mark_placed(self, claim: Any, call_id: str) -> None:
+            if self.placed >= 3:
+                raise LedgerUnavailableError("ledger x: the database was unreachable")
+            self.placed += 1
+            await super().mark_placed(claim, call_id)
+
+    ledger = Failing(tmp_path / "l.db")
+    with pytest.raises(LedgerUnavailableError, match="unreachable"):
+        await Campaign(sinch, TTS, concurrency=4, ledger=ledger).run(NUMBERS)
+    assert "never retrieved" not in caplog.text
+    again = SQLiteLedger(tmp_path / "l.db")
+    await again.open(None)
+    try:
+        counts = await again.counts()
+    finally:
+        await again.close()
+    assert counts.states["placed"] == 3
+    assert counts.states["sending"] + counts.states["uncertain"] >= 1  # never pending
+    assert counts.states["pending"] + counts.states["placed"] + counts.states["sending"] \
+        + counts.states["uncertain"] + counts.states["claimed"] == 40

@@ -296,3 +296,16 @@ async def test_a_killed_workers_share_is_redelivered(fleet_env: dict[str, Any]) 
         with app.connection_for_write() as connection:
             connection.default_channel.queue_delete(queue)
         app.close()
+
+
+def test_a_share_that_lost_its_database_is_retried_not_acked() -> None:
+    from celery import Celery
+
+    from sinch_calling.campaign.celery import RETRIES, CampaignWorkers
+    from sinch_calling.errors import LedgerUnavailableError
+
+    app = Celery("sinch-test-retry", broker="memory://", backend="cache+memory://")
+    workers = CampaignWorkers(app, ledger="postgresql://127.0.0.1/test")
+    assert workers.task.autoretry_for == (LedgerUnavailableError,)
+    assert workers.task.max_retries == RETRIES
+    assert workers.task.acks_late

@@ -244,3 +244,132 @@ async def test_workers_loading_one_input_each_dial_their_rows(ledgers: Ledgers) 
     assert len(got_a) == 30
     assert len(got_b) == 20
     assert not {c.key for c in got_a} & {c.key for c in got_b}
+
+
+async def _terminate(dsn: str, ledger: Any) -> int:
+    """pg_terminate_backend on every connection of ``ledger`` (and of nothing else)."""
+    name = f"sinch_calling ledger {ledger._schema}/{ledger.campaign}"[:63]
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        found = await (await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s", (name,))).fetchall()
+    return len(found)
+
+
+async def test_a_dropped_connection_is_retried_not_fatal(ledgers: Ledgers) -> None:
+    """The reviewer's pg_terminate_backend: every statement after it still works (the
+    pool checks connections; a statement that lost its connection runs again)."""
+    ledger = ledgers(pool_size=2)
+    await ledger.open(IDENTITY)
+    await ledger.load(rows(3))
+    (a, b) = await ledger.claim("w", "run", limit=2, lease=30)
+    assert await _terminate(ledgers.dsn, ledger) >= 1
+    await ledger.mark_sending(a)
+    assert await _terminate(ledgers.dsn, ledger) >= 1
+    await ledger.mark_placed(a, "call-a")
+    assert await _terminate(ledgers.dsn, ledger) >= 1
+    assert await ledger.renew("w", lease=30) == 1
+    await ledger.release(b, "run")
+    assert (await ledger.counts()).states["placed"] == 1
+    assert [c.key for c in await ledger.claim("w", "run", limit=5, lease=30)] == ["2", "3"]
+
+
+async def test_a_transition_whose_answer_was_lost_is_recognised(ledgers: Ledgers) -> None:
+    """A lost connection after the commit: run again, the transition is found done on
+    the row (keyed by the claim's token), not reported as a lost lease."""
+    ledger = ledgers()
+    await ledger.open(IDENTITY)
+    await ledger.load(rows(1))
+    (a,) = await ledger.claim("w", "run", limit=1, lease=30)
+    real = ledger._connection
+    lost = {"left": 2}
+
+    @postgres.asynccontextmanager
+    async def flaky() -> Any:
+        async with real() as conn:
+            yield conn
+        if lost["left"]:  # the statement committed; its answer "never arrived"
+            lost["left"] -= 1
+            raise postgres._LostConnection(psycopg.OperationalError("connection lost"))
+
+    ledger._connection = flaky
+    await ledger.mark_sending(a)
+    await ledger.mark_placed(a, "call-a")
+    ledger._connection = real
+    got = await ledger.get("1")
+    assert (got.status, got.call_id) == ("placed", "call-a")
+
+
+async def test_a_sustained_outage_is_reported(ledgers: Ledgers) -> None:
+    ledger = ledgers(outage=0.3, connect_timeout=1)
+    await ledger.open(IDENTITY)
+
+    @postgres.asynccontextmanager
+    async def down() -> Any:
+        raise postgres._LostConnection(psycopg.OperationalError("server closed"))
+        yield  # pragma: no cover
+
+    ledger._connection = down
+    with pytest.raises(postgres.LedgerUnavailableError, match="unreachable for"):
+        await ledger.counts()
+
+
+async def test_rows_locked_by_a_load_are_still_claimable_work(ledgers: Ledgers) -> None:
+    """The reviewer's loadlock: rows locked FOR UPDATE by another process's load are
+    skipped by claim() but counted by claimable(), so a run waits instead of ending."""
+    ledger = ledgers()
+    await ledger.open(IDENTITY)
+    await ledger.load(rows(2), run="load")
+    async with await psycopg.AsyncConnection.connect(ledgers.dsn) as holder:
+        await holder.execute(f'SELECT key FROM "{ledgers.schema}".campaign_rows FOR UPDATE')
+        assert await ledger.claim("w", "run", limit=5, lease=30) == []
+        assert await ledger.claimable("run") == 2
+        assert await ledger.claimable("run", loaded_by="load") == 2
+        assert await ledger.claimable("run", loaded_by="other") == 0
+        await holder.rollback()
+    assert len(await ledger.claim("w", "run", limit=5, lease=30)) == 2
+
+
+async def test_a_run_waits_for_rows_another_load_holds(ledgers: Ledgers) -> None:
+    """The reviewer's loadlock.py: a dialling run that meets another process's load
+    (rows locked) waits for them instead of ending "done" with every row pending."""
+    from sinch_calling import SinchCalling
+    from sinch_calling.campaign import Campaign
+    from sinch_calling.testing import Emulator
+
+    dsn = f"{ledgers.dsn}?schema={ledgers.schema}&campaign=locked"
+    numbers = [f"+4672{i:07d}" for i in range(3)]
+    async with Emulator() as emu, SinchCalling(emu.application_key, emu.application_secret,
+                                               base_url=emu.url) as sinch:
+        def make() -> Any:
+            return Campaign(sinch, Campaign.tts(text="hi", cli="+46000000000"),
+                            ledger=dsn, lease=1)
+        loader = make()
+        loader.stop("load only")
+        assert (await loader.run(numbers)).rows == 3
+        async with await psycopg.AsyncConnection.connect(ledgers.dsn) as holder:
+            await holder.execute(
+                f'SELECT key FROM "{ledgers.schema}".campaign_rows FOR UPDATE')
+
+            async def commit_later() -> None:
+                await asyncio.sleep(0.8)
+                await holder.commit()
+            later = asyncio.create_task(commit_later())
+            report = await make().run([])
+            await later
+    assert report.stopped is None
+    assert report.placed == 3
+    assert report.pending == 0
+
+
+def test_an_ambiguous_userinfo_is_refused_without_echoing_it() -> None:
+    """An unencoded '@' in the password: libpq would take part of it as the host."""
+    with pytest.raises(ValidationError) as caught:
+        PostgresLedger("postgresql://app:hunter@2@db.example/calls")
+    assert caught.value.field == "dsn"
+    assert "%40" in str(caught.value)
+    assert "hunter" not in str(caught.value)
+    ok = PostgresLedger("postgresql://app:hunter%402@db.example/calls?campaign=c")
+    assert "hunter" not in ok.location
+    assert "hunter" not in repr(ok)
+    assert ok.location.startswith("postgresql://app@db.example/calls")

@@ -46,15 +46,17 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
                       "pip install 'sinch_calling[celery,postgres]'") from exc
 
 from ..client import SinchCalling
-from ..errors import ValidationError
+from ..errors import LedgerUnavailableError, ValidationError
 from .postgres import PostgresLedger, is_postgres_dsn
 from .records import LedgerCounts
 
-__all__ = ["TASK_NAME", "CampaignSpec", "CampaignWorkers", "ShareResult"]
+__all__ = ["RETRIES", "TASK_NAME", "CampaignSpec", "CampaignWorkers", "ShareResult"]
 
 logger = logging.getLogger(__name__)
 
 TASK_NAME = "sinch_calling.campaign.share"
+RETRIES = 30
+"""How many times a share whose database stayed unreachable is re-queued."""
 """The Celery task name of a campaign share."""
 
 _KINDS = ("tts", "conference", "custom")
@@ -177,7 +179,10 @@ class CampaignWorkers:
     (called inside the running event loop; default: :meth:`SinchCalling.from_env`);
     ``task_name``/``queue``: where shares go; ``poll``: seconds between looks at the
     ledger while other workers hold rows. The task is registered with ``acks_late``
-    and ``reject_on_worker_lost``: a share whose worker died is delivered again.
+    and ``reject_on_worker_lost``: a share whose worker died is delivered again; a
+    share that raises :class:`~sinch_calling.errors.LedgerUnavailableError` (the
+    database stayed unreachable longer than the ledger's ``outage``) is retried with
+    exponential backoff (5 s doubling to 300 s, jittered, at most :data:`RETRIES` times).
     """
 
     def __init__(self, app: Celery, *, ledger: str,
@@ -199,8 +204,14 @@ class CampaignWorkers:
         def share(task: Any, spec: dict[str, Any]) -> dict[str, Any]:
             return asyncio.run(self.run_share(CampaignSpec.from_json(spec))).to_json()
 
+        # A share that lost its database for longer than the ledger's outage budget is
+        # retried (re-queued with backoff), not acked as done: the campaign never stalls
+        # silently on a database restart or failover.
         self.task = app.task(name=task_name, bind=True, acks_late=True,
-                             reject_on_worker_lost=True)(share)
+                             reject_on_worker_lost=True,
+                             autoretry_for=(LedgerUnavailableError,), retry_backoff=5,
+                             retry_backoff_max=300, retry_jitter=True,
+                             max_retries=RETRIES)(share)
 
     def ledger(self, spec: CampaignSpec) -> PostgresLedger:
         """An unopened ledger object for ``spec``'s campaign."""
@@ -273,7 +284,11 @@ class CampaignWorkers:
                     idle: float = 300.0) -> AsyncIterator[LedgerCounts]:
         """Yield the campaign's counts every ``interval`` seconds until no row is pending,
         claimed or sending (the last counts are yielded too), or nothing changed for
-        ``idle`` seconds while no row was held (rows left pending for a later run)."""
+        ``idle`` seconds while no row was held (rows left pending for a later run).
+
+        Done and idle differ in the last counts: done has no row ``pending``,
+        ``claimed`` or ``sending``; idle ("nobody working, N pending") returns with
+        ``states["pending"] > 0`` and logs a warning saying so."""
         ledger = self.ledger(spec)
         await ledger.open(None)
         try:
@@ -289,6 +304,11 @@ class CampaignWorkers:
                 if counts != last:
                     last, since = counts, time.monotonic()
                 elif held == 0 and time.monotonic() - since >= idle:
+                    # Not done: rows are pending and nobody works on them.
+                    logger.warning(
+                        "campaign %s: idle for %.0f s, no worker holds a row, %d rows "
+                        "still pending (start workers or resume the campaign)",
+                        spec.name, idle, states["pending"])
                     return
                 await asyncio.sleep(interval)
         finally:

@@ -162,6 +162,13 @@ class Ledger(Protocol):
         """
         ...
 
+    async def claimable(self, run: str, *, loaded_by: str | None = None) -> int:
+        """How many rows :meth:`claim` with these ``run``/``loaded_by`` would consider
+        (``pending``, not deferred in ``run``), including rows it skips right now
+        because another transaction holds them (a load in progress): work that still
+        exists after an empty claim. A snapshot; never waits for locks."""
+        ...
+
     async def renew(self, worker: str, *, lease: float) -> int:
         """Extend every lease ``worker`` holds (``claimed`` and ``sending`` rows) to
         ``lease`` seconds from now; return how many rows it holds."""

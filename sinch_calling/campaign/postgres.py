@@ -169,6 +169,11 @@ def _split_dsn(dsn: str) -> tuple[str, dict[str, str]]:
     URL's query (libpq refuses parameters it does not know)."""
     if not dsn.startswith(_SCHEMES):
         return dsn, {}
+    netloc = dsn.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
+    if netloc.count("@") > 1:
+        # libpq splits at the last '@' and would show part of the password as a host.
+        raise ValidationError("dsn", "has more than one '@' before the host: write an "
+                                     "'@' inside the user name or password as %40")
     # Split by hand: urlunsplit would turn "postgresql:///db" (no host) into
     # "postgresql:/db", which libpq refuses.
     base, _, query = dsn.partition("?")
@@ -340,6 +345,10 @@ class PostgresLedger:
     def _fail(self, exc: BaseException) -> NoReturn:
         """Raise ``exc`` as a ledger error naming the location, without the password."""
         text = self._redact(str(exc).strip() or type(exc).__name__)
+        if isinstance(exc, OSError) or (isinstance(exc, psycopg.OperationalError)
+                                        and _is_lost(exc)):
+            raise LedgerUnavailableError(
+                f"ledger {self._location}: the database is unreachable: {text}") from None
         if isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedColumn
                       | pg_errors.UndefinedFunction | pg_errors.InvalidSchemaName):
             raise LedgerCorruptError(
@@ -490,12 +499,14 @@ class PostgresLedger:
             self._fail(exc)
         self._pool, self._campaign = pool, campaign
 
-    @staticmethod
-    async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
         # `sending` must be durable before the request: never let a server default of
         # synchronous_commit = off make a commit asynchronous for the ledger.
         await conn.execute("SET synchronous_commit = on")
-        await conn.execute("SET application_name = 'sinch_calling ledger'")
+        # Which ledger a backend serves, for operators (pg_stat_activity); at most 63.
+        await conn.execute("SELECT set_config('application_name', %s, false)",
+                           (f"sinch_calling ledger {self._schema}/{self._campaign_name}"
+                            [:63],))
 
     async def _prepare(self, conn: psycopg.AsyncConnection[Any],
                        identity: CampaignIdentity | None, force: bool) -> int:
@@ -754,6 +765,16 @@ class PostgresLedger:
                   for key, position, line, destination, data, attempts, attempt_run in rows]
         claims.sort(key=lambda c: c.position)
         return claims
+
+    async def claimable(self, run: str, *, loaded_by: str | None = None) -> int:
+        """See :meth:`Ledger.claimable` (rows locked by a load are counted: a plain
+        snapshot read does not wait for row locks)."""
+        rows = await self._execute(
+            "SELECT count(*) FROM {s}.campaign_rows WHERE campaign = %(c)s AND "
+            "state = 'pending' AND NOT (deferred AND attempt_run IS NOT DISTINCT FROM "
+            "%(run)s) AND (%(loaded_by)s::text IS NULL OR %(loaded_by)s::text = "
+            "ANY(load_runs))", {"c": self._campaign, "run": run, "loaded_by": loaded_by})
+        return int(rows[0][0])
 
     async def renew(self, worker: str, *, lease: float) -> int:
         """See :meth:`Ledger.renew`."""

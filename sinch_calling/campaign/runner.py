@@ -39,7 +39,7 @@ from ..events import DisconnectedCallEvent
 from ..retry import RetryPolicy
 from ..webhooks import CallbackRouter
 from .export import export_results
-from .ledger import LeaseLostError, Ledger
+from .ledger import LeaseLostError, Ledger, LedgerError
 from .pacing import window_for_rate
 from .preflight import RowChecker, to_input_row
 from .records import CallError, CallOutcome, CampaignIdentity, Claim, NewRow, RowState
@@ -153,6 +153,9 @@ class _Dial:
         self.waiting_dice: set[str] = set()
         self.held_elsewhere = False   # other workers held rows at the last look
         self.held_checked = -math.inf  # monotonic time of that look
+        self.unclaimable = 0          # pending rows for this run nobody could claim
+        self.unclaimable_since: float | None = None
+        self.ledger_error: LedgerError | None = None
 
     def stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -571,7 +574,10 @@ class Campaign:
             if tracker_task is not None:
                 background.append(tracker_task)
             await asyncio.gather(*background, return_exceptions=True)
-            await self._release_buffered(ledger, dial)
+            with contextlib.suppress(LedgerError):  # their leases run out instead
+                await self._release_buffered(ledger, dial)
+        if dial.ledger_error is not None:
+            raise dial.ledger_error
 
     async def _wait_workers(self, workers: list[asyncio.Task[None]], dial: _Dial) -> None:
         try:
@@ -591,8 +597,9 @@ class Campaign:
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()  # the first cancellation became a graceful stop
-        for task in workers:
-            error = None if task.cancelled() else task.exception()
+        # Retrieve every task's exception (none left "never retrieved"), raise the first.
+        errors = [task.exception() for task in workers if not task.cancelled()]
+        for error in errors:
             if error is not None:
                 raise error
 
@@ -648,6 +655,7 @@ class Campaign:
                                             loaded_by=dial.run if dial.report.rows else None)
                 if claims:
                     dial.buffer.extend(claims)
+                    dial.unclaimable_since = None
                     continue
             if dial.in_flight == 0:
                 if await self._wait_for_others(ledger, dial):
@@ -667,19 +675,59 @@ class Campaign:
         if time.monotonic() - dial.held_checked >= poll:
             counts = await ledger.counts()
             dial.held_elsewhere = counts.states["claimed"] + counts.states["sending"] > 0
+            # Pending rows this run may dial that claim() skipped: locked by another
+            # process's transaction (a load in progress). Work that still exists.
+            dial.unclaimable = 0 if dial.held_elsewhere or not counts.states["pending"] \
+                else await ledger.claimable(
+                    dial.run, loaded_by=dial.run if dial.report.rows else None)
             dial.held_checked = time.monotonic()
-        if not dial.held_elsewhere or dial.stop_reason is not None:
+        if dial.stop_reason is not None:
             return False
-        await asyncio.sleep(poll)
-        return True
+        if dial.held_elsewhere:
+            dial.unclaimable_since = None
+            await asyncio.sleep(poll)
+            return True
+        if dial.unclaimable:
+            now = time.monotonic()
+            if dial.unclaimable_since is None:
+                dial.unclaimable_since = now
+            elif now - dial.unclaimable_since > max(4 * self._lease, 10.0):
+                dial.stop(f"{dial.unclaimable} pending rows could not be claimed for "
+                          f"{now - dial.unclaimable_since:.0f} s (locked by another "
+                          "transaction of the ledger); run again to dial them")
+                return False
+            await asyncio.sleep(poll)
+            return True
+        return False
 
     async def _work(self, ledger: Ledger, dial: _Dial) -> None:
-        while (claim := await self._next(ledger, dial)) is not None:
+        while True:
+            try:
+                claim = await self._next(ledger, dial)
+            except LedgerError as exc:
+                self._ledger_failed(dial, exc, None)
+                return
+            if claim is None:
+                return
             try:
                 await self._attempt(ledger, dial, claim)
+            except LedgerError as exc:
+                self._ledger_failed(dial, exc, claim)
             finally:
                 dial.in_flight -= 1
                 dial.changed.set()
+
+    @staticmethod
+    def _ledger_failed(dial: _Dial, exc: LedgerError, claim: Claim | None) -> None:
+        """The ledger failed for good (the PostgreSQL ledger retries lost connections
+        first): stop the run; :meth:`run` raises the error once every task is done.
+        A row that was being recorded stays ``sending`` -> ``uncertain`` when its lease
+        runs out (never dialled again automatically); a claimed row returns to pending."""
+        where = f"row {claim.key}: " if claim is not None else ""
+        logger.error("%sthe ledger failed (%s); stopping the run", where, exc)
+        if dial.ledger_error is None:
+            dial.ledger_error = exc
+        dial.stop(f"ledger failed: {exc}")
 
     async def _attempt(self, ledger: Ledger, dial: _Dial, claim: Claim) -> None:
         try:

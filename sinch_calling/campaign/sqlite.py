@@ -543,6 +543,16 @@ class SQLiteLedger:
                     in found]
         return await self._run(op, atomic=True)
 
+    async def claimable(self, run: str, *, loaded_by: str | None = None) -> int:
+        """See :meth:`Ledger.claimable`."""
+        def op(conn: sqlite3.Connection) -> int:
+            found = conn.execute(
+                "SELECT count(*) FROM rows WHERE state = 'pending' AND NOT (deferred = 1 "
+                "AND attempt_run IS ?) AND (? IS NULL OR load_run = ?)",
+                (run, loaded_by, loaded_by)).fetchone()
+            return int(found[0])
+        return await self._run(op, write=False)
+
     async def renew(self, worker: str, *, lease: float) -> int:
         """See :meth:`Ledger.renew`."""
         def op(conn: sqlite3.Connection) -> int:
