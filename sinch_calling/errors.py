@@ -15,6 +15,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
+    "BusyError",
     "ClientClosedError",
     "EventLoopError",
     "EventParseError",
@@ -119,6 +120,13 @@ class EventLoopError(SinchError, RuntimeError):
 class EventParseError(SinchError, ValueError):
     """A callback body that is not a well-formed Sinch event (not JSON, no ``event``, bad
     types). ``maybe_sent`` is False: it concerns no request of this client."""
+
+
+class BusyError(SinchError, OSError):
+    """Another run (in this process or another) is writing the same files: an export
+    into the same directory, or a download of the same recording to the same file
+    (:mod:`sinch_calling.transfer.directory`). Nothing was written; retry once it
+    has finished."""
 
 
 class InvalidResponseError(SinchError):

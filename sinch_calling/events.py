@@ -15,7 +15,7 @@ enum values stay strings.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import cattrs
 
@@ -61,6 +61,11 @@ __all__ = [
 ]
 
 
+_BY_NAME: Final[Mapping[str, type[Any]]] = {kind.value: cls
+                                            for kind, cls in EVENT_CLASSES.items()}
+"""Event classes by their exact wire name (``"ice"``); other spellings take EventType()."""
+
+
 def parse(body: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> CallEvent:
     """Decode one callback body (raw JSON bytes or text, or an already decoded mapping).
 
@@ -73,10 +78,13 @@ def parse(body: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> Cal
     name = data.get("event")
     if not isinstance(name, str) or not name.strip():
         raise EventParseError('a callback body must have an "event" string')
-    try:
-        cls = EVENT_CLASSES[EventType(name.strip())]
-    except ValueError:
-        cls = UnknownEvent
+    # The exact spelling first (what EventType() finds first), else any case and spaces.
+    cls = _BY_NAME.get(name) if type(name) is str else None
+    if cls is None:
+        try:
+            cls = EVENT_CLASSES[EventType(name.strip())]
+        except ValueError:
+            cls = UnknownEvent
     event: CallEvent = _structure(data, cls)
     return event
 
@@ -95,12 +103,13 @@ def _structure(data: Mapping[str, Any], cls: type[Any]) -> Any:
 
 
 def _load(body: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> Any:
-    if isinstance(body, Mapping):
-        return body
-    if isinstance(body, memoryview):
-        body = body.tobytes()
-    if not isinstance(body, bytes | bytearray | str):
-        raise EventParseError(f"cannot parse a {type(body).__name__} as a callback body")
+    if type(body) is not bytes:  # bytes, what a server hands over, skip these checks
+        if isinstance(body, Mapping):
+            return body
+        if isinstance(body, memoryview):
+            body = body.tobytes()
+        if not isinstance(body, bytes | bytearray | str):
+            raise EventParseError(f"cannot parse a {type(body).__name__} as a callback body")
     try:
         return decode_json(body)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError

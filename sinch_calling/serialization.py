@@ -23,6 +23,11 @@ hooks, so decoding never depends on which modules were imported). Rules:
 
 Overrides that apply to particular fields are applied to those fields only (inside the
 generated code of their class), never registered for a bare type.
+
+The SVAML and event hooks are registered here too, but they match their types without
+importing :mod:`sinch_calling.svaml` or :mod:`sinch_calling.models.events` (a type from
+a module cannot exist before that module is imported), and build their code the first
+time such a type is met: ``import sinch_calling`` does not pay for either.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import enum
 import json
 import math
 import re
+import sys
 import types
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -45,16 +51,6 @@ from ._time import format_timestamp, parse_timestamp
 from .errors import ValidationError
 from .models._names import ALIASES, ID, STRICT, to_camel, wire_key, wire_name
 from .models.common import Destination
-from .models.events import EVENT_CLASSES, UnknownEvent
-from .svaml import (
-    ACTIONS,
-    INSTRUCTIONS,
-    Action,
-    Instruction,
-    Svaml,
-    UnknownAction,
-    UnknownInstruction,
-)
 from .validation import identifier
 
 __all__ = [
@@ -211,16 +207,33 @@ def _make_converter() -> cattrs.Converter:
             a for a in get_args(tp) if isinstance(a, type) and issubclass(a, enum.Enum)
         )
         optional = type(None) in get_args(tp)
+        # What enum_type(value) finds first for a plain str, without the call's overhead
+        # (a str subclass, such as another member or an alias, takes the full lookup).
+        exact: Mapping[Any, Any] = enum_type._value2member_map_
+        # Other spellings ("MXP" for mxp, unknown values) as enum_type(value) answered
+        # them; bounded, since servers choose them.
+        seen: dict[str, Any] = {}
 
         def structure(value: Any, _: Any) -> Any:
-            if value is None and optional:
+            if type(value) is str:
+                found = exact.get(value)
+                if found is None:
+                    found = seen.get(value)
+                if found is not None:
+                    return found
+            elif value is None and optional:
                 return None
-            if not isinstance(value, str):
+            elif not isinstance(value, str):
                 raise TypeError(f"expected a string, got {_json_kind(value)}")
             try:
-                return enum_type(value)
+                found = enum_type(value)
             except ValueError:
-                return value
+                found = value
+            if type(value) is str:
+                if len(seen) >= 64:
+                    seen.clear()
+                seen[value] = found
+            return found
 
         return structure
 
@@ -243,16 +256,19 @@ def _make_converter() -> cattrs.Converter:
                 renames[f.name] = override(rename=wire_key(f))
         inner = make_dict_structure_fn(cls, conv, **renames)  # type: ignore[arg-type]
         aliases = [(alias, wire_key(f)) for f in fields for alias in f.metadata.get(ALIASES, ())]
+        spellings = tuple(alias for alias, _ in aliases)
 
         def structure(data: Any, tp: Any) -> Any:
-            if not isinstance(data, Mapping):
+            if type(data) is not dict and not isinstance(data, Mapping):
                 raise TypeError(f"expected a JSON object for {cls.__name__}, "
                                 f"got {_json_kind(data)}")
-            if aliases and any(a in data for a, _ in aliases):
-                data = dict(data)
-                for alias, canonical in aliases:
-                    if alias in data and canonical not in data:
-                        data[canonical] = data.pop(alias)
+            for spelling in spellings:
+                if spelling in data:
+                    data = dict(data)
+                    for alias, canonical in aliases:
+                        if alias in data and canonical not in data:
+                            data[canonical] = data.pop(alias)
+                    break
             return inner(data, tp)
 
         return structure
@@ -280,31 +296,70 @@ def _make_converter() -> cattrs.Converter:
     return conv
 
 
+# -- lazily matched types ----------------------------------------------------------------
+
+_SVAML: Final = "sinch_calling.svaml"
+_EVENTS: Final = "sinch_calling.models.events"
+
+
+def _module(name: str) -> Any:
+    """The module if it has been imported, else ``None``: none of its types exist yet, so
+    a predicate asking about them answers no without importing anything."""
+    return sys.modules.get(name)
+
+
+def _subclass_of(module: str, *names: str) -> Callable[[Any], bool]:
+    """A predicate: ``tp`` is a class deriving from ``module.<name>`` for one of ``names``
+    (what a class hook matches)."""
+
+    def matches(tp: Any) -> bool:
+        found = _module(module)
+        return found is not None and isinstance(tp, type) and issubclass(
+            tp, tuple(getattr(found, name) for name in names))
+
+    return matches
+
+
 # -- SVAML: elements tagged by "name" ---------------------------------------------------
 
 
 def _configure_svaml(conv: cattrs.Converter) -> None:
-    by_name: dict[str, type[Any]] = {
-        cls.__attrs_attrs__.name.default.casefold(): cls for cls in (*INSTRUCTIONS, *ACTIONS)
-    }
+    def tagged(kinds_of: str, unknown_name: str) -> Callable[[Any], Callable[..., Any]]:
+        def factory(_: Any) -> Callable[..., Any]:
+            svaml = _module(_SVAML)
+            kinds: tuple[type[Any], ...] = getattr(svaml, kinds_of)
+            unknown: type[Any] = getattr(svaml, unknown_name)
+            by_name = {cls.__attrs_attrs__.name.default.casefold(): cls for cls in kinds}
 
-    def tagged(kinds: tuple[type[Any], ...], unknown: type[Any]) -> Callable[..., Any]:
-        allowed = {k for k, v in by_name.items() if v in kinds}
+            def structure(data: Any, _: Any) -> Any:
+                if data is None:
+                    return None
+                if isinstance(data, (*kinds, unknown)):
+                    return data
+                if not isinstance(data, Mapping):
+                    raise TypeError(
+                        f"a SVAML element must be a JSON object, got {_json_kind(data)}")
+                name = data.get("name")
+                cls = by_name.get(name.casefold() if isinstance(name, str) else "")
+                if cls is None:
+                    return unknown(data)
+                return conv.structure(data, cls)
 
-        def structure(data: Any, _: Any) -> Any:
-            if data is None:
-                return None
-            if isinstance(data, (*kinds, unknown)):
-                return data
-            if not isinstance(data, Mapping):
-                raise TypeError(f"a SVAML element must be a JSON object, got {_json_kind(data)}")
-            name = data.get("name")
-            key = name.casefold() if isinstance(name, str) else ""
-            if key not in allowed:
-                return unknown(data)
-            return conv.structure(data, by_name[key])
+            return structure
 
-        return structure
+        return factory
+
+    def is_instruction(tp: Any) -> bool:
+        svaml = _module(_SVAML)
+        return svaml is not None and tp == svaml.Instruction
+
+    def is_action(tp: Any) -> bool:
+        svaml = _module(_SVAML)
+        return svaml is not None and tp in (svaml.Action, Union[svaml.Action, None])  # noqa: UP007
+
+    def is_element(tp: Any) -> bool:
+        svaml = _module(_SVAML)
+        return svaml is not None and (tp in svaml.INSTRUCTIONS or tp in svaml.ACTIONS)
 
     def unstructure_element(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
         # The generic attrs hook skips init=False fields; an element must carry its name.
@@ -317,7 +372,7 @@ def _configure_svaml(conv: cattrs.Converter) -> None:
 
         return unstructure
 
-    def unstructure_document(doc: Svaml) -> dict[str, Any]:
+    def unstructure_document(doc: Any) -> dict[str, Any]:
         # No instructions are left out, like any unset field ({"action": {...}} alone).
         encoded: dict[str, Any] = {}
         if doc.instructions:
@@ -326,16 +381,13 @@ def _configure_svaml(conv: cattrs.Converter) -> None:
             encoded["action"] = conv.unstructure(doc.action)
         return encoded
 
-    instruction = tagged(INSTRUCTIONS, UnknownInstruction)
-    action = tagged(ACTIONS, UnknownAction)
-    optional_action = Union[Action, None]  # noqa: UP007
-    conv.register_structure_hook_func(lambda t: t == Instruction, instruction)
-    conv.register_structure_hook_func(lambda t: t in (Action, optional_action), action)
-    conv.register_unstructure_hook_factory(
-        lambda t: t in INSTRUCTIONS or t in ACTIONS, unstructure_element)
-    conv.register_unstructure_hook(Svaml, unstructure_document)
-    for unknown in (UnknownInstruction, UnknownAction):
-        conv.register_unstructure_hook(unknown, lambda obj: dict(obj.data))
+    conv.register_structure_hook_factory(is_instruction,
+                                         tagged("INSTRUCTIONS", "UnknownInstruction"))
+    conv.register_structure_hook_factory(is_action, tagged("ACTIONS", "UnknownAction"))
+    conv.register_unstructure_hook_factory(is_element, unstructure_element)
+    conv.register_unstructure_hook_func(_subclass_of(_SVAML, "Svaml"), unstructure_document)
+    conv.register_unstructure_hook_func(
+        _subclass_of(_SVAML, "UnknownInstruction", "UnknownAction"), lambda obj: dict(obj.data))
 
 
 # -- events: "event" names them ---------------------------------------------------------
@@ -344,29 +396,37 @@ def _configure_svaml(conv: cattrs.Converter) -> None:
 def _configure_events(conv: cattrs.Converter,
                       fields_only: Callable[[type[Any]], Callable[[Any], Any]]) -> None:
 
-    def structure_unknown(data: Any, _: Any) -> UnknownEvent:
+    def structure_unknown(data: Any, _: Any) -> Any:
         if not isinstance(data, Mapping) or not isinstance(data.get("event"), str):
             raise TypeError('expected a JSON object with an "event" string')
         call_id = data.get("callid", data.get("callId"))
-        return UnknownEvent(
+        return _module(_EVENTS).UnknownEvent(
             event=data["event"],
             call_id=call_id if _is_identifier(call_id) else None,
             data=types.MappingProxyType(dict(data)),
         )
 
+    def is_event(tp: Any) -> bool:
+        events = _module(_EVENTS)
+        return (events is not None and isinstance(tp, type)
+                and issubclass(tp, tuple(events.EVENT_CLASSES.values())))
+
     def with_event_name(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-        fields = fields_only(cls)
-        name = cls.event.value
+        # The class registered for ``cls``'s event (a subclass encodes as its base did).
+        base = next(c for c in _module(_EVENTS).EVENT_CLASSES.values() if issubclass(cls, c))
+        attrs.resolve_types(base)
+        fields = fields_only(base)
+        name = base.event.value
 
         def unstructure(event: Any) -> dict[str, Any]:
             return {"event": name, **fields(event)}
 
         return unstructure
 
-    conv.register_structure_hook(UnknownEvent, structure_unknown)
-    conv.register_unstructure_hook(UnknownEvent, lambda event: dict(event.data))
-    for cls in EVENT_CLASSES.values():
-        conv.register_unstructure_hook(cls, with_event_name(cls))
+    unknown = _subclass_of(_EVENTS, "UnknownEvent")
+    conv.register_structure_hook_func(unknown, structure_unknown)
+    conv.register_unstructure_hook_func(unknown, lambda event: dict(event.data))
+    conv.register_unstructure_hook_factory(is_event, with_event_name)
 
 
 converter: cattrs.Converter = _make_converter()

@@ -41,6 +41,8 @@ class Reply:
     """Close the connection after this many body bytes."""
     framing: str = "length"
     """``length`` (Content-Length unless given), ``chunked``, or ``close`` (neither)."""
+    repeated: list[tuple[str, str]] = attrs.Factory(list)
+    """Header lines sent after ``headers`` (a name given twice, say)."""
 
     @classmethod
     def json(cls, data: Any, status: int = 200) -> Reply:
@@ -79,9 +81,13 @@ def _encode(reply: Reply) -> tuple[bytes, bytes]:
         pieces = [body[i:i + 16384] for i in range(0, len(body), 16384)]
         body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
     headers["Connection"] = "close"
+    lines = [*headers.items(), *reply.repeated]
     head = f"HTTP/1.1 {reply.status} Whatever\r\n" + "".join(
-        f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
-    return head.encode("latin-1"), body
+        f"{name}: {value}\r\n" for name, value in lines) + "\r\n"
+    try:
+        return head.encode("latin-1"), body
+    except UnicodeEncodeError:  # text beyond latin-1 (full-width digits, say): its UTF-8
+        return head.encode("utf-8"), body
 
 
 class HostileServer:

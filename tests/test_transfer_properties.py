@@ -23,14 +23,20 @@ from hypothesis import strategies as st
 
 from sinch_calling import SinchCalling
 from sinch_calling.errors import SinchError
-from sinch_calling.transfer import MANIFEST_NAME, download_file, file_name_for_key, read_manifest
+from sinch_calling.transfer import MANIFEST_NAME, download_file, read_manifest
+from sinch_calling.transfer.directory import BusyError
 from sinch_calling.transfer.store import recording_url
 from tests.conftest import FAST_RETRY
 from tests.hostile_http import HostileServer, Reply, Request
 
 KINDS = ("honest", "ignore_range", "slice_200", "short_206", "wrong_start", "error")
 _WEIGHTED_KINDS = ("honest", "honest", "honest", *KINDS[1:])
-VALIDATORS = ("etag", "last_modified", "weak", "none")
+VALIDATORS = ("etag", "last_modified", "lm_same_second", "weak", "none")
+SAME_SECOND = "Wed, 21 Oct 2015 07:00:00 GMT"
+# keys whose names collide: case variants, and a key spelled like another's hashed name
+_A_HASH = hashlib.sha256(b"a.mp3").hexdigest()[:12]
+KEYS = ("A.mp3", "a.mp3", f"a-{_A_HASH}.mp3", f"a-{_A_HASH}-2.mp3", "calls/0.mp3",
+        "calls_0.mp3", "manifest.jsonl")
 
 
 @attrs.frozen
@@ -43,7 +49,10 @@ class Version:
         if self.validator == "etag":
             return {"ETag": f'"v{self.tag}"'}
         if self.validator == "last_modified":
-            return {"Last-Modified": f"Wed, 21 Oct 2015 07:{self.tag:02d}:00 GMT"}
+            return {"Last-Modified": f"Wed, 21 Oct 2015 07:{self.tag:02d}:00 GMT",
+                    "Date": "Wed, 21 Oct 2015 09:00:00 GMT"}
+        if self.validator == "lm_same_second":  # every version: a weak date (RFC 9110 8.8.2.2)
+            return {"Last-Modified": SAME_SECOND, "Date": SAME_SECOND}
         if self.validator == "weak":
             return {"ETag": f'W/"v{self.tag}"'}
         return {}
@@ -165,6 +174,8 @@ def _example(validator: str, *moves: tuple[str, float | None, bool]) -> Recordin
 @example(_example("etag", ("honest", 0.5, False), ("slice_200", None, False)), 1)
 @example(_example("none", ("short_206", None, False)), 1)
 @example(_example("last_modified", ("honest", 0.3, False), ("honest", 0.5, True)), 1)
+# the recording rewritten within the second of its Last-Modified (break9 t_lm)
+@example(_example("lm_same_second", ("honest", 0.5, False), ("honest", None, True)), 1)
 def test_a_download_is_one_version_exactly_or_nothing(recording: Recording, runs: int) -> None:
     async def scenario(directory: Path) -> None:
         target = directory / "r.mp3"
@@ -188,20 +199,29 @@ def test_a_download_is_one_version_exactly_or_nothing(recording: Recording, runs
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(server_state=st.lists(recordings(), min_size=1, max_size=3), runs=st.integers(1, 2))
+@given(server_state=st.lists(recordings(), min_size=1, max_size=3),
+       keys=st.lists(st.sampled_from(KEYS), min_size=3, max_size=3, unique=True),
+       runs=st.integers(1, 2), together=st.booleans())
+# break9 t_collide: a key spelled like another's hashed name, listed first
+@example([_example("etag"), _example("etag"), _example("etag")],
+         [f"a-{_A_HASH}.mp3", "A.mp3", "a.mp3"], 1, False)
 def test_an_export_vouches_and_deletes_only_for_exact_copies(
-    server_state: list[Recording], runs: int
+    server_state: list[Recording], keys: list[str], runs: int, together: bool
 ) -> None:
-    stored = {f"calls/{i}.mp3": recording for i, recording in enumerate(server_state)}
+    """Also with colliding key names, and (``together``) two exports at once into
+    the same directory (one of them may refuse with BusyError, none may lie)."""
+    stored = dict(zip(keys, server_state, strict=False))
     violations: list[str] = []
 
     def vouched(directory: Path, key: str) -> str | None:
         """Why the export may not vouch for ``key`` yet (``None``: it may)."""
-        entry = read_manifest(directory / MANIFEST_NAME).get(key)
+        entries = read_manifest(directory / MANIFEST_NAME)
+        entry = entries.get(key)
         if entry is None:
             return "no manifest line"
-        if entry.path != file_name_for_key(key):
-            return "manifest names another file"
+        if [e.key for e in entries.values() if e.path.casefold() == entry.path.casefold()] != [
+                key]:
+            return "another key's manifest line names the same file"
         data = (directory / entry.path).read_bytes()
         if not stored[key].is_a_version(data):
             return "the file is not one version"
@@ -229,16 +249,23 @@ def test_an_export_vouches_and_deletes_only_for_exact_copies(
 
         async with HostileServer(respond) as server, _client(server) as sinch:
             for _ in range(runs):
-                report = await sinch.recordings.export(directory, delete_after=True,
-                                                       concurrency=2)
-                assert report.deleted + report.failed >= 0
-        for key in read_manifest(directory / MANIFEST_NAME):
+                exports = [sinch.recordings.export(directory, delete_after=True, concurrency=2)
+                           for _ in range(1 + together)]
+                for outcome in await asyncio.gather(*exports, return_exceptions=True):
+                    if isinstance(outcome, BaseException) and not isinstance(outcome,
+                                                                             BusyError):
+                        raise outcome
+        entries = read_manifest(directory / MANIFEST_NAME)
+        for key in entries:
             if (why := vouched(directory, key)) is not None:
                 violations.append(f"manifest {key}: {why}")
+        by_path = {entry.path: key for key, entry in entries.items()}
         for path in await asyncio.to_thread(lambda: list(directory.iterdir())):
             if not path.name.startswith(".") and path.name != MANIFEST_NAME:
-                [key] = [k for k in stored if file_name_for_key(k) == path.name]
-                if not stored[key].is_a_version(path.read_bytes()):
+                key = by_path.get(path.name)
+                if key is None:
+                    violations.append(f"file {path.name} is in no manifest line")
+                elif not stored[key].is_a_version(path.read_bytes()):
                     violations.append(f"file {path.name} is not one version")
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,7 @@ provably did not act on it (connection refused, HTTP 429): see
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..models import Destination, Domain
@@ -22,11 +22,13 @@ from ..models.callouts import (
     TtsCallout,
 )
 from ..serialization import dumps
-from ..svaml import Svaml
 from ..transport import Transport, decode
 from ..validation import dtmf as check_dtmf
 from ..validation import e164, flag, identifier, one_of, optional_text, positive_int
 from . import _checks as check
+
+if TYPE_CHECKING:
+    from ..svaml import Svaml  # SVAML machinery loads on first use (api._checks)
 
 __all__ = ["CalloutsApi", "call_id_of"]
 

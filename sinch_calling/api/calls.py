@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 from yarl import URL
 
@@ -10,9 +12,11 @@ from ..models import Call, CallLeg
 from ..regions import SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from ..serialization import dumps
 from ..signer import origin_of
-from ..svaml import Continue, Hangup, PlayFiles, Say, Svaml, check_answer
 from ..transport import Transport
 from ..validation import identifier, non_empty
+
+if TYPE_CHECKING:
+    from ..svaml import Svaml
 
 __all__ = ["CallsApi", "call_leg", "check_leg_svaml"]
 
@@ -47,6 +51,8 @@ def check_leg_svaml(document: object, *, field: str = "svaml") -> Svaml:
     whole call and belongs in ``calls.manage``. Pure; raises
     :class:`~sinch_calling.errors.ValidationError` naming the element and the rule.
     """
+    from ..svaml import Continue, Hangup, PlayFiles, Say, Svaml  # loaded by the caller's SVAML
+
     if not isinstance(document, Svaml):
         raise ValidationError(field, f"must be a svaml.Svaml; got {type(document).__name__}")
     if not document.instructions:
@@ -103,6 +109,8 @@ class CallsApi:
         https (or this client's own ``base_url`` host), with the path of this call.
         Not repeated unless the server provably did not act on it.
         """
+        from ..svaml import check_answer  # loaded by the caller's SVAML
+
         check_answer(svaml, "manage")
         url = self._url(call_id)
         if resource_url is not None:

@@ -37,7 +37,7 @@ from ..transfer import (
 )
 from ..transfer.download import open_body, resolve_destination
 from ..transfer.export import check_manifest_name
-from ..transfer.store import delete_recording, list_recordings, recording_url
+from ..transfer.store import delete_recording, list_entries, list_recordings, recording_url
 from ..transport import Transport
 from ..validation import moment, whole_number
 
@@ -104,9 +104,12 @@ class RecordingsApi:
         cap ``pageSize``). Each key is yielded once, even when pages shift because
         recordings are created or deleted meanwhile (an export with
         ``delete_after`` deletes only once the listing is complete for that
-        reason). A page bringing no new key raises
+        reason). :data:`~sinch_calling.transfer.store.MAX_STALE_PAGES` pages in a
+        row bringing no new key raise
         :class:`~sinch_calling.errors.InvalidResponseError` (a server ignoring
-        ``page`` would repeat itself forever). See :mod:`sinch_calling.transfer.store`.
+        ``page`` would repeat itself forever), and so does an item that is not a
+        valid recording (an export reports such an item as one failed recording
+        instead, ``stage="list"``). See :mod:`sinch_calling.transfer.store`.
         """
         params = _window_params(start, end)
         params["pageSize"] = str(_page_size(page_size))
@@ -214,7 +217,9 @@ class RecordingsApi:
             raise ValidationError("progress", "must be callable")
         check_manifest_name(manifest)
         folder = _path("directory", directory)
-        recordings = self.list(start=start, end=end, page_size=page_size)
+        params = _window_params(start, end)
+        params["pageSize"] = str(_page_size(page_size))
+        recordings = list_entries(self._transport, params)
         limit = self._transport.max_downloads
         return await run_export(
             self._transport, Path(folder), recordings,

@@ -3,6 +3,8 @@
 Layers inside the package, each importing only those above it:
 
 - :mod:`.names`: the file name a key maps to (reserved names included);
+- :mod:`.directory`: a directory held open (every file operation relative to it)
+  and the locks that keep two runs from sharing files;
 - :mod:`.sink`: the part file, written and hashed off the event loop, renamed into
   place atomically, never through a symbolic link;
 - :mod:`.store`: a key's URL, the paged listing, deleting;
@@ -14,6 +16,7 @@ Layers inside the package, each importing only those above it:
 ``sinch.recordings`` (:mod:`sinch_calling.api.recordings`) delegates to these.
 """
 
+from .directory import BusyError
 from .download import (
     DOWNLOAD_TIMEOUT,
     RECORDING_HEADERS,
@@ -34,6 +37,7 @@ __all__ = [
     "MAX_NAME_BYTES",
     "RECORDING_HEADERS",
     "RESERVED_NAMES",
+    "BusyError",
     "Downloaded",
     "ExportFailure",
     "ExportProgress",

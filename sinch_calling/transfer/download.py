@@ -32,11 +32,15 @@ otherwise after :meth:`~sinch_calling.retry.RetryPolicy.delay_after_failures`; w
 the policy gives up, :class:`~sinch_calling.errors.TransportError` is raised and a
 resumable part file stays for a later call.
 
-Recording GETs send ``Accept-Encoding: identity``. A body compressed anyway
-(``gzip``, ``deflate``, ``br``, ``zstd``) is decoded by aiohttp, so the file holds
-the recording; its lengths and ranges count encoded bytes, so it is never resumed
-and its total is unknown (its end is proven by its framing alone). A coding aiohttp
-cannot decode is refused before anything is written.
+Recording GETs send ``Accept-Encoding: identity``. A body compressed anyway (any
+``Content-Encoding`` but ``identity``) is refused before anything is written: its
+end could not be proven (aiohttp does not check a gzip trailer) nor its lengths
+trusted. So is a response repeating ``Content-Length``, ``Content-Range``,
+``ETag``, ``Last-Modified`` or ``Date`` (:func:`check_headers`).
+
+A download is resumed only from the URL asked for: a response that was redirected
+elsewhere is never resumed (a resume that gets redirected starts over), since a
+``Range`` of another resource would splice its bytes onto ours.
 
 Each attempt holds one of the transport's download slots
 (:meth:`~sinch_calling.transport.Transport.download_slot`), never an API call's.
@@ -45,6 +49,7 @@ Each attempt holds one of the transport's download slots
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from collections.abc import AsyncIterator, Collection, Mapping
@@ -57,8 +62,9 @@ from yarl import URL
 
 from ..errors import ApiError, ClientClosedError, InvalidResponseError, TransportError
 from ..transport import Transport
-from .names import RESERVED_NAMES, file_name_for_key
-from .sink import DEFAULT_FLUSH_SIZE, FileSink, Partial, Validator, part_paths, read_partial
+from .directory import Directory
+from .names import RESERVED_NAMES, file_name_for_key, name_fold
+from .sink import DEFAULT_FLUSH_SIZE, FileSink, Validator, claim_part
 
 __all__ = [
     "DOWNLOAD_TIMEOUT",
@@ -66,8 +72,8 @@ __all__ = [
     "Answer",
     "Downloaded",
     "RecordingBody",
+    "check_headers",
     "commit_file",
-    "content_decoded",
     "download_file",
     "open_body",
     "open_sink",
@@ -84,8 +90,7 @@ RECORDING_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity"}
 """Headers of a recording GET: any media type, the bytes as stored."""
 
 _INTERRUPTED = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError)
-_CONTENT_RANGE = re.compile(r"bytes[ \t]+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
-_DECODED_CODINGS = frozenset({"gzip", "deflate", "br", "zstd"})
+_CONTENT_RANGE = re.compile(r"bytes[ \t]+([0-9]+)-([0-9]+)/([0-9]+|\*)", re.IGNORECASE)
 
 
 @attrs.frozen(kw_only=True)
@@ -125,24 +130,34 @@ class _Interrupted(Exception):
         self.cause = cause
 
 
-def content_decoded(response: aiohttp.ClientResponse) -> bool:
-    """Whether aiohttp decoded a ``Content-Encoding`` (so lengths and ranges on the
-    wire do not count the bytes read); raises
-    :class:`~sinch_calling.errors.InvalidResponseError` for a coding it passes through
-    undecoded (the bytes would not be the recording)."""
+_SINGLE_HEADERS = ("Content-Length", "Content-Range", "Content-Encoding", "ETag",
+                   "Last-Modified", "Date")
+
+
+def check_headers(response: aiohttp.ClientResponse) -> None:
+    """Refuse, with :class:`~sinch_calling.errors.InvalidResponseError`, a response
+    whose body would not provably be the recording's bytes:
+
+    - a ``Content-Encoding`` other than ``identity`` (what every recording GET asks
+      for): decoding would leave its end unproven (aiohttp does not check a gzip
+      trailer) and its lengths and ranges count other bytes;
+    - a header the rules rest on given twice (which one would be the truth?).
+    """
+    where = f"{response.method} {response.url.with_query(None)}"
+    for name in _SINGLE_HEADERS:
+        if len(response.headers.getall(name, ())) > 1:
+            raise InvalidResponseError(f"{where}: {name} given more than once",
+                                       status=response.status)
     coding = response.headers.get("Content-Encoding", "").strip().lower()
-    if coding in ("", "identity"):
-        return False
-    if coding in _DECODED_CODINGS:
-        return True
-    raise InvalidResponseError(
-        f"{response.method} {response.url.with_query(None)}: "
-        f"unsupported Content-Encoding {coding[:40]!r}", status=response.status)
+    if coding not in ("", "identity"):
+        raise InvalidResponseError(
+            f"{where}: Content-Encoding {coding[:40]!r} although identity was asked for "
+            "(a compressed body's end and length cannot be verified)", status=response.status)
 
 
 def _length(headers: Mapping[str, str]) -> int | None:
     text = headers.get("Content-Length", "").strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _chunked(headers: Mapping[str, str]) -> bool:
@@ -156,7 +171,6 @@ def read_answer(
     offset: int,
     asked: Validator | None,
     known_total: int | None,
-    decoded: bool,
 ) -> Answer:
     """Judge a successful response to a GET of the recording from byte ``offset``
     (ranged, with ``If-Range: asked``, when ``offset > 0``). Pure.
@@ -176,7 +190,7 @@ def read_answer(
         raise refuse("neither Content-Length nor chunked framing: a cut body could not be "
                      "told from a complete one")
     if status == 200:
-        total = None if decoded else length
+        total = length
         if content_range is not None:
             match = _CONTENT_RANGE.fullmatch(content_range.strip())
             whole = (match is not None and match[3] != "*" and int(match[1]) == 0
@@ -184,15 +198,11 @@ def read_answer(
             if match is None or not whole or (total is not None and total != int(match[3])):
                 raise refuse(f"a 200 carrying Content-Range {content_range[:80]!r} is not the "
                              "whole body")
-            total = int(match[3]) if not decoded else None
-        validator = None if decoded else Validator.from_headers(headers)
+            total = int(match[3])
+        validator = Validator.from_headers(headers)
         return Answer(start=0, end=total, total=total, validator=validator)
     if status != 206:
         raise refuse(f"unexpected status {status} to a recording GET")
-    if decoded:
-        if offset:
-            raise _StartOver("a ranged answer is content-encoded (its offsets are not ours)")
-        raise refuse("a 206 with a Content-Encoding")
     match = _CONTENT_RANGE.fullmatch((content_range or "").strip())
     if match is None:
         raise refuse(f"a 206 without a single-range Content-Range ({content_range!r:.80})")
@@ -218,21 +228,49 @@ def read_answer(
 
 
 async def open_sink(
-    target: Path,
+    target: Path | str,
     *,
+    directory: Directory | None = None,
     hashing: bool = False,
     resume: bool = True,
     durable: bool = False,
     flush_size: int = DEFAULT_FLUSH_SIZE,
 ) -> FileSink:
-    """The part file for ``target``, continuing a resumable one an earlier run left
-    unless ``resume`` is false (see :class:`~.sink.FileSink` for the options)."""
-    partial = Partial()
-    if resume:
-        part, state = part_paths(target)
-        partial = await asyncio.to_thread(read_partial, part, state, hashing=hashing)
-    return FileSink(target, partial=partial, hashing=hashing, durable=durable,
-                    flush_size=flush_size)
+    """The part file for ``target`` (a path, or a name in ``directory``), open and
+    locked, continuing a resumable one an earlier run left unless ``resume`` is
+    false (see :class:`~.sink.FileSink` for the options). Raises
+    :class:`~.directory.BusyError` while another run downloads to the same file.
+
+    In an open ``directory`` without ``resume`` (an export that saw no part file
+    for it), the part file is claimed by the sink's first write instead, in the
+    same thread hop (a small file costs one hop, not two).
+    """
+    if directory is not None and not resume:
+        return FileSink(directory, str(target), None, hashing=hashing, durable=durable,
+                        flush_size=flush_size)
+
+    def claim() -> FileSink:
+        folder, owned = directory, directory is None
+        if folder is None:
+            folder = Directory(Path(target).parent)
+        try:
+            name = Path(target).name if owned else str(target)
+            handle, partial = claim_part(folder, name, hashing=hashing, resume=resume)
+        except BaseException:
+            if owned:
+                folder.close()
+            raise
+        return FileSink(folder, name, handle, partial=partial, owns_directory=owned,
+                        hashing=hashing, durable=durable, flush_size=flush_size)
+
+    opening = asyncio.ensure_future(asyncio.to_thread(claim))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        # the thread finishes regardless: close what it opened, releasing the lock
+        with contextlib.suppress(Exception):
+            await (await opening).abandon()
+        raise
 
 
 async def receive_file(
@@ -336,22 +374,22 @@ async def _attempt(
         async with transport.download_slot(), transport.stream(
             "GET", url, headers=headers, timeout=timeout
         ) as response:
-            decoded = content_decoded(response)
+            check_headers(response)
+            moved = response.url != url  # redirected: another resource's bytes
             try:
+                if moved and offset:
+                    raise _StartOver(f"redirected to {response.url.with_query(None)}: its "
+                                     "bytes do not continue those of the URL asked for")
                 answer = read_answer(response.status, response.headers, offset=offset,
-                                     asked=asked, known_total=sink.total, decoded=decoded)
+                                     asked=asked, known_total=sink.total)
             except _StartOver as exc:
                 await sink.reset()
                 raise _Interrupted(exc) from None
             if answer.start == 0 and offset:
                 await sink.reset()  # the whole body again (a new version, or no Range)
-            sink.remember(answer.validator, answer.total)
-            try:
-                await _pump(response, sink, answer.end)
-            except _Interrupted:
-                if decoded:
-                    await sink.reset()  # not resumable with Range: start over
-                raise
+            # a redirected body is never resumed: a Range would go to the original URL
+            sink.remember(None if moved else answer.validator, answer.total)
+            await _pump(response, sink, answer.end)
     except ApiError as exc:
         if exc.status == 416 and offset:
             await sink.reset()  # our prefix is longer than the recording: start over
@@ -377,15 +415,21 @@ def resolve_destination(
 ) -> Path:
     """The file to write (blocking: run it in a thread). A directory (existing, or
     spelled with a trailing separator) gets the file name derived from the key
-    (:func:`~.names.file_name_for_key`, never one of the ``reserved`` names such as
-    an export's manifest); a file path is taken as given. Missing parent
-    directories are created."""
+    (:func:`~.names.file_name_for_key`), never one of the ``reserved`` names (folded)
+    nor a manifest name an export recorded for that directory (its lock file, see
+    :mod:`.directory`; any manifest name, not only the default); a file path is
+    taken as given. Missing parent directories are created."""
     text = os.fspath(destination)
     path = Path(text)
     separators = tuple(s for s in (os.sep, os.altsep) if s)
     if text.endswith(separators) or path.is_dir():
         path.mkdir(parents=True, exist_ok=True)
-        return path / file_name_for_key(key, reserved=reserved)
+        folder = Directory(path)
+        try:
+            used = {name_fold(name) for name in folder.manifest_names()}
+        finally:
+            folder.close()
+        return path / file_name_for_key(key, reserved={*reserved, *used})
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -405,9 +449,8 @@ class RecordingBody:
 
     @property
     def content_length(self) -> int | None:
-        """The recording's length in bytes, if the server said. ``None`` when it did
-        not, or when it compressed the body anyway (the chunks are decoded; the
-        announced length counted compressed bytes)."""
+        """The recording's length in bytes, if the server said (``None``: it did not;
+        the end of the body is then proven by its chunked framing)."""
         return self._answer.total
 
     @property
@@ -459,9 +502,9 @@ async def open_body(
     async with transport.download_slot(), transport.stream(
         "GET", url, headers=RECORDING_HEADERS, timeout=timeout
     ) as response:
-        decoded = content_decoded(response)
+        check_headers(response)
         answer = read_answer(response.status, response.headers, offset=0, asked=None,
-                             known_total=None, decoded=decoded)
+                             known_total=None)
         if answer.start != 0 or answer.end != answer.total:
             raise InvalidResponseError(
                 f"GET {url.with_query(None)}: a 206 for bytes {answer.start}-"

@@ -30,7 +30,9 @@ calls, which never wait for them (:meth:`~sinch_calling.transport.Transport.down
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import itertools
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -45,11 +47,12 @@ from .._time import format_timestamp
 from ..errors import SinchError, ValidationError
 from ..models import Recording
 from ..transport import Transport
+from .directory import Directory
 from .download import DOWNLOAD_TIMEOUT, commit_file, open_sink, receive_file
-from .manifest import Manifest, ManifestEntry, read_manifest
-from .names import MANIFEST_NAME, file_name_for_key, name_fold
-from .sink import FileSink, part_paths
-from .store import delete_recording, recording_url
+from .manifest import Manifest, ManifestEntry, parse_manifest
+from .names import MANIFEST_NAME, file_name_for_key, name_fold, split_extension
+from .sink import FileSink, part_names
+from .store import BadEntry, delete_recording, recording_url
 
 __all__ = [
     "ExportFailure",
@@ -64,11 +67,12 @@ _HASH_READ = 1024 * 1024
 
 @attrs.frozen(kw_only=True)
 class ExportFailure:
-    """A recording that could not be exported (``stage="download"``) or deleted
-    after its export (``stage="delete"``)."""
+    """A recording that could not be exported (``stage="download"``), deleted after
+    its export (``stage="delete"``), or that the listing gave as an item that does not
+    decode (``stage="list"``: ``key`` is its key, or a description of the item)."""
 
     key: str
-    stage: Literal["download", "delete"]
+    stage: Literal["list", "download", "delete"]
     error: str
     exception: BaseException = attrs.field(eq=False, repr=False)
 
@@ -118,24 +122,46 @@ class ExportReport:
         return not self.failures
 
 
-def _scan(directory: Path, manifest: Manifest) -> tuple[dict[str, int], dict[str, ManifestEntry]]:
-    """Create the directory; the sizes of the files in it and the manifest (blocking)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    manifest.check()
-    sizes = {}
-    with os.scandir(directory) as entries:
-        for item in entries:
-            if item.is_file(follow_symlinks=False):
-                sizes[item.name] = item.stat(follow_symlinks=False).st_size
-    return sizes, read_manifest(manifest.path)
+@attrs.frozen
+class _Opened:
+    """The export directory, open and locked, and what was in it."""
+
+    directory: Directory
+    manifest: Manifest
+    sizes: dict[str, int]
+    exported: dict[str, ManifestEntry]
+    manifests: frozenset[str]
 
 
-def _sha256_of(path: Path, *, durable: bool) -> str | None:
+def _open_directory(path: Path, manifest_name: str) -> _Opened:
+    """Create the directory, open and lock it (:class:`~.directory.BusyError` when
+    another export holds it); the sizes of its files and the manifest (blocking)."""
+    path.mkdir(parents=True, exist_ok=True)
+    directory = Directory(path)
+    try:
+        directory.lock_for_export(manifest_name)
+        manifest = Manifest(directory, manifest_name)
+        manifest.check()
+        sizes = dict(directory.regular_files())
+        try:
+            fd = directory.open(manifest_name, os.O_RDONLY)
+        except FileNotFoundError:
+            exported = {}
+        else:
+            with os.fdopen(fd, "rb") as handle:
+                exported = parse_manifest(handle.read())
+        return _Opened(directory, manifest, sizes, exported, directory.manifest_names())
+    except BaseException:
+        directory.close()
+        raise
+
+
+def _sha256_of(directory: Directory, name: str, *, durable: bool) -> str | None:
     """The file's SHA-256 (blocking), ``None`` when it cannot be read as a regular file;
     ``durable`` also fsyncs it (an earlier run may have left it in the page cache)."""
     digest = hashlib.sha256()
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = directory.open(name, os.O_RDONLY)
         with os.fdopen(fd, "rb") as handle:
             while block := handle.read(_HASH_READ):
                 digest.update(block)
@@ -146,32 +172,42 @@ def _sha256_of(path: Path, *, durable: bool) -> str | None:
     return digest.hexdigest()
 
 
-def _claim(key: str, claimed: dict[str, str]) -> str:
-    """The file name for ``key``, not claimed by another key (nor the manifest);
-    claims it."""
-    name = file_name_for_key(key, reserved=())
-    folded = name_fold(name)
-    if claimed.setdefault(folded, key) != key:
-        name = file_name_for_key(key, reserved=_Others(claimed, key))
-        claimed[name_fold(name)] = key
-    return name
-
-
-class _Others:
-    """The folded names claimed by keys other than ``key`` (a view, no copy)."""
-
-    def __init__(self, claimed: dict[str, str], key: str) -> None:
-        self._claimed, self._key = claimed, key
+class _Everything:
+    """Every folded name reserved: :func:`file_name_for_key` then always hashes."""
 
     def __contains__(self, folded: object) -> bool:
-        owner = self._claimed.get(folded) if isinstance(folded, str) else None
-        return owner is not None and owner != self._key
+        return True
 
     def __len__(self) -> int:
-        return len(self._claimed)
+        return 1
 
     def __iter__(self) -> Iterator[str]:
-        return (name for name, owner in self._claimed.items() if owner != self._key)
+        return iter(())
+
+
+def _candidates(key: str) -> Iterator[str]:
+    """The names ``key`` may take, in order: its plain name, the hashed one, then
+    the hashed one numbered (``-2``, ``-3``...): deterministic, and endless."""
+    plain = file_name_for_key(key, reserved=())
+    yield plain
+    hashed = file_name_for_key(key, reserved=_Everything())
+    yield hashed
+    stem, extension = split_extension(hashed)
+    for number in itertools.count(2):
+        yield f"{stem}-{number}{extension}"
+
+
+def _claim(key: str, claimed: dict[str, str], exported: dict[str, ManifestEntry]) -> str:
+    """The file name of ``key``, unique in the directory: its manifest path when it
+    has one, else the first of its candidates no other key (nor a manifest) has
+    claimed, compared folded (see :func:`~.names.name_fold`); claims it."""
+    known = exported.get(key)
+    if known is not None and claimed.get(name_fold(known.path)) == key:
+        return known.path
+    for name in _candidates(key):
+        if claimed.setdefault(name_fold(name), key) == key:
+            return name
+    raise AssertionError("unreachable: the candidates never end")
 
 
 def check_manifest_name(name: object) -> str:
@@ -206,7 +242,7 @@ class _Tally:
 async def run_export(
     transport: Transport,
     directory: Path,
-    recordings: AsyncIterator[Recording],
+    recordings: AsyncIterator[Recording | BadEntry],
     *,
     delete_after: bool = False,
     concurrency: int = 8,
@@ -219,20 +255,52 @@ async def run_export(
     ``directory`` with ``concurrency`` workers (see the module docstring).
 
     Arguments are expected checked (the endpoint group does). Raises what the
-    listing raises, and :class:`OSError` when the directory or the manifest cannot
-    be written; failures of single recordings are in the report.
+    listing raises, :class:`~.directory.BusyError` when another export holds the
+    directory, and :class:`OSError` when the directory or the manifest cannot be
+    written; failures of single recordings (and undecodable listing items) are in
+    the report.
     """
     check_manifest_name(manifest_name)
     started = time.perf_counter()
     listing = aiter(recordings)
     first = await anext(listing, None)  # the server answers before anything is created
-    manifest = Manifest(directory / manifest_name)
-    sizes, exported = await asyncio.to_thread(_scan, directory, manifest)
+    opening = asyncio.ensure_future(asyncio.to_thread(_open_directory, directory,
+                                                      manifest_name))
+    try:
+        opened = await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            (await opening).directory.close()  # the thread finishes: release the lock
+        raise
+    try:
+        return await _export(transport, opened, listing, first, delete_after=delete_after,
+                             concurrency=concurrency, progress=progress, timeout=timeout,
+                             durable=durable, started=started)
+    finally:
+        opened.directory.close()
+
+
+async def _export(
+    transport: Transport,
+    opened: _Opened,
+    listing: AsyncIterator[Recording | BadEntry],
+    first: Recording | BadEntry | None,
+    *,
+    delete_after: bool,
+    concurrency: int,
+    progress: Callable[[ExportProgress], None] | None,
+    timeout: aiohttp.ClientTimeout,
+    durable: bool,
+    started: float,
+) -> ExportReport:
+    folder, manifest, sizes, exported = (opened.directory, opened.manifest, opened.sizes,
+                                         opened.exported)
+    directory = folder.path
     tally = _Tally()
     # Names in use, folded as case-insensitive file systems compare them: the
     # manifests', and each key's (its earlier run's name first), so that two keys
     # never share a file ("A.mp3" and "a.mp3" on macOS).
-    claimed = {name_fold(manifest_name): "", name_fold(MANIFEST_NAME): ""}
+    claimed = {name_fold(name): "" for name in {*opened.manifests, MANIFEST_NAME}}
     for entry in exported.values():
         claimed.setdefault(name_fold(entry.path), entry.key)
     listing_done = False
@@ -249,7 +317,8 @@ async def run_export(
                 bytes_downloaded=tally.bytes_downloaded,
             ))
 
-    def fail(key: str, stage: Literal["download", "delete"], exc: BaseException) -> None:
+    def fail(key: str, stage: Literal["list", "download", "delete"],
+             exc: BaseException) -> None:
         tally.failures.append(ExportFailure(key=key, stage=stage, error=str(exc) or repr(exc),
                                             exception=exc))
 
@@ -260,7 +329,7 @@ async def run_export(
         if known is None or known.path != name or sizes.get(name) != known.size:
             return None
         if delete_after and await asyncio.to_thread(
-                _sha256_of, directory / name, durable=durable) != known.sha256:
+                _sha256_of, folder, name, durable=durable) != known.sha256:
             return None
         return known.size
 
@@ -271,9 +340,9 @@ async def run_export(
         await manifest.add(attrs.evolve(entry, size=size, sha256=sha256))
 
     async def download(recording: Recording, name: str) -> int:
-        key, target = recording.key, directory / name
-        sink = await open_sink(target, hashing=True, durable=durable,
-                               resume=part_paths(target)[0].name in sizes)
+        key = recording.key
+        sink = await open_sink(name, directory=folder, hashing=True, durable=durable,
+                               resume=part_names(name)[0] in sizes)
         total = await receive_file(transport, recording_url(transport, key), sink,
                                    timeout=timeout)
         created = (format_timestamp(recording.created_on)
@@ -286,9 +355,13 @@ async def run_export(
         tally.bytes_downloaded += sink.received
         return sink.position
 
-    async def export_one(recording: Recording) -> None:
+    async def export_one(recording: Recording | BadEntry) -> None:
+        if isinstance(recording, BadEntry):
+            fail(recording.key, "list", recording.error)
+            report(recording.key, "failed", None, None, False)
+            return
         key = recording.key
-        name = _claim(key, claimed)
+        name = _claim(key, claimed, exported)
         size = await already_exported(key, name)
         outcome: Outcome = "skipped"
         if size is not None:
@@ -323,7 +396,7 @@ async def run_export(
     # With deletes, the listing may run ahead unbounded (entries, never bodies) so that
     # it completes early and deletions (and their progress reports) are not held long.
     ahead = 0 if delete_after else 2 * concurrency
-    queue: asyncio.Queue[Recording | _Verified | None] = asyncio.Queue(maxsize=ahead)
+    queue: asyncio.Queue[Recording | BadEntry | _Verified | None] = asyncio.Queue(maxsize=ahead)
 
     async def worker() -> None:
         while (job := await queue.get()) is not None:

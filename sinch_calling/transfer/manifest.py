@@ -18,7 +18,9 @@ from typing import IO
 
 import attrs
 
-__all__ = ["Manifest", "ManifestEntry", "read_manifest"]
+from .directory import Directory
+
+__all__ = ["Manifest", "ManifestEntry", "parse_manifest", "read_manifest"]
 
 
 @attrs.frozen(kw_only=True)
@@ -38,34 +40,70 @@ class ManifestEntry:
 
 
 def read_manifest(path: Path) -> dict[str, ManifestEntry]:
-    """The manifest's entries by key, the last line for a key winning (blocking).
-
-    A line that does not parse (say, cut short by a crash) is ignored.
-    """
-    entries: dict[str, ManifestEntry] = {}
+    """The manifest's entries by key, the last valid line for a key winning
+    (blocking; see :func:`parse_manifest`)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return entries
+        return {}
+    return parse_manifest(data)
+
+
+def parse_manifest(data: bytes) -> dict[str, ManifestEntry]:
+    """The entries of a manifest's bytes by key, the last valid line for a key winning.
+
+    A line that is not a valid entry (cut short by a crash, or hand-edited into
+    another shape: a ``path`` that is not a plain file name, a ``size`` that is not
+    a non-negative integer, ...) is ignored, only that line: its key is then not
+    trusted as exported (a later run verifies or downloads it again).
+    """
+    entries: dict[str, ManifestEntry] = {}
     for line in data.split(b"\n"):
-        try:
-            raw = json.loads(line)
-            entry = ManifestEntry(key=raw["key"], path=raw["path"], size=int(raw["size"]),
-                                  sha256=raw.get("sha256"), created_on=raw.get("created_on"))
-        except (ValueError, TypeError, KeyError):
-            continue
-        entries[entry.key] = entry
+        entry = _entry(line)
+        if entry is not None:
+            entries[entry.key] = entry
     return entries
 
 
-_APPEND = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-           | getattr(os, "O_BINARY", 0))
-
-
-def _open_for_append(path: Path) -> IO[bytes]:
-    """Open ``path`` to append to, never through a symlink (``OSError`` instead)."""
-    fd = os.open(path, _APPEND, 0o666)
+def _entry(line: bytes) -> ManifestEntry | None:
     try:
+        raw = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(raw, dict):
+        return None
+    key, path, size = raw.get("key"), raw.get("path"), raw.get("size")
+    sha256, created_on = raw.get("sha256"), raw.get("created_on")
+    if (not isinstance(key, str) or not key or not _plain_name(path)
+            or isinstance(size, bool) or not isinstance(size, int) or size < 0
+            or not isinstance(sha256, str | None) or not isinstance(created_on, str | None)):
+        return None
+    assert isinstance(path, str)
+    return ManifestEntry(key=key, path=path, size=size, sha256=sha256, created_on=created_on)
+
+
+def _plain_name(path: object) -> bool:
+    """A single file name in the directory, as the export writes them."""
+    return (isinstance(path, str) and bool(path) and not path.startswith(".")
+            and not any(c in path for c in "/\\\x00"))
+
+
+_APPEND = os.O_RDWR | os.O_APPEND | os.O_CREAT  # read: the last byte
+
+
+def _open_for_append(directory: Directory, name: str) -> IO[bytes]:
+    """Open ``name`` to append to, never through a symlink (``OSError`` instead).
+
+    A file whose last line was cut short (a crash mid-write) gets its line ended
+    first, so that the next line appended stays a line of its own.
+    """
+    fd = directory.open(name, _APPEND)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{directory.path / name} is not a regular file")
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            os.write(fd, b"\n")
         return os.fdopen(fd, "ab")
     except BaseException:
         os.close(fd)
@@ -83,8 +121,9 @@ class Manifest:
     completes after the export was cancelled still gets its line).
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, directory: Directory, name: str) -> None:
+        self.directory, self.name = directory, name
+        self.path = directory.path / name
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
         self._closed = False
@@ -96,7 +135,7 @@ class Manifest:
         """Raise :class:`OSError` when the manifest's name is a symbolic link or
         anything but a regular file (nothing is written through it)."""
         try:
-            mode = os.lstat(self.path).st_mode
+            mode = self.directory.lstat(self.name).st_mode
         except FileNotFoundError:
             return
         if not stat.S_ISREG(mode):
@@ -135,11 +174,11 @@ class Manifest:
         data = b"".join(lines)
         with self._lock:
             if self._closed:
-                with _open_for_append(self.path) as late:
+                with _open_for_append(self.directory, self.name) as late:
                     late.write(data)
                 return
             if self._file is None:
-                self._file = _open_for_append(self.path)
+                self._file = _open_for_append(self.directory, self.name)
             self._file.write(data)
             self._file.flush()
 

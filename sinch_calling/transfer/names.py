@@ -18,7 +18,14 @@ import re
 import unicodedata
 from collections.abc import Collection
 
-__all__ = ["MANIFEST_NAME", "MAX_NAME_BYTES", "RESERVED_NAMES", "file_name_for_key", "name_fold"]
+__all__ = [
+    "MANIFEST_NAME",
+    "MAX_NAME_BYTES",
+    "RESERVED_NAMES",
+    "file_name_for_key",
+    "name_fold",
+    "split_extension",
+]
 
 MANIFEST_NAME = "manifest.jsonl"
 """The export's manifest, by default."""
@@ -54,7 +61,9 @@ def _truncate(text: str, limit: int) -> str:
     return encoded[:limit].decode("utf-8", "ignore")
 
 
-def _split_extension(name: str) -> tuple[str, str]:
+def split_extension(name: str) -> tuple[str, str]:
+    """(stem, ``.ext``) of ``name``; ``(name, "")`` when it has no short alphanumeric
+    extension."""
     stem, dot, extension = name.rpartition(".")
     if not dot or not stem or len(extension) > 10 or not extension.isalnum():
         return name, ""
@@ -93,7 +102,7 @@ def _cleaned_name(key: str, reserved: Collection[str]) -> str:
             and name_fold(name) not in reserved):
         return name
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LENGTH]
-    stem, extension = _split_extension(name)
+    stem, extension = split_extension(name)
     room = MAX_NAME_BYTES - len(extension.encode("utf-8")) - _HASH_LENGTH - 1
     stem = _truncate(stem, room).rstrip(". ") or _FALLBACK
     return f"{stem}-{digest}{extension}"

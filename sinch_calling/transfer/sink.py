@@ -14,9 +14,12 @@ download, ``.{name}.part.json`` remembers the :class:`Validator` (the ``ETag``, 
 ``Last-Modified``) of the version the bytes belong to; bytes without one are never
 resumed.
 
-Both temporary files are opened without following symbolic links: a new one is
-created with ``O_CREAT | O_EXCL`` (whatever had its name is removed first), a resumed
-one with ``O_NOFOLLOW``, so a planted link cannot send the bytes elsewhere.
+Every file operation is relative to the directory opened once
+(:class:`~.directory.Directory`), and never follows a symbolic link: a planted link
+(or a swapped directory) cannot send the bytes elsewhere. The part file is locked
+by its run from :func:`claim_part` to the rename (:mod:`.directory`), and the rename
+happens only when the part file's name still is the file written: two runs never
+share one part file, and a run never renames another's incomplete file into place.
 
 The worker-thread steps of one sink run strictly one after another, each chained
 to the one before, and are shielded from cancellation: a cancelled download that
@@ -28,69 +31,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
+import errno
 import hashlib
 import json
 import os
 import stat
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import attrs
 
+from .directory import BusyError, Directory, lock
+
 __all__ = [
     "DEFAULT_FLUSH_SIZE",
     "FileSink",
     "Partial",
+    "claim_part",
+    "part_names",
     "part_paths",
-    "read_partial",
 ]
 
 DEFAULT_FLUSH_SIZE = 1024 * 1024
 _HASH_READ = 1024 * 1024
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 T = TypeVar("T")
 
 
-def _open_existing(path: Path, flags: int) -> IO[bytes]:
-    """Open the regular file ``path`` as it is: a symlink (``ELOOP``) or anything
-    but a regular file raises ``OSError``; a planted FIFO does not block."""
-    mode = "rb" if flags & (os.O_WRONLY | os.O_RDWR) == 0 else "r+b"
-    fd = os.open(path, flags | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path} is not a regular file")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, mode)
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _sync_directory(directory: Path) -> None:
-    """fsync ``directory`` so that a rename in it survives a power cut (POSIX; where a
-    directory cannot be opened, as on Windows, the rename is as durable as it gets)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _create_fresh(path: Path) -> IO[bytes]:
-    """Create ``path`` anew for writing, replacing whatever had that name (a stale
+def _create_fresh(directory: Directory, name: str) -> IO[bytes]:
+    """Create ``name`` anew for writing, replacing whatever had that name (a stale
     file or a planted symlink, which is removed, never followed)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
-        fd = os.open(path, flags, 0o666)
+        fd = directory.open(name, flags)
     except FileExistsError:  # the rare case: no unlink for nothing on the common path
-        path.unlink()
-        fd = os.open(path, flags, 0o666)
+        directory.unlink(name)
+        fd = directory.open(name, flags)
     try:
         return os.fdopen(fd, "wb")
     except BaseException:
@@ -98,14 +77,123 @@ def _create_fresh(path: Path) -> IO[bytes]:
         raise
 
 
-def part_paths(target: Path) -> tuple[Path, Path]:
-    """The temporary file and the resume-state file kept beside ``target``."""
-    name = target.name
+def _open_part(directory: Directory, name: str) -> int:
+    """Open (or create) the part file ``name`` and take its lock; raises
+    :class:`~.directory.BusyError` while another run holds it. Never follows a
+    symbolic link nor writes through a planted hard link; the name is checked to
+    still be the locked file (its last holder may have renamed it into place)."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NONBLOCK", 0)
+    for _ in range(8):
+        try:
+            fd = directory.open(name, flags)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            directory.unlink(name)  # a planted symbolic link: removed, never followed
+            continue
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+                # a FIFO, or a hard link to someone else's file: not ours to write
+                os.close(fd)
+                directory.unlink(name)
+                continue
+            lock(fd, f"{directory.path / name}")
+            if directory.is_file(name, fd):
+                if hasattr(os, "set_blocking"):
+                    os.set_blocking(fd, True)
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # renamed or replaced since we opened it: open the name again
+    raise BusyError(f"{directory.path / name} keeps being replaced by another run")
+
+
+def _read_state(directory: Directory, name: str) -> Validator | None:
+    try:
+        fd = directory.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        raw = json.loads(os.pread(fd, 65536, 0).decode("utf-8"))
+        etag, last_modified = raw.get("etag"), raw.get("last_modified")
+    except (OSError, ValueError, AttributeError):
+        return None
+    finally:
+        os.close(fd)
+    if isinstance(etag, str) and etag:
+        return Validator(etag, None)
+    if isinstance(last_modified, str) and last_modified:
+        return Validator(None, last_modified)
+    return None
+
+
+def claim_part(
+    directory: Directory, target: str, *, hashing: bool, resume: bool
+) -> tuple[IO[bytes], Partial]:
+    """Open and lock the part file of ``target`` (blocking: call it in a thread):
+    its handle and what an earlier, interrupted run left in it (with ``resume``).
+
+    A partial without a recorded validator cannot be resumed safely and counts as
+    empty (the file is emptied). Raises :class:`~.directory.BusyError` while
+    another run writes the same part file.
+    """
+    part, state = part_names(target)
+    fd = _open_part(directory, part)
+    try:
+        handle = os.fdopen(fd, "r+b")
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        partial = Partial()
+        validator = _read_state(directory, state) if resume else None
+        if validator is not None:
+            digest = hashlib.sha256() if hashing else None
+            size = os.fstat(handle.fileno()).st_size
+            if size and digest is not None:
+                while block := handle.read(_HASH_READ):
+                    digest.update(block)
+            if size:
+                partial = Partial(size, validator, digest)
+        handle.seek(partial.size)
+        # a new part file is empty: no ftruncate (on ext4, truncating a file and then
+        # renaming it over another starts its writeback at once: auto_da_alloc)
+        if os.fstat(handle.fileno()).st_size != partial.size:
+            handle.truncate()
+        return handle, partial
+    except BaseException:
+        handle.close()
+        raise
+
+
+def part_names(target: str) -> tuple[str, str]:
+    """The names of the temporary file and the resume-state file of ``target``."""
+    name = target
     if len(name.encode("utf-8")) > 200:
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
         name = f"{name[:60]}-{digest[:16]}"
-    part = target.with_name(f".{name}.part")
-    return part, target.with_name(f".{name}.part.json")
+    return f".{name}.part", f".{name}.part.json"
+
+
+def part_paths(target: Path) -> tuple[Path, Path]:
+    """The temporary file and the resume-state file kept beside ``target``."""
+    part, state = part_names(target.name)
+    return target.with_name(part), target.with_name(state)
+
+
+def _http_date(text: str) -> datetime | None:
+    """An HTTP-date (RFC 9110 5.6.7), or ``None`` when it is not one."""
+    if not text:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 @attrs.frozen
@@ -119,14 +207,21 @@ class Validator:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> Validator | None:
         """The validator a response offers, or ``None``. A weak ETag (``W/"..."``) is
-        not one: RFC 9110 forbids it in ``If-Range``."""
+        not one: RFC 9110 13.1.5 forbids it in ``If-Range``. Nor is a
+        ``Last-Modified`` date unless it is strong (RFC 9110 8.8.2.2): the response
+        has a ``Date`` at least one second after it (a recording rewritten within
+        the second of its date would otherwise pass as the same version)."""
         etag = (headers.get("ETag") or "").strip()
         if etag.startswith("W/") or not etag:
             etag = ""
+        if etag:
+            return cls(etag, None)
         last_modified = (headers.get("Last-Modified") or "").strip()
-        if not etag and not last_modified:
+        modified = _http_date(last_modified)
+        date = _http_date((headers.get("Date") or "").strip())
+        if modified is None or date is None or date - modified < timedelta(seconds=1):
             return None
-        return cls(etag or None, None if etag else last_modified)
+        return cls(None, last_modified)
 
     @property
     def if_range(self) -> str:
@@ -155,64 +250,44 @@ class Partial:
     digest: Any = None
 
 
-def read_partial(part: Path, state: Path, *, hashing: bool) -> Partial:
-    """Inspect a leftover ``.part`` file (blocking: call it in a thread).
-
-    A partial without a recorded validator cannot be resumed safely and counts as
-    empty. Symbolic links in place of either file are not followed: they count as no
-    partial.
-    """
-    digest = hashlib.sha256() if hashing else None
-    empty = Partial(0, None, hashlib.sha256() if hashing else None)
-    try:
-        with _open_existing(state, os.O_RDONLY) as handle:
-            raw = json.loads(handle.read().decode("utf-8"))
-        etag, last_modified = raw.get("etag"), raw.get("last_modified")
-        if isinstance(etag, str) and etag:
-            validator = Validator(etag, None)
-        elif isinstance(last_modified, str) and last_modified:
-            validator = Validator(None, last_modified)
-        else:
-            return empty
-        with _open_existing(part, os.O_RDONLY) as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size and digest is not None:
-                while block := handle.read(_HASH_READ):
-                    digest.update(block)
-    except (OSError, ValueError, AttributeError):
-        return empty
-    if size == 0:
-        return empty
-    return Partial(size, validator, digest)
-
-
 class FileSink:
     """A download's temporary file; see the module docstring.
 
-    ``partial`` resumes an earlier file (its bytes stay, its hash continues);
-    ``hashing`` computes SHA-256 of the whole body; ``durable`` fsyncs the file before
-    the rename and the directory after it (the file survives a power cut once
-    :meth:`commit` returns; costs disk flushes per file).
+    ``handle`` is the part file open and locked by :func:`claim_part` in
+    ``directory`` (``None``: the first write claims it, without resuming; the sink
+    closes it, releasing the lock, and closes ``directory``
+    too when it ``owns_directory``); ``partial`` is what it held (its bytes stay,
+    its hash continues); ``hashing`` computes SHA-256 of the whole body;
+    ``durable`` fsyncs the file before the rename and the directory after it (the
+    file survives a power cut once :meth:`commit` returns; costs disk flushes).
     """
 
     def __init__(
         self,
-        target: Path,
+        directory: Directory,
+        target: str,
+        handle: IO[bytes] | None,
         *,
         partial: Partial | None = None,
+        owns_directory: bool = False,
         hashing: bool = False,
         flush_size: int = DEFAULT_FLUSH_SIZE,
         durable: bool = False,
     ) -> None:
-        self.target = target
-        self.part, self.state = part_paths(target)
+        self.directory = directory
+        self.target_name = target
+        self.target = directory.path / target
+        self._part, self._state = part_names(target)
+        self.part, self.state = directory.path / self._part, directory.path / self._state
+        self._owns_directory = owns_directory
         partial = partial or Partial()
-        self._resume_from = partial.size
         self._digest = partial.digest if partial.digest is not None else (
             hashlib.sha256() if hashing else None)
         self._flush_size = flush_size
         self._durable = durable
-        self._file: IO[bytes] | None = None
+        self._file: IO[bytes] | None = handle
+        self._claimed = handle is not None
+        self._dirty = partial.size > 0  # the file holds bytes (a reset must truncate it)
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._written = partial.size
@@ -251,17 +326,19 @@ class FileSink:
         self.received += len(chunk)
         if self._buffered >= self._flush_size:
             await self._wait()
+            self._dirty = True
             self._then(self._write_batch, self._take())
 
     async def reset(self) -> None:
         """Drop everything written so far (the server restarted the body)."""
         await self._wait()
         self._buffer, self._buffered = [], 0
-        self._written = self._resume_from = 0
+        self._written = 0
         self.total = None
         if self._digest is not None:
             self._digest = hashlib.sha256()
-        if self._file is not None:  # nothing is in flight: safe to look
+        if self._dirty:  # nothing is in flight: safe to look
+            self._dirty = False
             await self._run(self._truncate)
 
     async def commit(self, expected_size: int | None) -> tuple[int, str | None]:
@@ -323,24 +400,22 @@ class FileSink:
     # -- the worker thread side -------------------------------------------------
 
     def _open(self, *, resumable: bool = True) -> IO[bytes]:
-        """Open the part file; a body that spans batches also records its ETag,
+        """The part file; a body that spans batches also records its validator,
         so that a later run can resume it (a one-batch body just starts over)."""
         if self._file is None:
-            if self._resume_from:
-                handle = _open_existing(self.part, os.O_RDWR)
-                handle.seek(self._resume_from)
-                handle.truncate()
-            else:
-                handle = _create_fresh(self.part)
-            self._file = handle
+            if self._claimed:
+                raise OSError(f"{self.part} is closed")
+            self._file, _ = claim_part(self.directory, self.target_name, hashing=False,
+                                       resume=False)
+            self._claimed = True
         if resumable and self._validator is not None and not self._state_written:
-            with _create_fresh(self.state) as state:
+            with _create_fresh(self.directory, self._state) as state:
                 state.write(json.dumps(self._validator.to_json()).encode("utf-8"))
             self._state_written = True
         elif resumable and self._validator is None and (self._state_written
                                                         or self._stale_state):
             # the bytes now belong to a version that cannot be resumed: no stale state
-            self.state.unlink(missing_ok=True)
+            self.directory.unlink(self._state)
             self._state_written = self._stale_state = False
         return self._file
 
@@ -365,36 +440,55 @@ class FileSink:
         self._write_batch(batch, resumable=False)
         handle = self._file
         assert handle is not None
-        try:
-            handle.flush()
-            size = os.fstat(handle.fileno()).st_size  # not tell(): what is on disk
-            if expected_size is not None and size != expected_size:
-                raise ValueError(f"received {size} bytes, expected {expected_size}")
-            if self._durable:
-                os.fsync(handle.fileno())
-        finally:
-            handle.close()
-            self._file = None
-        os.replace(self.part, self.target)
+        handle.flush()
+        size = os.fstat(handle.fileno()).st_size  # not tell(): what is on disk
+        if expected_size is not None and size != expected_size:
+            raise ValueError(f"received {size} bytes, expected {expected_size}")
         if self._durable:
-            _sync_directory(self.target.parent)
+            os.fsync(handle.fileno())
+        # still locked: the name is the file written here, or nothing is renamed
+        if not self.directory.is_file(self._part, handle.fileno()):
+            raise OSError(f"{self.part} is no longer the file this download wrote "
+                          "(replaced by another run?): not renaming it into place")
+        self.directory.replace(self._part, self.target_name)
+        self._close()  # the lock is released only once the name is gone
+        if self._durable:
+            self.directory.sync()
         if self._state_written or self._stale_state:
-            self.state.unlink(missing_ok=True)
+            self.directory.unlink(self._state)
+        self._release_directory()
         sha256 = self._digest.hexdigest() if self._digest is not None else None
         return size, sha256
 
-    def _close_keeping(self, batch: list[bytes]) -> None:
-        try:
-            if batch or self._file is not None:
-                self._write_batch(batch)
-        finally:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
-
-    def _close_removing(self) -> None:
+    def _close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
-        self.part.unlink(missing_ok=True)
-        self.state.unlink(missing_ok=True)
+
+    def _release_directory(self) -> None:
+        if self._owns_directory:
+            self._owns_directory = False
+            self.directory.close()
+
+    def _close_keeping(self, batch: list[bytes]) -> None:
+        try:
+            if batch:
+                self._write_batch(batch)
+            if self._file is not None and self.position == 0:
+                self._remove()  # nothing to resume: leave no empty part file behind
+        finally:
+            self._close()
+            self._release_directory()
+
+    def _remove(self) -> None:
+        """Delete the part file (only if it is ours) and its state, while locked."""
+        if self._file is not None and self.directory.is_file(self._part, self._file.fileno()):
+            self.directory.unlink(self._part)
+            self.directory.unlink(self._state)
+
+    def _close_removing(self) -> None:
+        try:
+            self._remove()
+        finally:
+            self._close()
+            self._release_directory()

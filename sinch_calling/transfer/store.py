@@ -5,10 +5,17 @@ total and no cursor, so :func:`list_recordings` reads pages by number until one 
 empty. It does not stop at a short page: a server may cap ``pageSize`` below the
 size asked for, and ending early would silently leave recordings out of an export
 (one more request is cheap; a missing recording is not). A page that brings no key
-not already listed ends the listing with
+not already listed is not an error by itself: when calls are recorded meanwhile,
+a newest-first listing shifts by whole pages, so page 2 can repeat page 1. Only
+:data:`MAX_STALE_PAGES` such pages in a row end the listing with
 :class:`~sinch_calling.errors.InvalidResponseError` (a server ignoring ``page``
-would otherwise be read forever). Keys listed twice (pages shift when recordings
-are created or deleted meanwhile) are yielded once.
+would otherwise be read forever). Keys listed twice are yielded once.
+
+An item that does not decode as a RecordingFileInfo (say ``createdOn: 12345``, or
+an empty ``key``): :func:`list_recordings` raises
+:class:`~sinch_calling.errors.InvalidResponseError` for it (there is no recording
+to yield); :func:`list_entries` yields it as a :class:`BadEntry` and goes on, so
+that an export reports it as one failed recording.
 """
 
 from __future__ import annotations
@@ -16,15 +23,35 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import attrs
 from yarl import URL
 
 from ..errors import InvalidResponseError, ValidationError
 from ..models import Recording
 from ..transport import Transport, decode, encode_segment
 
-__all__ = ["delete_recording", "list_recordings", "recording_url"]
+__all__ = [
+    "MAX_STALE_PAGES",
+    "BadEntry",
+    "delete_recording",
+    "list_entries",
+    "list_recordings",
+    "recording_url",
+]
 
 _LIST_WRAPPERS = ("recordings", "items", "files")
+
+MAX_STALE_PAGES = 5
+"""Pages in a row bringing no new key before the listing is taken for a loop."""
+
+
+@attrs.frozen
+class BadEntry:
+    """A listing item that is not a valid recording: its ``key`` if it had a usable
+    one (else a description of the item) and the decoding ``error``."""
+
+    key: str
+    error: InvalidResponseError
 
 
 def recording_url(transport: Transport, key: object) -> URL:
@@ -60,30 +87,58 @@ def _page_items(data: Any) -> list[Any]:
                                body=repr(data)[:200].encode())
 
 
-async def list_recordings(
+async def list_entries(
     transport: Transport, params: Mapping[str, str]
-) -> AsyncIterator[Recording]:
+) -> AsyncIterator[Recording | BadEntry]:
     """Every recording the listing gives for ``params`` (the window and ``pageSize``,
-    already checked), page by page as iterated (see the module docstring)."""
+    already checked), page by page as iterated, and a :class:`BadEntry` for each
+    item that does not decode (see the module docstring)."""
     url = transport.traffic_url("recording")
     seen: set[str] = set()
-    page = 1
+    page, stale = 1, 0
     while True:
         items = _page_items(await transport.request("GET", url,
                                                     params={**params, "page": str(page)}))
         if not items:
             return
-        recordings = [decode(item, Recording) for item in items]
-        fresh = [r for r in recordings if r.key not in seen]
-        if not fresh:
+        fresh = 0
+        for item in items:
+            entry = _entry(item)
+            if entry.key in seen:
+                continue
+            seen.add(entry.key)
+            fresh += 1
+            yield entry
+        stale = 0 if fresh else stale + 1
+        if stale >= MAX_STALE_PAGES:
             raise InvalidResponseError(
-                f"recording list page {page} brings no new key (the server seems to ignore "
-                "'page'): the listing would never end", status=200)
-        for recording in fresh:
-            if recording.key not in seen:
-                seen.add(recording.key)
-                yield recording
+                f"recording list pages {page - stale + 1} to {page} bring no new key (the "
+                "server seems to ignore 'page'): the listing would never end", status=200)
         page += 1
+
+
+def _entry(item: Any) -> Recording | BadEntry:
+    try:
+        recording = decode(item, Recording)
+        if not isinstance(recording.key, str) or not recording.key:
+            raise InvalidResponseError("cannot decode Recording: empty key", status=200,
+                                       body=repr(item)[:200].encode())
+    except InvalidResponseError as exc:
+        key = item.get("key") if isinstance(item, dict) else None
+        name = key if isinstance(key, str) and key else f"<invalid item {item!r:.60}>"
+        return BadEntry(name, exc)
+    return recording
+
+
+async def list_recordings(
+    transport: Transport, params: Mapping[str, str]
+) -> AsyncIterator[Recording]:
+    """:func:`list_entries`, raising the decoding error of an item that is not a
+    valid recording (:class:`~sinch_calling.errors.InvalidResponseError`)."""
+    async for entry in list_entries(transport, params):
+        if isinstance(entry, BadEntry):
+            raise entry.error
+        yield entry
 
 
 async def delete_recording(transport: Transport, key: str) -> None:
