@@ -113,13 +113,13 @@ def _why_campaign(d: Mapping[str, Any], target_id: str) -> str:
         memory = _median(d, "cpu per call", "campaign, memory ledger", "cpu_s")
         return (
             f"a campaign call costs {ledger:.0f} µs of CPU with the SQLite file against "
-            f"{plain:.0f} µs for a bare `callouts.tts` loop ({memory:.0f} µs with the "
-            "in-memory ledger): the difference is the ledger's durable bookkeeping, about "
-            "half in its thread (claim, `sending` committed before each request, the "
-            "answer committed after, `synchronous=FULL`) and half in the runner (claims, "
-            "pacing, per-row templates). Commits are grouped per loop turn and claims "
-            "batched; the durable `sending` before each request is the guarantee that no "
-            "row is dialled twice, and is kept.")
+            f"{plain:.0f} µs for a bare `callouts.tts` loop, and {memory:.0f} µs with the "
+            "in-memory ledger: so the disk (`synchronous=FULL`) is a small part, and most of "
+            "the difference is per-row bookkeeping that makes the guarantee: each row is "
+            "claimed, marked `sending` before its request and settled after it, through the "
+            "ledger's thread (a hop each way), plus pacing and per-row templates. Commits "
+            "are grouped per loop turn and claims batched; fewer hops per row (claiming and "
+            "marking `sending` in one step) is the next cut, not made in this round.")
     return (
         "the loop-lag probe counts every delay of the event loop, including time the "
         "process waits for a core on this shared 2-core machine (load average below) and "

@@ -157,7 +157,7 @@ async def test_custom_place_gets_the_row(sinch: SinchCalling, emulator: Emulator
 
     report = await Campaign(sinch, place).run([{"number": NUMBERS[0], "team": "red"}])
     assert report.placed == 1
-    assert (seen[0].key, seen[0].data["team"]) == ("1", "red")
+    assert (seen[0].key, seen[0].data["team"]) == (NUMBERS[0], "red")
 
 
 @pytest.mark.parametrize(("options", "field"), [
@@ -515,7 +515,8 @@ async def test_results_in_input_order_and_exported(sinch: SinchCalling,
     await campaign.run(rows)
     results = [o async for o in campaign.results()]
     assert [(o.row, o.status) for o in results] == [
-        ("1", "invalid"), ("2", "placed"), ("3", "placed"), ("4", "placed"), ("5", "skipped")]
+        ("#1", "invalid"), (NUMBERS[0], "placed"), (NUMBERS[1], "placed"),
+        (NUMBERS[2], "placed"), (f"{NUMBERS[0]}#5", "skipped")]
     assert await campaign.export(tmp_path / "r.jsonl") == 5
     lines = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert [x["status"] for x in lines] == [o.status for o in results]

@@ -339,7 +339,7 @@ def test_row_checks_name_the_column() -> None:
     checker = RowChecker(TtsTemplate(text="Hi {name}", max_text_length=20))
     checker.check_columns(InputRow(data={}, columns=("number", "name", "cli", "dtmf")))
     ok = checker.check(InputRow(data={"number": "+461", "name": "A"}, line=2), 0)
-    assert (ok.state, ok.key, ok.destination) == ("pending", "1", "+461")
+    assert (ok.state, ok.key, ok.destination) == ("pending", "+461", "+461")
     cases = {"name": ("", "{name} is empty"), "cli": ("12345", "cli"),
              "dtmf": ("12x", "dtmf")}
     for column, (value, message) in cases.items():

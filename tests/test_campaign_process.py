@@ -172,7 +172,7 @@ async def main():
             conn.executemany(
                 "INSERT INTO rows (key, position, destination, state, call_id, updated_at) "
                 "VALUES (?, ?, ?, 'placed', ?, 0)",
-                ((str(n + 1), n, f"+46{n:010d}", f"c{n}") for n in range(1, ROWS - 500)))
+                ((f"+46{n:010d}", n, f"+46{n:010d}", f"c{n}") for n in range(1, ROWS - 500)))
         base = rss()
         resumed = await campaign.run(numbers())
         count = 0

@@ -68,8 +68,9 @@ def test_csv_campaign_preflight_ledger_results_and_rerun(emu: ChildEmulator,
     assert wrote.returncode == 0
     assert out.read_text().splitlines()[0].startswith("row,line,destination,status")
 
-    refused = sinch_calling(["campaign", "resolve", "--ledger", ledger, "1", "--not-placed"],
-                            emulator=None)
+    # Rows without an id column are keyed by their number (issue 11 review).
+    refused = sinch_calling(["campaign", "resolve", "--ledger", ledger, results[0]["row"],
+                             "--not-placed"], emulator=None)
     assert refused.returncode == 2
     assert "not uncertain" in refused.stderr or "uncertain" in refused.stderr
     unknown = sinch_calling(["campaign", "resolve", "--ledger", ledger, "99", "--placed", "x"],

@@ -30,7 +30,11 @@ The rules every implementation keeps (the runner depends on them):
    :meth:`Ledger.settle` (a human's decision) turns an uncertain row into ``pending``;
    ``failed`` rows go back to pending only through ``load(..., retry_failed=True)``.
 5. **Loading is idempotent.** Loading the same input again changes nothing already
-   decided: a row is identified by its key; a new key is inserted; an existing
+   decided: a row is identified by its key (the runner's preflight makes it the row's
+   ``id`` column when the input has one, else its destination, the normalised E.164
+   number; never its position, so a rerun on an input with rows inserted, removed or
+   reordered matches each row to its own state; the position only orders results);
+   a new key is inserted; an existing
    ``pending``, ``invalid`` or ``skipped`` row takes the input's new content (a fixed
    typo becomes dialable); a row in any other state keeps it (its position and line
    follow the input; a changed destination is reported with kind ``changed``). A

@@ -4,7 +4,15 @@ An input item is a number (``str``), a mapping (a CSV row) or an
 :class:`~sinch_calling.campaign.rows.InputRow`. :class:`RowChecker` turns it into a
 :class:`~sinch_calling.campaign.records.NewRow`: ``pending`` with its normalised E.164
 destination, or ``invalid`` with the reason (bad number, missing placeholder value, text
-too long, bad per-row cli/dtmf, more fields than the header, repeated id).
+too long, bad per-row cli/dtmf, more fields than the header, a row over
+:data:`~sinch_calling.campaign.rows.MAX_LINE` characters, repeated id).
+
+A row's identity (its ledger key, which reruns match it by) is its ``id`` column when
+the input has one; otherwise its destination, the normalised E.164 number (the dedupe
+key already: one call per destination), so a rerun on a list with rows inserted,
+removed or reordered matches every number to its own earlier state. A row without a
+usable number (invalid) is keyed ``#<row number>``. The input position only orders the
+results.
 """
 
 from __future__ import annotations
@@ -16,26 +24,34 @@ from typing import Any
 from ..errors import ValidationError
 from ..validation import e164
 from .records import CallError, NewRow
-from .rows import InputRow
+from .rows import MAX_LINE, InputRow, excerpt
 from .templates import RowError, Template
 
 __all__ = ["RowChecker", "check_number", "to_input_row"]
+
+_MESSAGE = 300  # characters of a row's message at most
 
 _NUMBER_HINTS = ("number", "phone", "phone_number", "mobile", "msisdn", "to", "destination",
                  "tel", "telephone", "cell")
 
 
 def to_input_row(item: object, number_column: str) -> InputRow:
-    """An input item as an :class:`InputRow` (a ``str`` becomes the number column).
-    Raises :class:`ValidationError` for an item of another type."""
+    """An input item as an :class:`InputRow` (a ``str``, or an object with a ``number``
+    text attribute such as :class:`~sinch_calling.models.Number` from
+    ``numbers.list()``, becomes the number column). Raises :class:`ValidationError` for
+    an item of another type (bytes, int, tuple, ...)."""
     if isinstance(item, InputRow):
         return item
     if isinstance(item, str):
         return InputRow(data={number_column: item})
+    number = getattr(item, "number", None)
+    if isinstance(number, str) and not isinstance(item, Mapping):
+        return InputRow(data={number_column: number})
     if isinstance(item, Mapping):
         return InputRow(data={str(k).strip(): "" if v is None else str(v)
                              for k, v in item.items()})
-    raise ValidationError("rows", "each row must be a number (str) or a mapping of columns; "
+    raise ValidationError("rows", "each row must be a number (str), an object with a "
+                                  "'number' attribute (Number) or a mapping of columns; "
                                   f"got {type(item).__name__}")
 
 
@@ -50,13 +66,13 @@ def check_number(value: object) -> str:
     except ValidationError:
         pass  # say exactly what is wrong with it
     if not text.startswith("+"):
-        raise RowError(f"number: {text!r} must start with '+' and the country code (E.164)")
+        raise RowError(f"number: {excerpt(text)} must start with '+' and the country code (E.164)")
     if re.search(r"[\s().-]", text):
-        raise RowError(f"number: {text!r} must be '+' then digits only, without spaces, "
+        raise RowError(f"number: {excerpt(text)} must be '+' then digits only, without spaces, "
                        "dashes or brackets")
     if len(text) > 16 and text[1:].isdigit():
-        raise RowError(f"number: {text!r} has more than 15 digits")
-    raise RowError(f"number: {text!r} is not an E.164 number ('+' then 1 to 15 digits)")
+        raise RowError(f"number: {excerpt(text)} has more than 15 digits")
+    raise RowError(f"number: {excerpt(text)} is not an E.164 number ('+' then 1 to 15 digits)")
 
 
 class RowChecker:
@@ -69,6 +85,11 @@ class RowChecker:
         self.number_column = number_column
         self.id_column = id_column
         self._uses_ids = False
+
+    @property
+    def uses_ids(self) -> bool:
+        """Whether rows are keyed by the id column (after :meth:`check_columns`)."""
+        return self._uses_ids
 
     def check_columns(self, first: InputRow) -> None:
         """Campaign-wide checks on the input's columns (from its header, or its first
@@ -90,33 +111,43 @@ class RowChecker:
 
     def check(self, row: InputRow, position: int) -> NewRow:
         """One row -> a pending or invalid :class:`NewRow` (``position``: 0-based input
-        order; the key is the ``id`` column when the input has one, else the 1-based row
-        number)."""
-        key = str(position + 1)
+        order). The key is the ``id`` column when the input has one, else the
+        destination (E.164), else (no usable number) ``#<position + 1>``."""
+        key = f"#{position + 1}"
         data: Mapping[str, Any] = row.data
         destination = None
         try:
+            size = sum(len(str(value)) for value in data.values())
+            if size > MAX_LINE:
+                data = {k: str(v)[:40] for k, v in data.items()}
+                raise RowError(f"the row holds {size} characters, over the limit of "
+                               f"{MAX_LINE}")
             if self._uses_ids:
                 assert self.id_column is not None
                 ident = str(data.get(self.id_column) or "").strip()
                 if not ident:
-                    key = f"#{position + 1}"
                     raise RowError(f"{self.id_column}: empty (every row needs an id when "
                                    "the input has an id column)")
                 key = ident
-            raw = data.get(self.number_column)
+            bad_number = None
             try:
-                destination = check_number(raw)
-            except RowError:
-                destination = None
-                raise
-            if row.problem is not None:
+                destination = check_number(data.get(self.number_column))
+            except RowError as exc:
+                bad_number = exc
+            if destination is not None and not self._uses_ids:
+                key = destination
+            if row.problem is not None:  # the reader's reason comes first (line too long)
                 raise RowError(row.problem)
+            if bad_number is not None:
+                raise bad_number
             self.template.arguments(data)
         except RowError as exc:
+            message = str(exc)
+            if len(message) > _MESSAGE:
+                message = f"{message[:_MESSAGE]}... ({len(message)} characters)"
             return NewRow(key=key, position=position, line=row.line, destination=destination,
                           data=dict(data), state="invalid",
-                          error=CallError(kind="invalid", message=str(exc)))
+                          error=CallError(kind="invalid", message=message))
         stored = None if list(data) == [self.number_column] else dict(data)
         return NewRow(key=key, position=position, line=row.line, destination=destination,
                       data=stored)

@@ -57,6 +57,7 @@ ErrorKind = Literal[
     "not_found",         # HTTP 404
     "rate_limited",      # HTTP 429 (left pending after too many)
     "server",            # HTTP 5xx: the call may have been placed
+    "redirect",          # a redirect answered to the callout: the call may have been placed
     "invalid_response",  # a success answer that could not be decoded: may have been placed
     "transport",         # connection or timeout; placed or not per ``maybe_sent``
     "validation",        # the client refused the arguments before sending
@@ -114,9 +115,11 @@ class FinalOutcome:
 class CallOutcome:
     """What happened to one input row: one per row, in input order.
 
-    ``row`` is the row's stable identity (its 1-based data row number as text, or its
-    ``id`` column); ``position`` its 0-based place in the input; ``line`` the source
-    line number when it came from a file; ``destination`` the normalised E.164 number
+    ``row`` is the row's stable identity: its ``id`` column when the input has one,
+    else its destination (E.164), else ``#<row number>`` for a row without a usable
+    number (a repeated number gets ``<number>#<row number>``); ``position`` its
+    0-based place in the input; ``line`` the source line number when it came from a
+    file; ``destination`` the normalised E.164 number
     (``None`` when the row had none usable); ``status`` a :data:`RowState`; ``call_id``
     Sinch's callId once placed; ``error`` why it is not placed (failed, uncertain,
     invalid, skipped or left pending after a refusal); ``outcome`` how the call ended,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import attrs
 
 from .records import CallOutcome, LedgerCounts
 
 __all__ = ["CampaignReport"]
+
+logger = logging.getLogger("sinch_calling.campaign")
 
 
 @attrs.define(kw_only=True)
@@ -22,7 +26,9 @@ class CampaignReport:
     ``stopped`` (why the run ended early: ``None``, ``"interrupted"``,
     ``"credentials rejected"``, ``"rate limited"``, ``"unreachable"``, ...),
     ``problems`` (the first ``max_problems`` failed, uncertain and invalid rows of this
-    run; ``problems_omitted`` more), ``totals`` (the whole ledger's counts, tracking
+    run, and rows whose ``id`` now gives another number than the one an earlier run
+    dialled, counted in ``changed``; ``problems_omitted`` more), ``warnings`` (things
+    a human should see, such as an empty input), ``totals`` (the whole ledger's counts, tracking
     results and cost), ``ledger`` (its location), ``elapsed`` (seconds).
     """
 
@@ -32,12 +38,14 @@ class CampaignReport:
     skipped: int = 0
     invalid: int = 0
     rows: int = 0
+    changed: int = 0
     pending: int = 0
     earlier_uncertain: int = 0
     stopped: str | None = None
     dry_run: bool = False
     problems: list[CallOutcome] = attrs.Factory(list)
     problems_omitted: int = 0
+    warnings: list[str] = attrs.Factory(list)
     totals: LedgerCounts | None = None
     ledger: str = ":memory:"
     elapsed: float = 0.0
@@ -49,6 +57,11 @@ class CampaignReport:
             self.problems.append(outcome)
         else:
             self.problems_omitted += 1
+
+    def warn(self, message: str) -> None:
+        """Keep a warning for the report (and log it)."""
+        logger.warning("campaign: %s", message)
+        self.warnings.append(message)
 
     @property
     def calls_per_second(self) -> float:
@@ -62,10 +75,11 @@ class CampaignReport:
 
     @property
     def ok(self) -> bool:
-        """True when nothing needs a human: no failed, uncertain, invalid or pending row
-        and the run was not stopped."""
+        """True when nothing needs a human: no failed, uncertain, invalid, changed or
+        pending row, no warning, and the run was not stopped."""
         return not (self.failed or self.uncertain or self.invalid or self.pending
-                    or self.earlier_uncertain or self.stopped)
+                    or self.earlier_uncertain or self.stopped or self.changed
+                    or self.warnings)
 
     def lines(self) -> list[str]:
         """A short human summary, one fact per line."""
@@ -73,6 +87,10 @@ class CampaignReport:
         out = [f"{head}{self.rows} rows: {self.placed} placed, {self.failed} failed, "
                f"{self.uncertain} uncertain, {self.skipped} skipped, {self.invalid} invalid, "
                f"{self.pending} pending"]
+        out.extend(f"warning: {w}" for w in self.warnings)
+        if self.changed:
+            out.append(f"{self.changed} rows give another number for an id an earlier run "
+                       "already handled; not dialled (see problems)")
         if self.stopped:
             out.append(f"stopped: {self.stopped}; {self.pending} rows still pending "
                        f"(a rerun with the same ledger dials them)")

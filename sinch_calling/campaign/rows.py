@@ -6,10 +6,16 @@
 A file whose first non-blank line is a header (it names columns, separated by ``,``,
 ``;`` or tab) is read as CSV with that header; a file whose first line is a phone number
 (no separator) is a plain list, one number per line, read as the column ``number``.
-A UTF-8 byte order mark (Excel's "CSV UTF-8"), CRLF line ends, blank lines and spaces
-around header names are taken in stride. The file is read on a thread, a few thousand
-rows at a time: a million rows never sit in memory at once and the event loop never
-waits on the disk.
+A UTF-8 byte order mark (Excel's "CSV UTF-8"), CRLF line ends, blank lines, spaces
+around header names and empty columns at the end of the header (Excel's trailing
+separators) are taken in stride.
+
+Lines are bounded: a line longer than :data:`MAX_LINE` characters (64 KiB) is never
+held whole (it is read in bounded pieces and skipped); its row becomes invalid with an
+excerpt of it, and so does a CSV row whose text exceeds :data:`MAX_LINE` (a quoted
+field spanning lines included). A header line that long is refused. The file is read
+on a thread, a few thousand rows at a time: a million rows never sit in memory at once
+and the event loop never waits on the disk.
 """
 
 from __future__ import annotations
@@ -29,11 +35,67 @@ import attrs
 
 from ..errors import ValidationError
 
-__all__ = ["InputRow", "read_rows"]
+__all__ = ["MAX_LINE", "InputRow", "excerpt", "read_rows"]
 
 _NUMBERISH = re.compile(r"\s*\+?[0-9][0-9 ().-]*\s*")
 _SEPARATORS = (",", ";", "\t")
 _BATCH = 2000
+_CHUNK = 8192
+
+MAX_LINE = 65536
+"""The longest input line, and the most text one row may hold, in characters."""
+
+
+def excerpt(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a message, cut to ``limit`` characters with its full length
+    said when longer (a row's message never copies a huge value)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+class _Lines:
+    """The physical lines of a stream, each at most :data:`MAX_LINE` characters: a
+    longer line is read in bounded pieces, dropped, and given as ``"\\n"`` with its
+    number and an excerpt in :attr:`oversize` (the reader reports it)."""
+
+    def __init__(self, stream: IO[str], line_no: int = 0) -> None:
+        self.stream = stream
+        self.line_no = line_no
+        self.oversize: list[tuple[int, str, int]] = []  # (line, first chars, length)
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        text = self.stream.readline(MAX_LINE + 1)
+        if not text:
+            raise StopIteration
+        # A decoder may give a short piece before the line ends (multi-byte text read
+        # by bytes): keep reading until the line ends, the stream ends or it is too long.
+        while not text.endswith(("\n", "\r")) and len(text) <= MAX_LINE:
+            more = self.stream.readline(MAX_LINE + 1 - len(text))
+            if not more:
+                break
+            text += more
+        self.line_no += 1
+        if len(text) <= MAX_LINE or text.endswith(("\n", "\r")):
+            return text
+        size = len(text)
+        head = text[:40]
+        while True:  # drain the rest of the line, a bounded piece at a time
+            piece = self.stream.readline(_CHUNK)
+            size += len(piece)
+            if not piece or piece.endswith(("\n", "\r")):
+                size -= len(piece) - len(piece.rstrip("\r\n"))  # the line end
+                break
+        self.oversize.append((self.line_no, head, size))
+        return "\n"
+
+
+def _too_long(line: int, head: str, size: int) -> str:
+    return (f"line {line} is {size} characters long, over the limit of {MAX_LINE} "
+            f"(starts {head!r})")
 
 
 @attrs.frozen(kw_only=True)
@@ -76,42 +138,65 @@ def _open(source: str | os.PathLike[str] | IO[str] | IO[bytes]) -> tuple[IO[str]
 def _rows(stream: IO[str], name: str) -> Iterator[InputRow]:
     """Rows of one stream (synchronous; run on a thread)."""
     # Find the first non-blank line to decide between a header and a plain list.
-    line_no = 0
+    lines = _Lines(stream)
     first = ""
-    for raw in stream:
-        line_no += 1
+    for raw in lines:
+        if lines.oversize:
+            line, head, size = lines.oversize.pop()
+            raise ValidationError("file", f"{name}: {_too_long(line, head, size)}; the "
+                                          "first line must be a header or a number")
         first = raw.strip("\r\n")
         if first.strip():
             break
     else:
         return
+    line_no = lines.line_no
     if first.startswith("\ufeff"):
         first = first[1:]  # a second BOM (a file re-saved with one, read as text)
     if not any(sep in first for sep in _SEPARATORS) and _NUMBERISH.fullmatch(first):
-        yield from _numbers(first, line_no, stream)
+        yield from _numbers(first, line_no, lines)
         return
     separator = max(_SEPARATORS, key=first.count)
     header = next(csv.reader([first], delimiter=separator))
     columns = tuple(column.strip() for column in header)
+    while columns and not columns[-1]:
+        columns = columns[:-1]  # Excel's trailing separators: empty columns at the end
     if columns and _NUMBERISH.fullmatch(columns[0]):
         raise ValidationError("file", f"{name} line {line_no} looks like data, not a "
                                       "header: a CSV file needs a header row naming its "
                                       "columns (for example: number,first_name)")
     seen: set[str] = set()
-    for column in columns:
+    for index, column in enumerate(columns):
         if not column:
-            raise ValidationError("file", f"{name} line {line_no}: the header has an empty "
-                                          "column name")
+            raise ValidationError("file", f"{name} line {line_no}: the header's column "
+                                          f"{index + 1} has an empty name")
         if column in seen:
             raise ValidationError("file", f"{name} line {line_no}: the header names column "
                                           f"{column!r} twice")
         seen.add(column)
-    reader = csv.reader(stream, delimiter=separator)
-    for fields in reader:
-        line = line_no + reader.line_num
+    reader = csv.reader(lines, delimiter=separator)
+    while True:
+        problem = None
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a field over the csv module's limit: this row only
+            fields = []
+            problem = f"line {lines.line_no}: {exc}"
+        line = lines.line_no
+        if lines.oversize:
+            problem = _too_long(*lines.oversize[0])
+            lines.oversize.clear()
+        elif problem is None and sum(len(f) for f in fields) > MAX_LINE:
+            problem = (f"holds {sum(len(f) for f in fields)} characters, over the limit "
+                       f"of {MAX_LINE}")
+        if problem is not None:
+            yield InputRow(data={c: f[:40] for c, f in zip(columns, fields, strict=False)},
+                           line=line, columns=columns, problem=problem)
+            continue
         if not any(field.strip() for field in fields):
             continue  # blank line (or only separators)
-        problem = None
         if len(fields) > len(columns) and any(f.strip() for f in fields[len(columns):]):
             problem = (f"has {len(fields)} fields but the header names {len(columns)} "
                        "columns")
@@ -119,14 +204,18 @@ def _rows(stream: IO[str], name: str) -> Iterator[InputRow]:
                        columns=columns, problem=problem)
 
 
-def _numbers(first: str, line_no: int, stream: IO[str]) -> Iterator[InputRow]:
+def _numbers(first: str, line_no: int, lines: _Lines) -> Iterator[InputRow]:
     columns = ("number",)
     yield InputRow(data={"number": first.strip()}, line=line_no, columns=columns)
-    for raw in stream:
-        line_no += 1
+    for raw in lines:
+        if lines.oversize:
+            line, head, size = lines.oversize.pop()
+            yield InputRow(data={"number": head}, line=line, columns=columns,
+                           problem=_too_long(line, head, size))
+            continue
         text = raw.strip()
         if text:
-            yield InputRow(data={"number": text}, line=line_no, columns=columns)
+            yield InputRow(data={"number": text}, line=lines.line_no, columns=columns)
 
 
 def _next_batch(rows: Iterator[InputRow], name: str) -> list[InputRow]:

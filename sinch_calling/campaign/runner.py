@@ -30,6 +30,7 @@ from ..errors import (
     ClientClosedError,
     InvalidResponseError,
     RateLimitedError,
+    RedirectError,
     ServerError,
     TransportError,
     ValidationError,
@@ -101,10 +102,25 @@ def _positive(field: str, value: object, *, integer: bool = False,
                                      f"got {value!r}")
 
 
+def _maybe_sent(exc: BaseException) -> bool:
+    """Whether the request that raised ``exc`` may have reached Sinch (and a call may
+    have been placed): the error's own ``maybe_sent`` where it has one; otherwise only a
+    definite 4xx refusal (not a redirect) counts as not placed."""
+    maybe = getattr(exc, "maybe_sent", None)
+    if isinstance(maybe, bool):
+        return maybe
+    if isinstance(exc, RedirectError):
+        return exc.status not in (307, 308)  # a 307/308 says the server did not act
+    if isinstance(exc, ApiError):
+        return not 400 <= exc.status < 500
+    return not isinstance(exc, ValidationError)
+
+
 def _error_of(exc: BaseException) -> CallError:
     if isinstance(exc, ApiError):
         kind = ("authentication" if isinstance(exc, AuthenticationError) else
                 "rate_limited" if isinstance(exc, RateLimitedError) else
+                "redirect" if isinstance(exc, RedirectError) else
                 "server" if isinstance(exc, ServerError) else
                 "not_found" if exc.status == 404 else "bad_request")
         return CallError(kind=kind, message=exc.message or str(exc), status=exc.status,
@@ -162,8 +178,10 @@ class Campaign:
     :class:`~sinch_calling.webhooks.CallbackRouter` whose DiCE callbacks record outcomes
     instead (the campaign registers its DiCE handler; callouts ask for DiCE).
     ``number_column``/``id_column``: the input's destination column and its optional
-    stable-identity column. ``retry_failed``: dial rows Sinch refused in earlier runs
-    again. ``force``: reuse a ledger made for different options.
+    stable-identity column (without one, a row's identity is its E.164 number, never
+    its position: reruns on an edited list match each number to its own state).
+    ``retry_failed``: dial rows Sinch refused in earlier runs again. ``force``: reuse
+    a ledger made for different options.
     ``max_requeues``: times one row goes back to pending after a 429 or a refused
     connection in one run (then it is left for the next run); the same number of pauses
     in a row with nothing placed stops the run. ``max_retry_after``: cap on a 429's
@@ -400,6 +418,7 @@ class Campaign:
                     report.pending = report.totals.states["pending"]
                 finally:
                     await scratch_ledger.close()
+            self._warn_empty(report)
             report.elapsed = time.perf_counter() - started
             return report
         await self._open(self.identity)
@@ -423,9 +442,19 @@ class Campaign:
         report.pending = totals.states["pending"]
         report.earlier_uncertain = max(0, totals.states["uncertain"] - report.uncertain)
         report.elapsed = time.perf_counter() - started
+        self._warn_empty(report)
         for line in report.lines():
             logger.info("%s", line)
         return report
+
+    @staticmethod
+    def _warn_empty(report: CampaignReport) -> None:
+        # No rows and no call is never a silent success (a generator an earlier run
+        # consumed gives no rows). A worker given no rows that dialled a shared
+        # campaign's pending rows did its job: no warning.
+        if report.rows == 0 and not (report.placed or report.failed or report.uncertain):
+            report.warn("the input was empty: nothing was dialled (an iterator or "
+                        "generator an earlier run consumed gives no rows)")
 
     def _emit(self, outcome: CallOutcome) -> None:
         if self._on_outcome is not None:
@@ -438,6 +467,7 @@ class Campaign:
                     items: AsyncIterator[Any], report: CampaignReport, run: str) -> None:
         if first is None:
             return
+        by_number = not checker.uses_ids
         batch: list[NewRow] = [checker.check(to_input_row(first, self._number_column), 0)]
         position = 1
         try:
@@ -451,20 +481,28 @@ class Campaign:
                     # Cancelled while this awaits, the batch is loaded all the same
                     # (already queued); it must not be loaded twice.
                     full, batch = batch, []
-                    await self._load_batch(ledger, full, report, run)
+                    await self._load_batch(ledger, full, report, run, by_number=by_number)
         except asyncio.CancelledError:
             if batch:  # the rows read so far are recorded: a rerun dials them
-                await asyncio.shield(self._load_batch(ledger, batch, report, run))
+                await asyncio.shield(self._load_batch(ledger, batch, report, run,
+                                                      by_number=by_number))
             raise
         if batch:
-            await self._load_batch(ledger, batch, report, run)
+            await self._load_batch(ledger, batch, report, run, by_number=by_number)
 
     async def _load_batch(self, ledger: Ledger, batch: list[NewRow], report: CampaignReport,
-                          run: str) -> None:
+                          run: str, *, by_number: bool = False) -> None:
         loaded = await ledger.load(batch, retry_failed=self._retry_failed, run=run)
         again: list[NewRow] = []
         for new, row in zip(batch, loaded, strict=True):
             if row.error is not None and row.error.kind == "duplicate_id":
+                if by_number and new.key == new.destination:
+                    # The same number again (keys are numbers): skipped as a duplicate
+                    # of the row holding it, under a key of its own.
+                    again.append(NewRow(key=f"{new.key}#{new.position + 1}",
+                                        position=new.position, line=new.line,
+                                        destination=new.destination, data=new.data))
+                    continue
                 again.append(NewRow(key=f"{new.key}#{new.position + 1}", position=new.position,
                                     line=new.line, destination=new.destination,
                                     data=new.data, state="invalid", error=row.error))
@@ -482,6 +520,14 @@ class Campaign:
         if state == "invalid":
             report.invalid += 1
             report.problem(outcome)
+        elif error is not None and error.kind == "changed":
+            # The input gives this id another number than the one already dialled:
+            # never silent (the ledger keeps what happened; the new number is not
+            # dialled under this id).
+            report.skipped += 1
+            report.changed += 1
+            report.problem(outcome)
+            logger.warning("row %s: %s", new.key, error.message)
         elif state in ("skipped", "placed", "failed", "claimed", "sending"):
             report.skipped += 1
         else:
@@ -801,7 +847,8 @@ class Campaign:
                 what = "rate limited" if isinstance(exc, RateLimitedError) else "unreachable"
                 dial.stop(f"{what}: {dial.streak} pauses in a row ({error})")
             return
-        if isinstance(exc, AuthenticationError | ClientClosedError):
+        if isinstance(exc, AuthenticationError | ClientClosedError) \
+                and not _maybe_sent(exc):
             await self._release(ledger, dial, claim, error, count_attempt=False, defer=True)
             reason = ("credentials rejected" if isinstance(exc, AuthenticationError)
                       else "client closed")
@@ -811,11 +858,15 @@ class Campaign:
             # Refused by the client before sending: nothing placed; left for a rerun.
             await self._release(ledger, dial, claim, error, count_attempt=False, defer=True)
             return
-        if isinstance(exc, ServerError | InvalidResponseError | TransportError) \
-                or not isinstance(exc, ApiError):
+        if _maybe_sent(exc) or not isinstance(exc, ApiError):
+            # It may have reached Sinch and is no definite 4xx refusal (5xx, a redirect
+            # answered to the POST, an undecodable success, a lost connection, a custom
+            # callable's exception): uncertain, never dialled again automatically.
             if not isinstance(exc, ApiError | InvalidResponseError | TransportError):
                 logger.error("placing row %s raised %s", claim.key, error.message)
             await self._finish(ledger, dial, claim, "uncertain", error=error)
+            if isinstance(exc, ClientClosedError):
+                dial.stop(f"client closed ({error})")
             return
         await self._finish(ledger, dial, claim, "failed", error=error)
         if dial.report.placed == 0 and len(dial.first_failures) < _FIRST_FAILURES:
@@ -823,7 +874,9 @@ class Campaign:
             if len(dial.first_failures) == _FIRST_FAILURES \
                     and len(set(dial.first_failures)) == 1:
                 dial.stop(f"the first {_FIRST_FAILURES} calls were all refused alike "
-                          f"({error}); fix the cause and rerun with retry_failed=True")
+                          f"({error}); fix the cause, then rerun with retry_failed=True "
+                          "to dial the refused (failed) rows again (uncertain rows are "
+                          "never redialled: settle them)")
 
     # -- DiCE -----------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ Operations queued while a commit is in progress are applied together in the next
 transaction (group commit): one ``fsync`` serves many calls, and ``sending`` is still
 durable before :meth:`SQLiteLedger.mark_sending` returns (WAL, ``synchronous=FULL``).
 
-One run holds a file ledger at a time (an advisory lock on ``<file>.lock``), so at the
+One run holds a file ledger at a time (an advisory lock on ``<file>.lock`` next to the
+file's real path, symlinks resolved, however the path is spelled), so at the
 start of a run every lease left by a crashed run is expired at once: its claimed rows
 return to pending, its ``sending`` rows become uncertain. Reading the ledger (status,
 results) and settling rows work while a run holds it. Pacing and 429 pauses are shared
@@ -348,7 +349,10 @@ class SQLiteLedger:
         if not self._path.parent.is_dir():
             raise LedgerError(f"cannot create ledger {self._path}: no such directory "
                               f"{self._path.parent}")
-        handle = open(f"{self._path}.lock", "ab")  # noqa: SIM115 - held until close()
+        # The lock belongs to the file, not to the spelling of its path: a symlink, a
+        # relative path or "a/../a.db" must find the same lock.
+        lock = f"{os.path.realpath(self._path)}.lock"
+        handle = open(lock, "ab")  # noqa: SIM115 - held until close()
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: no run lock
@@ -358,7 +362,7 @@ class SQLiteLedger:
         except OSError:
             handle.close()
             raise LedgerBusyError(
-                f"ledger {self._path} is in use by another run (lock {self._path}.lock); "
+                f"ledger {self._path} is in use by another run (lock {lock}); "
                 "wait for it to finish or stop it") from None
         return handle
 
