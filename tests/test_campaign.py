@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from benchmarks._timed_emulator import most_in_window
 from sinch_calling import SinchCalling
 from sinch_calling.campaign import (
     CallOutcome,
@@ -457,16 +458,6 @@ async def test_a_custom_place_that_raises_is_uncertain_not_a_crash(sinch: SinchC
 
 # -- pacing, tracking, results ---------------------------------------------------------
 
-def _max_in_window(times: list[float], window: float = 1.0) -> int:
-    times = sorted(times)
-    best, j = 0, 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
-
-
 async def test_pacing_of_request_starts(sinch: SinchCalling) -> None:
     # The starts as this process makes them (the server's clock is measured in
     # test_campaign_process.py, from another process: in-process, a starved event loop
@@ -480,8 +471,8 @@ async def test_pacing_of_request_starts(sinch: SinchCalling) -> None:
     report = await Campaign(sinch, place, rate=25, concurrency=64).run(
         [f"+4671{i:06d}" for i in range(60)])
     assert report.placed == 60
-    assert _max_in_window(starts) <= 25
-    assert _max_in_window(starts[:30]) <= 25  # including the very first second
+    assert most_in_window(starts) <= 25
+    assert most_in_window(starts[:30]) <= 25  # including the very first second
 
 
 async def test_tracking_a_mix_of_outcomes(tmp_path: Path) -> None:
