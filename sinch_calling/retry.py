@@ -1,4 +1,4 @@
-"""Retry policy and the client middleware that applies it.
+"""Retry policy and the one retry loop that applies it (also as a client middleware).
 
 The rule that keeps campaigns safe: a request that could change state twice (a
 callout, a SVAML PATCH) is retried only when the server provably did not act on
@@ -21,11 +21,18 @@ from email.utils import parsedate_to_datetime
 import aiohttp
 import attrs
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+from yarl import URL
 
 from .errors import ClientClosedError
 from .validation import non_negative_seconds, whole_number
 
-__all__ = ["RetryPolicy", "parse_retry_after", "provably_unsent", "retry_middleware"]
+__all__ = [
+    "RetryPolicy",
+    "parse_retry_after",
+    "provably_unsent",
+    "retry_middleware",
+    "with_retries",
+]
 
 _TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 _DELTA_SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,6})?")
@@ -79,7 +86,7 @@ class RetryPolicy:
         """Seconds to wait before trying again after ``failures`` (>= 1) tries in a row
         that failed without progress, or ``None`` once ``attempts`` tries are spent.
 
-        For loops that retry on their own rather than through the middleware, such as
+        For loops that retry on their own rather than through :func:`with_retries`, such as
         a download resuming after its connection dropped (a try that received bytes
         resets the count). The same jittered backoff as :meth:`delay`.
         """
@@ -124,58 +131,95 @@ def _too_late(deadline: float | None, wait: float) -> bool:
     return deadline is not None and time.monotonic() + wait * 1.1 + 0.05 >= deadline
 
 
+async def with_retries(
+    send: Callable[[int], Awaitable[ClientResponse]], policy: RetryPolicy, *,
+    idempotent: bool, deadline: float | None = None, stop: asyncio.Event | None = None,
+    method: str = "", url: URL | None = None,
+    first: ClientResponse | TimeoutError | aiohttp.ClientError | None = None,
+) -> ClientResponse:
+    """The one retry loop: ``await send(attempt)`` (attempt 1, 2, ...) until an answer
+    is final by ``policy``, and return it (the caller releases it).
+
+    The questions asked after each attempt:
+
+    * an error (no answer): retried when the request provably never reached the server
+      (any method), or, for an idempotent request, when it was transient (a timeout, a
+      reset, a dropped connection); otherwise re-raised;
+    * an answer whose status is in ``policy.statuses``: retried after a 429 (the server
+      did not act, whatever the method), or after the others for an idempotent
+      request, waiting ``Retry-After`` when given (over ``policy.max_retry_after`` the
+      answer is returned instead); other statuses are returned;
+    * a wait that would outlast ``deadline`` (``time.monotonic()`` seconds), or a
+      ``stop`` event already set (the client is closing), returns the last answer (or
+      re-raises the last error) instead.
+
+    ``stop`` set during a wait raises :class:`~sinch_calling.errors.ClientClosedError`
+    whose ``maybe_sent`` is that of the last attempt (False after a 429 or a refused
+    connection). ``method`` and ``url`` only name the request in logs and errors.
+    ``first``: the outcome of attempt 1 when the caller made it itself (the answer, or
+    the error it raised), so that the loop starts by judging it.
+    """
+    attempt = 1
+    while True:
+        try:
+            if first is None:
+                response = await send(attempt)
+            elif isinstance(first, BaseException):
+                raise first
+            else:
+                response = first
+            first = None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            first = None
+            retryable = _transient(exc) if idempotent else provably_unsent(exc)
+            wait = policy.delay(attempt, None) if retryable else None
+            if wait is None or _too_late(deadline, wait) or _stopped(stop):
+                raise
+            cause, maybe_sent = type(exc).__name__, not provably_unsent(exc)
+        else:
+            status = response.status
+            if status not in policy.statuses or (status != 429 and not idempotent):
+                return response
+            wait = policy.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
+            if wait is None or _too_late(deadline, wait) or _stopped(stop):
+                return response
+            response.release()
+            cause, maybe_sent = f"HTTP {status}", status != 429
+        where = "" if url is None else url.with_query(None)
+        _log.debug("retrying %s %s after %s in %.2f s (attempt %d of %d)", method,
+                   "" if url is None else url.path, cause, wait, attempt + 1, policy.attempts)
+        if await _pause(wait, stop):
+            raise ClientClosedError(
+                f"{method} {where}: the client was closed while this call waited to retry "
+                f"(last attempt: {cause})", maybe_sent=maybe_sent)
+        attempt += 1
+
+
 def retry_middleware(
     policy: RetryPolicy, *, idempotent: bool, budget: float | None = None,
     stop: asyncio.Event | None = None,
     before_attempt: Callable[[ClientRequest], Awaitable[None]] | None = None,
 ) -> aiohttp.ClientMiddlewareType:
-    """An aiohttp client middleware retrying per ``policy``.
+    """:func:`with_retries` as an aiohttp client middleware, for a session of your own
+    (:class:`~sinch_calling.SinchCalling` runs the loop itself, without middleware).
 
     Put it before the signing middleware so that each attempt is signed afresh, or
     give the signing step as ``before_attempt`` (run before every attempt, its errors
-    handled as the attempt's own): one middleware layer instead of two.
-    ``budget`` (seconds, the request's total timeout) stops it from starting a wait
-    that would outlast the request: the last answer (a 429 the server provably did not
-    act on) is returned rather than turned into a timeout.
-
-    ``stop`` (set when the client starts closing) ends retrying: no new attempt starts
-    once it is set. A request not yet waiting ends with its last answer or error; one
-    set free from a wait (its last answer already released) raises
-    :class:`~sinch_calling.errors.ClientClosedError` whose ``maybe_sent`` is that of
-    the last attempt (False after a 429 or a refused connection).
+    handled as the attempt's own). ``budget`` (seconds, the request's total timeout)
+    stops it from starting a wait that would outlast the request: the last answer (a
+    429 the server provably did not act on) is returned rather than turned into a
+    timeout. ``stop``: see :func:`with_retries`.
     """
 
     async def middleware(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        attempt = 1
+        async def send(attempt: int) -> ClientResponse:
+            if before_attempt is not None:
+                await before_attempt(request)
+            return await handler(request)
+
         deadline = None if budget is None else time.monotonic() + budget
-        while True:
-            try:
-                if before_attempt is not None:
-                    await before_attempt(request)
-                response = await handler(request)
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                retryable = _transient(exc) if idempotent else provably_unsent(exc)
-                wait = policy.delay(attempt, None) if retryable else None
-                if wait is None or _too_late(deadline, wait) or _stopped(stop):
-                    raise
-                cause, maybe_sent = type(exc).__name__, not provably_unsent(exc)
-            else:
-                status = response.status
-                if status not in policy.statuses or (status != 429 and not idempotent):
-                    return response
-                wait = policy.delay(attempt, parse_retry_after(response.headers.get("Retry-After")))
-                if wait is None or _too_late(deadline, wait) or _stopped(stop):
-                    return response
-                response.release()
-                cause, maybe_sent = f"HTTP {status}", status != 429
-            _log.debug("retrying %s %s after %s in %.2f s (attempt %d of %d)", request.method,
-                       request.url.path, cause, wait, attempt + 1, policy.attempts)
-            if await _pause(wait, stop):
-                raise ClientClosedError(
-                    f"{request.method} {request.url.with_query(None)}: the client was closed "
-                    f"while this call waited to retry (last attempt: {cause})",
-                    maybe_sent=maybe_sent)
-            attempt += 1
+        return await with_retries(send, policy, idempotent=idempotent, deadline=deadline,
+                                  stop=stop, method=request.method, url=request.url)
 
     return middleware
 

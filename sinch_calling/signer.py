@@ -1,4 +1,5 @@
-"""The aiohttp client middleware that authenticates every request attempt."""
+"""Credentials on every request attempt: the pure header builder the client uses, and
+the same step as an aiohttp client middleware for sessions of your own."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ __all__ = [
     "UnexpectedHostError",
     "auth_middleware",
     "authenticator",
+    "credential_headers",
     "origin_of",
     "origin_text",
 ]
@@ -63,29 +65,44 @@ def auth_middleware(
     return middleware
 
 
-def authenticator(
+def credential_headers(
     credentials: Credentials, scheme: AuthScheme, allowed_origins: Collection[Origin]
-) -> Callable[[ClientRequest], Awaitable[None]]:
-    """What :func:`auth_middleware` does to each attempt, as a step of its own (the
-    client runs it from its retry middleware: one middleware layer instead of two)."""
+) -> Callable[[str, URL, str | None, bytes | None], dict[str, str]]:
+    """A pure function giving the headers that authenticate one attempt:
+    ``headers(method, url, content_type, body)`` -> ``{"Authorization": ..., ...}``
+    (plus ``x-timestamp`` when signing), over the exact method, percent-encoded path
+    (``url.raw_path``), ``Content-Type`` value and body bytes sent.
+
+    A ``url`` outside ``allowed_origins`` (exact scheme, host and port) raises
+    :class:`UnexpectedHostError` (``maybe_sent=False``): credentials never go there.
+    """
     origins = frozenset(allowed_origins)
     basic = credentials.basic() if scheme == "basic" else None
 
-    async def authenticate(request: ClientRequest) -> None:
-        url = request.url
+    def headers(method: str, url: URL, content_type: str | None,
+                body: bytes | None) -> dict[str, str]:
         if origin_of(url) not in origins:
             raise UnexpectedHostError(  # refused before sending: nothing went out
                 f"refusing to send credentials to {origin_text(url)}", maybe_sent=False)
-        headers = request.headers
         if basic is not None:
-            headers["Authorization"] = basic
-        else:
-            headers.update(sign_request(
-                credentials,
-                method=request.method,
-                path=url.raw_path,
-                content_type=headers.get("Content-Type"),
-                body=await _body_bytes(request),
-            ))
+            return {"Authorization": basic}
+        return sign_request(credentials, method=method, path=url.raw_path,
+                            content_type=content_type, body=body)
 
-    return authenticate
+    return headers
+
+
+def authenticator(
+    credentials: Credentials, scheme: AuthScheme, allowed_origins: Collection[Origin]
+) -> Callable[[ClientRequest], Awaitable[None]]:
+    """What :func:`auth_middleware` does to each attempt, as a step of its own (for
+    :func:`~sinch_calling.retry.retry_middleware`'s ``before_attempt``): the
+    :func:`credential_headers` of the request as aiohttp is about to send it."""
+    authenticate = credential_headers(credentials, scheme, allowed_origins)
+
+    async def step(request: ClientRequest) -> None:
+        headers = request.headers
+        headers.update(authenticate(request.method, request.url, headers.get("Content-Type"),
+                                    await _body_bytes(request)))
+
+    return step

@@ -213,7 +213,7 @@ async def _get(emulator: Emulator, sinch: SinchCalling, key: str,
                headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
     t = sinch._transport
     url = t.traffic_url("recording", key)
-    async with t.session.get(url, headers=headers, middlewares=t._safe) as response:
+    async with t._open("GET", url, headers=headers) as response:
         return response.status, dict(response.headers), await response.read()
 
 
@@ -283,7 +283,7 @@ async def test_emulator_cut_after_drops_the_connection(
     received: list[int] = []
 
     async def consume() -> None:
-        async with t.session.get(t.traffic_url("recording", "r"), middlewares=t._safe) as resp:
+        async with t._open("GET", t.traffic_url("recording", "r")) as resp:
             assert resp.content_length == 100_000
             async for chunk in resp.content.iter_any():
                 received.append(len(chunk))

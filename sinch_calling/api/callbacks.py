@@ -8,7 +8,7 @@ from ..models import CallbackUrls
 from ..models.wire import CallbackUrlsEnvelope
 from ..regions import encode_segment
 from ..serialization import dumps
-from ..transport import Transport
+from ..transport import Transport, decode
 from ..validation import http_url, identifier
 
 __all__ = ["CallbacksApi"]
@@ -29,8 +29,8 @@ class CallbacksApi:
     async def get(self, application_key: str | None = None) -> CallbackUrls:
         """The callback URLs of an application (default: this client's)."""
         t = self._transport
-        envelope = await t.request_model(CallbackUrlsEnvelope, "GET",
-                                         self._url(application_key))
+        envelope = decode(await t.request("GET", self._url(application_key)),
+                          CallbackUrlsEnvelope)
         return envelope.url
 
     async def update(

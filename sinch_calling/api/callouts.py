@@ -62,11 +62,7 @@ class CalloutsApi:
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
-
-    async def _place(self, request: CalloutRequest) -> str:
-        t = self._transport
-        return call_id_of(await t.request("POST", t.traffic_url("callouts"),
-                                          body=dumps(request)))
+        self._url = transport.traffic_url("callouts")
 
     async def tts(
         self,
@@ -107,7 +103,8 @@ class CalloutsApi:
             enable_dice=flag("enable_dice", enable_dice),
             enable_pie=flag("enable_pie", enable_pie),
         )
-        return await self._place(CalloutRequest(method=CalloutMethod.TTS, tts_callout=request))
+        body = dumps(CalloutRequest(method=CalloutMethod.TTS, tts_callout=request))
+        return call_id_of(await self._transport.request("POST", self._url, body=body))
 
     async def conference(
         self,
@@ -154,9 +151,8 @@ class CalloutsApi:
             custom=optional_text("custom", custom, blank=True),
             domain=_domain(domain),
         )
-        return await self._place(
-            CalloutRequest(method=CalloutMethod.CONFERENCE, conference_callout=request)
-        )
+        body = dumps(CalloutRequest(method=CalloutMethod.CONFERENCE, conference_callout=request))
+        return call_id_of(await self._transport.request("POST", self._url, body=body))
 
     async def custom(
         self,
@@ -190,7 +186,6 @@ class CalloutsApi:
             pie=check.callback("pie", pie),
             dice=check.callback("dice", dice),
         )
-        return await self._place(
-            CalloutRequest(method=CalloutMethod.CUSTOM, custom_callout=request)
-        )
+        body = dumps(CalloutRequest(method=CalloutMethod.CUSTOM, custom_callout=request))
+        return call_id_of(await self._transport.request("POST", self._url, body=body))
 

@@ -12,7 +12,7 @@ from ..models import Call, CallLeg
 from ..regions import SINCH_TRAFFIC_HOSTS, TRAFFIC_PREFIX, encode_segment
 from ..serialization import dumps
 from ..signer import origin_of
-from ..transport import Transport
+from ..transport import Transport, decode
 from ..validation import identifier, non_empty
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class CallsApi:
     async def get(self, call_id: str) -> Call:
         """A call's parties, status, result and cost."""
         t = self._transport
-        return await t.request_model(Call, "GET", self._url(call_id))
+        return decode(await t.request("GET", self._url(call_id)), Call)
 
     async def manage(self, call_id: str, svaml: Svaml, *, resource_url: str | None = None) -> None:
         """Send SVAML to a live call: play or say something, hang up, or unpark it.

@@ -9,7 +9,7 @@ from ..models.callouts import MusicOnHold
 from ..models.commands import ParticipantCommand, ParticipantCommandName
 from ..regions import encode_segment
 from ..serialization import dumps
-from ..transport import Transport
+from ..transport import Transport, decode
 from ..validation import identifier, one_of
 
 __all__ = ["ConferencesApi"]
@@ -40,7 +40,7 @@ class ConferencesApi:
     async def get(self, conference_id: str) -> Conference:
         """Who is in a conference: each participant's call id, cli, duration, mute and hold
         state."""
-        return await self._transport.request_model(Conference, "GET", self._url(conference_id))
+        return decode(await self._transport.request("GET", self._url(conference_id)), Conference)
 
     async def mute(self, conference_id: str, call_id: str) -> None:
         """Mute a participant (``call_id``: the participant's call)."""

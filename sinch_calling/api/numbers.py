@@ -13,7 +13,7 @@ from ..models.wire import (
 )
 from ..regions import encode_segment
 from ..serialization import dumps
-from ..transport import Transport
+from ..transport import Transport, decode
 from ..validation import e164, e164_list, identifier, one_of
 
 __all__ = ["NumbersApi"]
@@ -33,9 +33,8 @@ class NumbersApi:
     async def list(self) -> list[Number]:
         """Every number the account owns, with its capability and application, if any."""
         t = self._transport
-        response = await t.request_model(
-            NumbersResponse, "GET", t.configuration_url("configuration", "numbers")
-        )
+        response = decode(await t.request("GET", t.configuration_url("configuration", "numbers")),
+                          NumbersResponse)
         return list(response.numbers)
 
     async def assign(
@@ -74,5 +73,5 @@ class NumbersApi:
         """Country, type, normalized form and rate of any number."""
         t = self._transport
         url = t.configuration_url("calling", "query", "number", encode_segment(number, "number"))
-        response = await t.request_model(QueryNumberResponse, "GET", url)
+        response = decode(await t.request("GET", url), QueryNumberResponse)
         return response.number if response.number is not None else NumberInfo()
