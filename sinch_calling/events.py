@@ -9,7 +9,9 @@ decode through the shared :data:`sinch_calling.serialization.converter`, so
 ``converter.structure(data, IncomingCallEvent)`` and ``converter.unstructure(event)``
 round-trip the wire JSON. Decoding is strict about JSON types (``"duration": "12"`` is
 rejected, not coerced) and lenient about the rest: unknown fields are ignored, unknown
-enum values stay strings.
+enum values stay strings. :func:`parse` takes the converter's shortcut for a
+well-formed event (:mod:`sinch_calling._fast_structure`: the same event, generated from
+the same fields and rules); anything else, and every error, is the converter's own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Final
 
 import cattrs
 
+from ._fast_structure import fast_structure_fn
 from .errors import EventParseError
 from .models.events import (
     EVENT_CLASSES,
@@ -90,6 +93,18 @@ def parse(body: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> Cal
 
 
 def _structure(data: Mapping[str, Any], cls: type[Any]) -> Any:
+    """What :func:`_converted` gives: a well-formed event through the converter's
+    shortcut (the same event), anything else through the converter itself."""
+    if cls is not UnknownEvent:  # the converter has a hook of its own for it
+        fast = fast_structure_fn(cls)
+        if fast is not None:
+            event = fast(data)
+            if event is not None:
+                return event
+    return _converted(data, cls)
+
+
+def _converted(data: Mapping[str, Any], cls: type[Any]) -> Any:
     """``converter.structure`` with every failure turned into :class:`EventParseError`."""
     try:
         return converter.structure(data, cls)

@@ -25,6 +25,7 @@ headers, body) for other frameworks; :meth:`CallbackRouter.asgi` wraps it as an 
 from __future__ import annotations
 
 import asyncio
+import enum
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -34,12 +35,15 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple, TypeVar
 from urllib.parse import quote
 
+import attrs
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from .auth import Credentials, max_age_seconds, verify_request
 from .errors import EventParseError, SignatureError, ValidationError
 from .events import (
     AnsweredCallEvent,
+    CallEvent,
     DisconnectedCallEvent,
     EventType,
     IncomingCallEvent,
@@ -48,6 +52,7 @@ from .events import (
     UnknownEvent,
     parse,
 )
+from .models.events import EVENT_CLASSES
 from .serialization import dumps
 from .svaml import Continue, Hangup, Svaml, check_answer
 from .validation import positive_seconds
@@ -80,9 +85,10 @@ DEFAULT_ANSWERS: Final[Mapping[EventType, Svaml]] = MappingProxyType({
 
 # Sinch's rules for where an action may appear (protocol notes, "SVAML"); actions not
 # listed (hangup, connectConf, runMenu, unknown ones) may appear everywhere.
-_JSON: Final = MappingProxyType({"Content-Type": "application/json"})
-_TEXT: Final = MappingProxyType({"Content-Type": "text/plain; charset=utf-8"})
-_NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
+# Read-only, and what aiohttp copies fastest into a response.
+_JSON: Final = CIMultiDictProxy(CIMultiDict({"Content-Type": "application/json"}))
+_TEXT: Final = CIMultiDictProxy(CIMultiDict({"Content-Type": "text/plain; charset=utf-8"}))
+_NO_HEADERS: Final[Mapping[str, str]] = CIMultiDictProxy(CIMultiDict())
 _MAX_ASGI_BODY: Final = 1024 * 1024
 
 
@@ -108,6 +114,16 @@ _TOO_SLOW: Final = _plain(503, "callback handler timed out")
 _DEFAULT_RESPONSES: Final = {
     kind: CallbackResponse(200, _JSON, dumps(answer)) for kind, answer in DEFAULT_ANSWERS.items()
 }
+_MAX_ENCODED: Final = 32
+"""Answers whose encoding a router keeps (the same immutable document answered again)."""
+
+
+class _Route(NamedTuple):
+    """How one event class is answered: its handler, and whether it answers SVAML."""
+
+    kind: EventType
+    handler: Callable[[Any], Awaitable[Any]]
+    svaml: bool
 
 
 class _HandlerError(Exception):
@@ -129,7 +145,8 @@ class CallbackRouter:
     :meth:`dice` and :meth:`notify` (returning ``None``).
     """
 
-    __slots__ = ("_credentials", "_handler_timeout", "_handlers", "_max_age", "_prefix")
+    __slots__ = ("_credentials", "_encoded", "_handler_timeout", "_handlers", "_max_age",
+                 "_prefix", "_recent", "_routes")
 
     def __init__(
         self,
@@ -146,6 +163,14 @@ class CallbackRouter:
                                  else positive_seconds("handler_timeout", handler_timeout))
         self._prefix = _path_prefix(public_path_prefix)
         self._handlers: dict[EventType, Callable[[Any], Awaitable[Any]]] = {}
+        # By the class parse() returns: a type hashes faster than an EventType.
+        self._routes: dict[type[Any], _Route] = {}
+        # The encoded answers of immutable documents a handler returned more than once
+        # (None for a document that can change), by id: each entry holds its document,
+        # so the id stays its own. _recent is the last document answered: a document
+        # built afresh for each call is never walked.
+        self._encoded: dict[int, tuple[Svaml, CallbackResponse | None]] = {}
+        self._recent: Svaml | None = None
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(kind.value for kind in self._handlers))
@@ -181,6 +206,7 @@ class CallbackRouter:
         if kind in self._handlers:
             raise ValidationError(f"{kind.value} handler", "is already registered")
         self._handlers[kind] = handler
+        self._routes[EVENT_CLASSES[kind]] = _Route(kind, handler, kind in DEFAULT_ANSWERS)
         return handler
 
     # -- serving -------------------------------------------------------------------
@@ -188,7 +214,7 @@ class CallbackRouter:
     async def handle(self, request: web.Request) -> web.Response:
         """The aiohttp.web handler: ``app.router.add_post(path, router.handle)``."""
         body = await request.read()
-        status, headers, payload = await self.dispatch(
+        status, headers, payload = await self._dispatch(
             request.method, request.rel_url.raw_path, request.headers, body
         )
         return web.Response(status=status, headers=headers, body=payload)
@@ -204,7 +230,8 @@ class CallbackRouter:
         gives the decoded path: pass ``decoded_path(path)``'s spellings through
         :meth:`dispatch_decoded` instead.
         """
-        return await self._dispatch(method, (path,), headers, body)
+        return await self._dispatch(method, path if type(path) is str else (path,), headers,
+                                    body)
 
     async def dispatch_decoded(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
@@ -219,49 +246,45 @@ class CallbackRouter:
         return await self._dispatch(method, path_spellings(path), headers, body)
 
     async def _dispatch(
-        self, method: str, paths: tuple[str, ...], headers: Mapping[str, str], body: bytes
+        self, method: str, path: str | tuple[str, ...], headers: Mapping[str, str],
+        body: bytes,
     ) -> CallbackResponse:
-        where = paths[0][:200] if paths else ""
         try:
             verify_request(self._credentials, method,
-                           [self._prefix + p for p in paths] if self._prefix else paths,
+                           _prefixed(self._prefix, path) if self._prefix else path,
                            headers, body, max_age=self._max_age)
         except SignatureError as exc:
-            logger.warning("rejected a callback to %r: %s", where, exc)
+            logger.warning("rejected a callback to %r: %s", _where(path), exc)
             return _UNAUTHORIZED
         except Exception:  # nothing a request sends may make the router answer 500
-            logger.exception("rejected a callback to %r: malformed request", where)
+            logger.exception("rejected a callback to %r: malformed request", _where(path))
             return _UNAUTHORIZED
         try:
             event = parse(body)
         except EventParseError as exc:
-            logger.warning("rejected a malformed callback to %r: %s", where, exc)
+            logger.warning("rejected a malformed callback to %r: %s", _where(path), exc)
             return _MALFORMED
+        route = self._routes.get(type(event))
+        if route is not None:
+            return await self._route(event, route)
         if isinstance(event, UnknownEvent):
             logger.info("ignored callback event %r (call %s)", event.event, event.call_id)
             return _OK_EMPTY
-        return await self._route(event)
+        return _DEFAULT_RESPONSES.get(event.event, _OK_EMPTY)
 
-    async def _route(
-        self,
-        event: IncomingCallEvent | AnsweredCallEvent | PromptInputEvent
-        | DisconnectedCallEvent | NotificationEvent,
-    ) -> CallbackResponse:
-        kind = event.event
-        handler = self._handlers.get(kind)
-        if handler is None:
-            return _DEFAULT_RESPONSES.get(kind, _OK_EMPTY)
+    async def _route(self, event: CallEvent, route: _Route) -> CallbackResponse:
+        kind = route.kind
         deadline = None if self._handler_timeout is None \
             else asyncio.timeout(self._handler_timeout)
         try:
             if deadline is None:  # no timeout: no timer to arm and cancel per callback
-                answer = await handler(event)
+                answer = await route.handler(event)
             else:
                 async with deadline:
-                    answer = await handler(event)
-            if kind not in DEFAULT_ANSWERS:
+                    answer = await route.handler(event)
+            if not route.svaml:
                 return _OK_EMPTY
-            return CallbackResponse(200, _JSON, dumps(_checked(kind, answer)))
+            return self._answer(_checked(kind, answer))
         except TimeoutError:
             if deadline is None or not deadline.expired():  # the handler's own, not ours
                 logger.exception("%s handler for call %s failed", kind.value, event.call_id)
@@ -272,6 +295,20 @@ class CallbackRouter:
         except Exception:
             logger.exception("%s handler for call %s failed", kind.value, event.call_id)
             return _FAILED
+
+    def _answer(self, document: Svaml) -> CallbackResponse:
+        """The 200 carrying ``document`` (checked already), encoded once for a document
+        that cannot change and is answered again."""
+        cached = self._encoded.get(id(document))
+        if cached is not None and cached[0] is document and cached[1] is not None:
+            return cached[1]
+        response = CallbackResponse(200, _JSON, dumps(document))
+        if cached is None and self._recent is document:  # answered again: worth keeping?
+            if len(self._encoded) >= _MAX_ENCODED:
+                self._encoded.clear()
+            self._encoded[id(document)] = (document, response if _immutable(document) else None)
+        self._recent = document
+        return response
 
     async def asgi(
         self,
@@ -377,6 +414,33 @@ def _path_prefix(value: object) -> str:
                                                     "'/', such as '/voice' (printable ASCII; "
                                                     f"no space, '?' or '#'); got {value!r}")
     return prefix
+
+
+def _prefixed(prefix: str, path: str | tuple[str, ...]) -> str | list[str]:
+    return prefix + path if type(path) is str else [prefix + p for p in path]
+
+
+def _where(path: str | tuple[str, ...]) -> str:
+    """The path to name in a log line: the first spelling, at most 200 characters."""
+    first = path if type(path) is str else (path[0] if path else "")
+    return first[:200]
+
+
+_FROZEN: Final = Svaml.__setattr__  # what attrs gives every frozen class
+_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _immutable(value: object) -> bool:
+    """Whether ``value`` can never change: plain JSON values, enum members, tuples of
+    such, and frozen slotted attrs instances (SVAML's classes) whose fields are. An
+    unknown element keeps a dict: never."""
+    kind = type(value)
+    if kind in _PLAIN or (isinstance(value, enum.Enum) and type(value.value) in _PLAIN):
+        return True
+    if kind is tuple:
+        return all(_immutable(item) for item in value)  # type: ignore[attr-defined]
+    return (attrs.has(kind) and kind.__setattr__ is _FROZEN and not hasattr(value, "__dict__")
+            and all(_immutable(getattr(value, f.name)) for f in attrs.fields(kind)))
 
 
 def _checked(kind: EventType, answer: object) -> Svaml:
