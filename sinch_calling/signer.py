@@ -70,8 +70,9 @@ def credential_headers(
 ) -> Callable[[str, URL, str | None, bytes | None], dict[str, str]]:
     """A pure function giving the headers that authenticate one attempt:
     ``headers(method, url, content_type, body)`` -> ``{"Authorization": ..., ...}``
-    (plus ``x-timestamp`` when signing), over the exact method, percent-encoded path
-    (``url.raw_path``), ``Content-Type`` value and body bytes sent.
+    (plus ``x-timestamp`` when signing, and ``Content-Type`` when ``content_type`` is
+    given), over the exact method, percent-encoded path (``url.raw_path``),
+    ``Content-Type`` value and body bytes sent.
 
     A ``url`` outside ``allowed_origins`` (exact scheme, host and port) raises
     :class:`UnexpectedHostError` (``maybe_sent=False``): credentials never go there.
@@ -85,9 +86,13 @@ def credential_headers(
             raise UnexpectedHostError(  # refused before sending: nothing went out
                 f"refusing to send credentials to {origin_text(url)}", maybe_sent=False)
         if basic is not None:
-            return {"Authorization": basic}
-        return sign_request(credentials, method=method, path=url.raw_path,
-                            content_type=content_type, body=body)
+            out = {"Authorization": basic}
+        else:
+            out = sign_request(credentials, method=method, path=url.raw_path,
+                               content_type=content_type, body=body)
+        if content_type is not None:
+            out["Content-Type"] = content_type
+        return out
 
     return headers
 

@@ -29,7 +29,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any, Final, TypeVar, cast
 
@@ -237,6 +237,7 @@ class Transport:
         self.configuration_origin = configuration_origin
         self.timeout = timeout
         self.retry = retry
+        self._retry_statuses = retry.statuses
         self.max_response_bytes = max_response_bytes
         self._max_connections = max_connections
         self._max_downloads = max_connections if max_downloads is None else max_downloads
@@ -462,11 +463,7 @@ class Transport:
         ``Accept``): ``extra``, the type, then the credentials (over this attempt's exact
         URL, type and bytes). As few as possible: aiohttp merges each one by one."""
         headers = self._credentials(method, url, content_type, body)
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        if extra:
-            headers = {**extra, **headers}
-        return headers
+        return {**extra, **headers} if extra else headers
 
     async def _exchange(
         self, session: aiohttp.ClientSession, method: str, url: URL, body: bytes | None,
@@ -515,17 +512,17 @@ class Transport:
             try:
                 first: _Outcome | None = None
                 if not _trace.isEnabledFor(logging.DEBUG):
-                    try:
+                    try:  # the signed headers are never a local: tracebacks keep those
                         first = await session.request(
                             method, url, data=body, params=params, allow_redirects=False,
-                            headers=self._headers(method, url, JSON_CONTENT_TYPE
-                                                  if body is not None else None, body, None))
+                            headers=self._credentials(method, url, None if body is None
+                                                      else JSON_CONTENT_TYPE, body))
                     except (TimeoutError, aiohttp.ClientError) as exc:
                         first = exc
                     if type(first) is aiohttp.ClientResponse:
                         status = first.status
                         size = first.content_length
-                        if 200 <= status < 300 and status not in self.retry.statuses \
+                        if 200 <= status < 300 and status not in self._retry_statuses \
                                 and size is not None and size <= self.max_response_bytes \
                                 and "Content-Encoding" not in first.headers:
                             try:
@@ -536,6 +533,7 @@ class Transport:
                     outcome = await self._exchange(session, method, url, body, params,
                                                    idempotent, first)
             finally:
+                first = None  # an answer or aiohttp error holds the signed request headers
                 self._leave()
         except SinchError as exc:
             error = _fresh(exc)
@@ -625,17 +623,37 @@ def _fresh(exc: SinchError) -> SinchError:
 
 
 def _json(status: int, payload: bytes) -> Any:
-    if not payload.strip():
+    """The decoded body; ``None`` for an empty (or blank) one."""
+    if not payload:
         return None
     try:
         return decode_json(payload)
     except (ValueError, RecursionError):
+        if not payload.strip():
+            return None
         error = InvalidResponseError("response is not JSON", status=status, body=payload[:200])
     raise error
 
 
+_shortcuts: dict[type[Any], Callable[[Any], Any] | None] = {}
+
+
 def decode(data: Any, cls: type[T], *, status: int = 200) -> T:
-    """Structure ``data`` into ``cls``, raising :class:`InvalidResponseError` on a mismatch."""
+    """Structure ``data`` into ``cls``, raising :class:`InvalidResponseError` on a mismatch.
+
+    A well-formed answer takes the converter's generated shortcut
+    (:mod:`sinch_calling._fast_structure`: the same value); anything else, and every
+    error, is the converter's own."""
+    try:
+        fast = _shortcuts[cls]
+    except KeyError:
+        from ._fast_structure import fast_structure_fn  # built on first use, not at import
+
+        fast = _shortcuts[cls] = fast_structure_fn(cls)
+    if fast is not None:
+        value: T | None = fast(data)
+        if value is not None:
+            return value
     try:
         return converter.structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError,
