@@ -93,6 +93,23 @@ _ALIASES = {"callid": "callId", "callId": "callid", "applicationKey": "applicati
             "applicationkey": "applicationKey"}
 
 
+def change_one(draw: st.DrawFn, target: dict[str, Any], keys: list[str]) -> None:
+    """Drop, retype, respell (or doubly spell) one of ``keys`` of ``target``, or add a key."""
+    op = draw(st.sampled_from(["drop", "set", "set", "respell", "add", "both"]))
+    key = draw(st.sampled_from(keys)) if keys else None
+    if op == "drop" and key is not None:
+        del target[key]
+    elif op == "set" and key is not None:
+        target[key] = draw(_VALUES)
+    elif op == "respell" and key is not None:
+        spelling = _ALIASES.get(key) or draw(st.sampled_from([key.upper(), key.lower()]))
+        target[spelling] = target.pop(key)
+    elif op == "both" and key in _ALIASES:  # both spellings, different values
+        target[_ALIASES[key]] = draw(_VALUES)
+    else:
+        target[draw(_TEXT)] = draw(_VALUES)
+
+
 @st.composite
 def mutated(draw: st.DrawFn) -> dict[str, Any]:
     """A fixture event with a few of its fields (or nested fields) changed."""
@@ -108,20 +125,7 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
             target = data[draw(st.sampled_from(nested))]
         elif where == "list" and lists:
             target = data[draw(st.sampled_from(lists))][0]
-        keys = sorted(k for k in target if k != "event")
-        op = draw(st.sampled_from(["drop", "set", "set", "respell", "add", "both"]))
-        key = draw(st.sampled_from(keys)) if keys else None
-        if op == "drop" and key is not None:
-            del target[key]
-        elif op == "set" and key is not None:
-            target[key] = draw(_VALUES)
-        elif op == "respell" and key is not None:
-            spelling = _ALIASES.get(key) or draw(st.sampled_from([key.upper(), key.lower()]))
-            target[spelling] = target.pop(key)
-        elif op == "both" and key in _ALIASES:  # both spellings, different values
-            target[_ALIASES[key]] = draw(_VALUES)
-        else:
-            target[draw(_TEXT)] = draw(_VALUES)
+        change_one(draw, target, sorted(k for k in target if k != "event"))
     data["event"] = name  # which class decodes it stays fixed
     return data
 
