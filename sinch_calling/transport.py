@@ -152,6 +152,10 @@ def redirect_target(method: str, url: URL, response: aiohttp.ClientResponse,
     if target is None or target_origin is None:
         raise RedirectError(status, f"{method} {url.with_query(None)}: HTTP {status} without "
                                     "a usable Location", location=shown or None)
+    if target.raw_user is not None or target.raw_password is not None:
+        raise RedirectError(status, f"{method} {url.with_query(None)} was answered HTTP "
+                                    f"{status} to a URL carrying credentials of its own: "
+                                    "not followed", location=None)
     if method not in _SAFE_TO_REDIRECT and status not in (307, 308):
         raise RedirectError(status, f"{method} {url.with_query(None)} was answered HTTP {status} "
                                     f"to {shown}: not followed (the server may have acted, "
@@ -409,18 +413,21 @@ class Transport:
         self, session: aiohttp.ClientSession, method: str, url: URL, body: bytes | None,
         params: Mapping[str, str] | None, headers: Mapping[str, str] | None,
         idempotent: bool | None, timeout: aiohttp.ClientTimeout | None,
-        first: _Outcome | None = None,
+        first: _Outcome | None = None, started: float | None = None,
     ) -> aiohttp.ClientResponse:
         """The final response (the caller releases it): each hop of the redirect policy
         runs the retry loop (:func:`~sinch_calling.retry.with_retries`), and each
         attempt is authenticated afresh over the exact bytes, path and type it sends.
-        Hops and attempts share the call's one timeout. ``first``: the outcome of the
-        first hop's attempt 1 when the caller made it."""
+        Hops and attempts share the call's one timeout, counted from ``started``
+        (``time.monotonic()``; now by default). ``first``: the outcome of the first
+        hop's attempt 1 when the caller made it."""
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
         content_type = JSON_CONTENT_TYPE if body is not None else None
         base = timeout or self.timeout
-        deadline = None if base.total is None else time.monotonic() + base.total
+        if started is None:
+            started = time.monotonic()
+        deadline = None if base.total is None else started + base.total
         for hop in range(MAX_REDIRECTS + 1):
             if first is None:
                 try:  # attempt 1 outside the retry loop: the usual call needs no more
@@ -468,18 +475,20 @@ class Transport:
     async def _exchange(
         self, session: aiohttp.ClientSession, method: str, url: URL, body: bytes | None,
         params: Mapping[str, str] | None, idempotent: bool | None, first: _Outcome | None,
+        started: float,
     ) -> tuple[int, bytes] | SinchError:
         """The general path of :meth:`request` (retries, redirects, error answers, bounded
-        reads of any framing); ``first`` is attempt 1's outcome when already made."""
+        reads of any framing); ``first`` is attempt 1's outcome when already made, the
+        call having started at ``started`` (``time.monotonic()``)."""
         response = await self._final(session, method, url, body, params, None,
-                                     idempotent, None, first)
+                                     idempotent, None, first, started)
         try:
             if response.status >= 400:
                 return await read_error(response)
             try:
                 return response.status, await read_bounded(response, self.max_response_bytes)
             except ResponseTooLargeError as exc:
-                return exc
+                return _fresh(exc)  # its traceback's frames hold the response
         finally:
             response.release()
 
@@ -506,6 +515,7 @@ class Transport:
         # the retry and redirect policies say.
         error: SinchError | None = None
         outcome: tuple[int, bytes] | SinchError | None = None
+        started = time.monotonic()  # the call's one timeout runs from here
         try:
             session = self.session
             self._enter()
@@ -531,13 +541,15 @@ class Transport:
                                 first.release()
                 if outcome is None:
                     outcome = await self._exchange(session, method, url, body, params,
-                                                   idempotent, first)
+                                                   idempotent, first, started)
             finally:
                 first = None  # an answer or aiohttp error holds the signed request headers
                 self._leave()
         except SinchError as exc:
             error = _fresh(exc)
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            # ValueError: aiohttp refusing to compose a request (typed, never raw: its
+            # frames hold the request headers)
             error = self._failure(method, url, exc)
         except (AssertionError, RuntimeError, asyncio.CancelledError) as exc:
             error = self._closed_under(exc)
@@ -591,6 +603,10 @@ class Transport:
             error = _fresh(exc)
         except (TimeoutError, aiohttp.ClientError) as exc:
             error = self._failure(method, url, exc)
+        except ValueError as exc:
+            if opened:
+                raise  # the caller's own
+            error = self._failure(method, url, exc)  # aiohttp refusing the request
         except (AssertionError, RuntimeError, asyncio.CancelledError) as exc:
             if opened:
                 raise
