@@ -39,6 +39,7 @@ import attrs
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from ._fast_unstructure import dumps_svaml
 from .auth import Credentials, max_age_seconds, verify_request
 from .errors import EventParseError, SignatureError, ValidationError
 from .events import (
@@ -302,7 +303,7 @@ class CallbackRouter:
         cached = self._encoded.get(id(document))
         if cached is not None and cached[0] is document and cached[1] is not None:
             return cached[1]
-        response = CallbackResponse(200, _JSON, dumps(document))
+        response = CallbackResponse(200, _JSON, dumps_svaml(document))
         if cached is None and self._recent is document:  # answered again: worth keeping?
             if len(self._encoded) >= _MAX_ENCODED:
                 self._encoded.clear()
