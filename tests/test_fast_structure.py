@@ -235,3 +235,52 @@ def test_nothing_is_generated_at_import() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "0"
+
+
+def test_plain_frozen_models_are_built_slot_by_slot() -> None:
+    from sinch_calling._fast_structure import _slot_setters
+    from sinch_calling.models.common import Destination, Money
+
+    for cls in (*EVENT_CLASSES.values(), Destination, Money, events.CallHeader):
+        if cls is not events.UnknownEvent:
+            assert _slot_setters(cls, attrs.fields(cls)) is not None, cls
+    event = parse(SEEDS["IncomingCallEventDto"])
+    again = converter.structure(SEEDS["IncomingCallEventDto"], events.IncomingCallEvent)
+    assert same(event, again) and hash(event) == hash(again) and repr(event) == repr(again)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        event.call_id = "other"  # type: ignore[misc]
+
+
+@attrs.frozen
+class _Checked:
+    value: str = attrs.field(validator=attrs.validators.instance_of(str))
+
+
+@attrs.frozen
+class _Hooked:
+    value: str
+
+    def __attrs_post_init__(self) -> None:
+        pass
+
+
+@attrs.frozen(cache_hash=True)
+class _CachedHash:
+    value: str
+
+
+@attrs.define
+class _Mutable:
+    value: str
+
+
+@attrs.frozen(slots=False)
+class _Dict:
+    value: str
+
+
+@pytest.mark.parametrize("cls", [_Checked, _Hooked, _CachedHash, _Mutable, _Dict])
+def test_a_model_whose_init_does_more_is_called(cls: type[Any]) -> None:
+    from sinch_calling._fast_structure import _slot_setters
+
+    assert _slot_setters(cls, attrs.fields(cls)) is None
