@@ -119,8 +119,9 @@ def _generate(cls: type[Any]) -> Encoder | None:
         env: dict[str, Any] = {"Decline": _Decline, "encode": _encode, "Enum": enum.Enum}
         lines = [f"def encode_{cls.__name__}(o):"]
         if element:
-            lines += ["    d = {'name': o.name}",
-                      "    if type(d['name']) is not str: raise Decline('name')"]
+            lines += ["    n = o.name",
+                      "    if type(n) is not str: raise Decline('name')",
+                      "    d = {'name': n}"]
         else:
             lines.append("    d = {}")
         for i, field in enumerate(fields):
