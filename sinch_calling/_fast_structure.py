@@ -29,6 +29,7 @@ import enum
 import inspect
 import types
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Final, TypeVar, get_args, get_origin
 
 import attrs
@@ -37,6 +38,7 @@ from .models._names import ALIASES, ID, wire_key
 from .serialization import (
     _PARTY,
     _UNIONS,
+    _datetime,
     _is_enum_or_str,
     _is_plain_optional,
     _marked,
@@ -216,6 +218,14 @@ def _convert(i: int, tp: Any, env: dict[str, Any]) -> list[str]:
                 f"{v} = {hook}({v}, {t}) if m is None else m"]
     marked = _marked(tp)
     base = marked[0] if marked else (_optional_inner(tp) if _is_plain_optional(tp) else tp)
+    if base is datetime and env[hook] is _datetime:
+        # parse_timestamp's usual case, its own steps: no space to strip (a first
+        # character that is a digit, a last one that is "Z"), "Z" read as +00:00.
+        env["fromisoformat"] = datetime.fromisoformat
+        return [f"if type({v}) is str and {v}[-1:] == 'Z' and {v}[:1].isdigit():",
+                f"    {v} = fromisoformat({v}[:-1] + '+00:00')",
+                "else:",
+                f"    {call}"]
     if base not in _SAMPLES:
         return [call]
     _check_kept(tp, base)

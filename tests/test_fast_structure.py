@@ -246,7 +246,9 @@ def test_plain_frozen_models_are_built_slot_by_slot() -> None:
             assert _slot_setters(cls, attrs.fields(cls)) is not None, cls
     event = parse(SEEDS["IncomingCallEventDto"])
     again = converter.structure(SEEDS["IncomingCallEventDto"], events.IncomingCallEvent)
-    assert same(event, again) and hash(event) == hash(again) and repr(event) == repr(again)
+    assert same(event, again)
+    assert hash(event) == hash(again)
+    assert repr(event) == repr(again)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         event.call_id = "other"  # type: ignore[misc]
 
@@ -284,3 +286,25 @@ def test_a_model_whose_init_does_more_is_called(cls: type[Any]) -> None:
     from sinch_calling._fast_structure import _slot_setters
 
     assert _slot_setters(cls, attrs.fields(cls)) is None
+
+
+_STAMPS = st.one_of(
+    st.datetimes().map(lambda d: d.isoformat() + "Z"),
+    st.datetimes().map(lambda d: d.isoformat(timespec="milliseconds") + "z"),
+    st.datetimes().map(lambda d: " " + d.isoformat() + "Z "),
+    st.text(alphabet="0123456789-T:.Z+ z\u0661\u00b2", max_size=26),
+    st.text(max_size=8).map(lambda t: t + "Z"),
+)
+
+
+@given(_STAMPS)
+def test_a_timestamp_decodes_as_the_converter_decodes_it(stamp: str) -> None:
+    data = {**SEEDS["IncomingCallEventDto"], "timestamp": stamp}
+    cls = events.IncomingCallEvent
+    expected = outcome(events._converted, data, cls)
+    got = fast_structure_fn(cls)(data)  # type: ignore[misc]
+    if got is not None:
+        assert same(got, expected)
+        assert got.timestamp.tzinfo is expected.timestamp.tzinfo  # type: ignore[union-attr]
+    result = outcome(parse, data)
+    assert result == expected if isinstance(expected, tuple) else same(result, expected)
