@@ -95,10 +95,31 @@ def library_router(*, constant: bool = False) -> CallbackRouter:
     return router
 
 
-def hand_written() -> Dispatch:
-    """What one writes without the library: inline HMAC check, json in, json out."""
+def hand_verifier() -> Callable[[str, str, Mapping[str, str], bytes], bool]:
+    """The hand side's signature check: inline HMAC, timestamp window, MD5."""
     secret = base64.b64decode(SECRET)
     window = timedelta(minutes=5)
+
+    def verified(method: str, path: str, headers: Mapping[str, str], body: bytes) -> bool:
+        scheme, _, credentials = headers.get("Authorization", "").partition(" ")
+        key, _, signature = credentials.rpartition(":")
+        stamp = headers.get("x-timestamp", "")
+        if scheme.lower() != "application" or key != KEY or not stamp:
+            return False
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        if abs(datetime.now(UTC) - moment) > window:
+            return False
+        md5 = base64.b64encode(hashlib.md5(body).digest()).decode() if body else ""
+        text = f"{method}\n{md5}\n{headers.get('Content-Type', '')}\nx-timestamp:{stamp}\n{path}"
+        expected = base64.b64encode(hmac.new(secret, text.encode(), hashlib.sha256).digest())
+        return hmac.compare_digest(expected, signature.encode())
+
+    return verified
+
+
+def hand_written() -> Dispatch:
+    """What one writes without the library: inline HMAC check, json in, json out."""
+    verified = hand_verifier()
 
     async def on_ice(event: dict[str, Any]) -> dict[str, Any]:
         return {"instructions": [{"name": "say", "text": f"Hello {event.get('cli') or ''}",
@@ -107,18 +128,7 @@ def hand_written() -> Dispatch:
 
     async def dispatch(method: str, path: str, headers: Mapping[str, str],
                        body: bytes) -> tuple[int, Any, bytes]:
-        scheme, _, credentials = headers.get("Authorization", "").partition(" ")
-        key, _, signature = credentials.rpartition(":")
-        stamp = headers.get("x-timestamp", "")
-        if scheme.lower() != "application" or key != KEY or not stamp:
-            return 401, {}, b""
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        if abs(datetime.now(UTC) - moment) > window:
-            return 401, {}, b""
-        md5 = base64.b64encode(hashlib.md5(body).digest()).decode() if body else ""
-        text = f"{method}\n{md5}\n{headers.get('Content-Type', '')}\nx-timestamp:{stamp}\n{path}"
-        expected = base64.b64encode(hmac.new(secret, text.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(expected, signature.encode()):
+        if not verified(method, path, headers, body):
             return 401, {}, b""
         try:
             event = json.loads(body)
@@ -190,12 +200,13 @@ def stages(events: int) -> list[Contender]:
     """The router's stages, each alone: verify the signature, decode the typed event,
     build the handler's answer, check and encode it (a document built per call), check
     the constant document and take its kept encoding (the same document answered
-    again)."""
+    again); and the hand handler's signature check and JSON decoding alone."""
     from sinch_calling.auth import Credentials, verify_request
     from sinch_calling.events import parse
     from sinch_calling.svaml import check_answer
 
     credentials = Credentials(KEY, SECRET)
+    hand_verify = hand_verifier()
     router = library_router()
     event = parse(ICE)
     if not isinstance(event, IncomingCallEvent):
@@ -221,6 +232,9 @@ def stages(events: int) -> list[Contender]:
         Contender("stage: build answer", stage_turn(lambda _: greeting(event), events)),
         Contender("stage: check and encode answer", stage_turn(answer, events)),
         Contender("stage: check answer, kept encoding", stage_turn(kept, events)),
+        Contender("hand stage: verify signature", stage_turn(
+            lambda h: hand_verify("POST", PATH, h, ICE), events)),
+        Contender("hand stage: json.loads", stage_turn(lambda _: json.loads(ICE), events)),
     ]
 
 
