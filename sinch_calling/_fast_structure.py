@@ -26,7 +26,10 @@ gets no shortcut at all. Pure: no I/O.
 from __future__ import annotations
 
 import enum
+import inspect
+import types
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Final, TypeVar, get_args, get_origin
 
 import attrs
@@ -35,6 +38,7 @@ from .models._names import ALIASES, ID, wire_key
 from .serialization import (
     _PARTY,
     _UNIONS,
+    _datetime,
     _is_enum_or_str,
     _is_plain_optional,
     _marked,
@@ -50,6 +54,15 @@ _MISSING: Final = object()
 # very same object back, or the class gets no shortcut.
 _SAMPLES: Final[dict[type[Any], Any]] = {str: "x", int: 7, float: 1.5, bool: True}
 _built: dict[type[Any], Callable[[Any], Any] | None] = {}
+_INIT_HOOKS: Final = ("__attrs_pre_init__", "__attrs_post_init__", "__attrs_init__")
+
+
+@attrs.frozen
+class _Frozen:
+    """Its ``__setattr__`` is the one attrs gives every frozen class."""
+
+
+_FROZEN_SETATTR: Final[Any] = _Frozen.__setattr__
 
 
 class _Unsupported(Exception):
@@ -102,15 +115,47 @@ def _generate(cls: type[Any]) -> Callable[[Any], Any]:
              "    try:"]
     for i, field in enumerate(fields):
         lines.extend("        " + line for line in _field_lines(i, field, env))
-    arguments = ", ".join(f"{f.alias}=v{i}" for i, f in enumerate(fields))
-    lines += [f"        return cls({arguments})",
-              "    except Exception:",  # what a hook or __init__ refuses: the converter's
+    setters = _slot_setters(cls, fields)
+    if setters is None:
+        arguments = ", ".join(f"{f.alias}=v{i}" for i, f in enumerate(fields))
+        lines.append(f"        return cls({arguments})")
+    else:  # what __init__ would do, without its call: each slot set in turn
+        env["new"] = object.__new__
+        lines.append("        r = new(cls)")
+        for i, setter in enumerate(setters):
+            env[f"s{i}"] = setter
+            lines.append(f"        s{i}(r, v{i})")
+        lines.append("        return r")
+    lines += ["    except Exception:",  # what a hook or __init__ refuses: the converter's
               "        return None"]
     namespace: dict[str, Any] = {}
     exec(compile("\n".join(lines), f"<fast structure {cls.__qualname__}>", "exec"), env,
          namespace)
     fn: Callable[[Any], Any] = namespace[f"fast_{cls.__name__}"]
     return fn
+
+
+def _slot_setters(cls: type[Any], fields: tuple[attrs.Attribute[Any], ...]
+                  ) -> list[Callable[[Any, Any], None]] | None:
+    """The slot setters of ``cls``'s fields, in order, when its ``__init__`` does
+    nothing but set each slot to its argument (a frozen slotted attrs class: no
+    validator, converter, pre- or post-init hook, cached hash or other slot); else
+    ``None``, and the shortcut calls ``cls``."""
+    init = getattr(cls.__init__, "__code__", None)
+    slots = {name for c in cls.__mro__ for name in c.__dict__.get("__slots__", ())}
+    if (init is None or not init.co_filename.startswith("<attrs generated")
+            or cls.__setattr__ is not _FROZEN_SETATTR
+            or any(hasattr(cls, hook) for hook in _INIT_HOOKS)
+            or slots - {"__weakref__"} != {f.name for f in fields}
+            or any(f.validator is not None or f.converter is not None for f in fields)):
+        return None
+    setters = []
+    for field in fields:
+        slot = inspect.getattr_static(cls, field.name)
+        if type(slot) is not types.MemberDescriptorType:
+            return None
+        setters.append(slot.__set__)
+    return setters
 
 
 def _keys(field: attrs.Attribute[Any]) -> list[str]:
@@ -173,6 +218,14 @@ def _convert(i: int, tp: Any, env: dict[str, Any]) -> list[str]:
                 f"{v} = {hook}({v}, {t}) if m is None else m"]
     marked = _marked(tp)
     base = marked[0] if marked else (_optional_inner(tp) if _is_plain_optional(tp) else tp)
+    if base is datetime and env[hook] is _datetime:
+        # parse_timestamp's usual case, its own steps: no space to strip (a first
+        # character that is a digit, a last one that is "Z"), "Z" read as +00:00.
+        env["fromisoformat"] = datetime.fromisoformat
+        return [f"if type({v}) is str and {v}[-1:] == 'Z' and {v}[:1].isdigit():",
+                f"    {v} = fromisoformat({v}[:-1] + '+00:00')",
+                "else:",
+                f"    {call}"]
     if base not in _SAMPLES:
         return [call]
     _check_kept(tp, base)

@@ -76,6 +76,12 @@ def parse(body: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> Cal
     not an object, no ``event`` string, or a known event whose fields have wrong types.
     """
     data = _load(body)
+    if type(data) is dict:  # the usual body, with an exact event name: no more checks
+        known = data.get("event")
+        cls = _BY_NAME.get(known) if type(known) is str else None
+        if cls is not None:
+            found: CallEvent = _structure(data, cls)
+            return found
     if not isinstance(data, Mapping):
         raise EventParseError(f"a callback body must be a JSON object, got {_json_kind(data)}")
     name = data.get("event")

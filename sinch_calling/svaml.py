@@ -19,8 +19,9 @@ Where each action may appear (Sinch's rules, checked by :func:`check_answer`):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Union
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, Union, get_args
 
 import attrs
 
@@ -81,10 +82,44 @@ __all__ = [
 MAX_MENU_REPEATS = 100
 """The most :attr:`Menu.repeats` accepts (this library's bound; Sinch documents none)."""
 
+_Validator = Callable[[Any, Any, Any], None]
+
+
+def _ascii_first(check: _Validator, *, optional: bool) -> _Validator:
+    """``check`` (the text rule, blank allowed) with its common case decided at once: a
+    plain ``str`` of ASCII is valid Unicode text (and so is ``None`` where allowed);
+    anything else gets the full check, with its error."""
+
+    def validate(instance: Any, attribute: Any, value: Any) -> None:
+        if type(value) is str and value.isascii():
+            return
+        if value is None and optional:
+            return
+        check(instance, attribute, value)
+
+    return validate
+
+
 _dtmf = validator(dtmf)
 _e164 = validator(e164, optional=True)
-_text = validator(text, blank=True)
+_text = _ascii_first(validator(text, blank=True), optional=False)
 _positive = validator(positive_int)
+
+
+def _fields(cls: type[Any], fields: list[Any]) -> list[Any]:
+    """:func:`~sinch_calling.validation.checked_fields`, with the text rule it gives a
+    ``str`` or ``str | None`` field taking :func:`_ascii_first`'s quick case."""
+    namespace = vars(sys.modules[cls.__module__])
+    result = []
+    for before, field in zip(fields, checked_fields(cls, fields), strict=True):
+        if before.validator is None and field.validator is not None:
+            hint = eval(field.type, namespace) if isinstance(field.type, str) else field.type
+            kinds = set(get_args(hint) or (hint,))
+            if kinds - {type(None)} == {str}:  # checked_fields' rule: text, blank allowed
+                field = field.evolve(validator=_ascii_first(
+                    field.validator, optional=type(None) in kinds))
+        result.append(field)
+    return result
 
 
 def _strings(value: Iterable[str]) -> tuple[str, ...]:
@@ -114,7 +149,7 @@ def _tag(name: str) -> Any:
 # (callouts use them too) and are re-exported here.
 
 
-@attrs.frozen(field_transformer=checked_fields)
+@attrs.frozen(field_transformer=_fields)
 class CallHeader:
     """A custom SIP/MXP header passed along with a connected call."""
 
@@ -122,7 +157,7 @@ class CallHeader:
     value: str
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class AnsweringMachineDetection:
     """``amd``: detect answering machines on a ``connectPstn`` leg (``async_`` is ``async``)."""
 
@@ -130,7 +165,7 @@ class AnsweringMachineDetection:
     async_: bool | None = None
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class TranscriptionOptions:
     """Whether (and in which locale) a recording is transcribed."""
 
@@ -138,7 +173,7 @@ class TranscriptionOptions:
     locale: str | None = None
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class RecordingOptions:
     """Where a recording goes. ``credentials`` (storage keys) never appear in reprs."""
 
@@ -149,7 +184,7 @@ class RecordingOptions:
     transcription_options: TranscriptionOptions | None = None
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class StreamingOptions:
     """Audio format of a ``connectStream`` websocket."""
 
@@ -160,7 +195,7 @@ class StreamingOptions:
 # -- instructions ------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class PlayFiles:
     """Play prompts: pre-recorded file ids or ``#tts[...]`` / ``#ssml[...]`` strings."""
 
@@ -169,7 +204,7 @@ class PlayFiles:
     name: str = _tag("playFiles")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class Say:
     """Speak ``text`` (text-to-speech). Sinch's default limit is 600 characters per
     application (support can change it), so it is not checked here."""
@@ -179,7 +214,7 @@ class Say:
     name: str = _tag("say")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class SendDtmf:
     """Send DTMF tones: 0-9, ``*``, ``#``; ``w`` pauses 500 ms. Not allowed in ACE answers."""
 
@@ -187,7 +222,7 @@ class SendDtmf:
     name: str = _tag("sendDtmf")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class SetCookie:
     """Store a key/value pair that later callbacks of this call carry."""
 
@@ -196,14 +231,14 @@ class SetCookie:
     name: str = _tag("setCookie")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class Answer:
     """Answer the call now (before connecting it onwards)."""
 
     name: str = _tag("answer")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class StartRecording:
     """Start recording the call (``options``: where to, format, transcription).
 
@@ -215,14 +250,14 @@ class StartRecording:
     name: str = _tag("startRecording")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class StopRecording:
     """Stop a recording started with :class:`StartRecording`."""
 
     name: str = _tag("stopRecording")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class UnknownInstruction:
     """An instruction this version does not know; ``data`` is the raw JSON object,
     encoded back unchanged."""
@@ -238,21 +273,21 @@ class UnknownInstruction:
 # -- actions -----------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class Hangup:
     """End the call."""
 
     name: str = _tag("hangup")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class Continue:
     """Go on as the callout request said (ACE and PIE answers)."""
 
     name: str = _tag("continue")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class ConnectPstn:
     """Connect the call to a phone number (``number``: E.164, ``+`` and digits).
 
@@ -273,7 +308,7 @@ class ConnectPstn:
     name: str = _tag("connectPstn")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class ConnectMxp:
     """Connect the call to an app or web user (``Destination.username(...)``).
 
@@ -289,7 +324,7 @@ class ConnectMxp:
     name: str = _tag("connectMxp")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class ConnectConf:
     """Put the call into conference ``conference_id`` (created by its first caller)."""
 
@@ -299,7 +334,7 @@ class ConnectConf:
     name: str = _tag("connectConf")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class ConnectSip:
     """Connect the call to a SIP address (``Destination.sip(...)``)."""
 
@@ -317,7 +352,7 @@ class ConnectSip:
     name: str = _tag("connectSip")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class ConnectStream:
     """Stream the call's audio to a websocket server."""
 
@@ -332,7 +367,7 @@ class ConnectStream:
     name: str = _tag("connectStream")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class MenuOption:
     """A key the caller can press (``dtmf``) and what it does (``action``:
     ``menu(<menu id>)`` or ``return(<value>)``)."""
@@ -341,7 +376,7 @@ class MenuOption:
     action: str = attrs.field(kw_only=False, validator=_text)
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class Menu:
     """One menu of a :class:`RunMenu`: prompts, input limits and options.
 
@@ -361,7 +396,7 @@ class Menu:
     options: tuple[MenuOption, ...] | None = attrs.field(default=None, converter=as_tuple)
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class RunMenu:
     """Play an IVR menu; the caller's choice arrives as a PIE callback."""
 
@@ -373,7 +408,7 @@ class RunMenu:
     name: str = _tag("runMenu")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class Park:
     """Hold the call (playing prompts) until ``calls.manage`` says what to do."""
 
@@ -384,7 +419,7 @@ class Park:
     name: str = _tag("park")
 
 
-@attrs.frozen(kw_only=True, field_transformer=checked_fields)
+@attrs.frozen(kw_only=True, field_transformer=_fields)
 class UnknownAction:
     """An action this version does not know; ``data`` is the raw JSON object,
     encoded back unchanged."""
@@ -418,19 +453,33 @@ _ACTIONS: tuple[type[Any], ...] = (
 )
 
 
+_INSTRUCTION_CLASSES: Final = frozenset((*_INSTRUCTIONS, UnknownInstruction))
+_ACTION_CLASSES: Final = frozenset((*_ACTIONS, UnknownAction))
+_ANY_INSTRUCTION: Final = (*_INSTRUCTIONS, UnknownInstruction)
+_ANY_ACTION: Final = (*_ACTIONS, UnknownAction)
+
+
 def _instructions(value: Iterable[Any]) -> tuple[Any, ...]:
+    if type(value) is list or type(value) is tuple:  # the usual case, decided at once
+        items = tuple(value)
+        for item in items:
+            if type(item) not in _INSTRUCTION_CLASSES:
+                break
+        else:
+            return items
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
         raise ValidationError("Svaml.instructions", "must be a sequence of instructions")
     items = tuple(value)
     for i, item in enumerate(items):
-        if not isinstance(item, (*_INSTRUCTIONS, UnknownInstruction)):
+        if not isinstance(item, _ANY_INSTRUCTION):
             raise ValidationError(f"Svaml.instructions[{i}]",
                                   f"must be an instruction; got {type(item).__name__}")
     return items
 
 
 def _action(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not isinstance(value, (*_ACTIONS, UnknownAction)):
+    if value is not None and type(value) not in _ACTION_CLASSES \
+            and not isinstance(value, _ANY_ACTION):
         raise ValidationError("Svaml.action", f"must be an action; got {type(value).__name__}")
 
 
@@ -464,6 +513,13 @@ _ACTION_EVENTS: dict[str, frozenset[str]] = {
 }
 
 
+# Per known action class (its ``name`` is fixed): the events it may answer, or None for
+# everywhere. An unknown action, or a subclass, is looked up by its name.
+_ALLOWED_BY_CLASS: Final[dict[type[Any], frozenset[str] | None]] = {
+    cls: _ACTION_EVENTS.get(cls.__attrs_attrs__.name.default) for cls in _ACTIONS}
+_NOWHERE: Final = frozenset[str]()
+
+
 def check_answer(document: object, event: str, *, field: str = "svaml") -> Svaml:
     """Check that ``document`` is SVAML Sinch accepts as the answer to ``event``
     (``"ice"``, ``"ace"``, ``"pie"``, or ``"manage"`` for ``calls.manage``): a
@@ -471,11 +527,14 @@ def check_answer(document: object, event: str, *, field: str = "svaml") -> Svaml
     :class:`~sinch_calling.errors.ValidationError` naming ``field`` otherwise."""
     if not isinstance(document, Svaml):
         raise ValidationError(field, f"must be a svaml.Svaml; got {type(document).__name__}")
-    if document.action is None:
+    action = document.action
+    if action is None:
         raise ValidationError(f"{field}.action", "a SVAML document needs exactly one action")
-    allowed = _ACTION_EVENTS.get(document.action.name)
-    if event != "manage" and allowed is not None and event not in allowed:
-        raise ValidationError(f"{field}.action", f"Sinch refuses {document.action.name!r} in "
+    allowed = _ALLOWED_BY_CLASS.get(type(action), _NOWHERE)
+    if allowed is _NOWHERE:
+        allowed = _ACTION_EVENTS.get(action.name)
+    if allowed is not None and event not in allowed and event != "manage":
+        raise ValidationError(f"{field}.action", f"Sinch refuses {action.name!r} in "
                                                  f"an {event} answer")
     if event == "ace" and any(isinstance(i, SendDtmf) for i in document.instructions):
         raise ValidationError(f"{field}.instructions", "Sinch refuses sendDtmf in an ace answer")

@@ -240,3 +240,76 @@ def test_nothing_is_generated_at_import() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "0"
+
+
+def test_plain_frozen_models_are_built_slot_by_slot() -> None:
+    from sinch_calling._fast_structure import _slot_setters
+    from sinch_calling.models.common import Destination, Money
+
+    for cls in (*EVENT_CLASSES.values(), Destination, Money, events.CallHeader):
+        if cls is not events.UnknownEvent:
+            assert _slot_setters(cls, attrs.fields(cls)) is not None, cls
+    event = parse(SEEDS["IncomingCallEventDto"])
+    again = converter.structure(SEEDS["IncomingCallEventDto"], events.IncomingCallEvent)
+    assert same(event, again)
+    assert hash(event) == hash(again)
+    assert repr(event) == repr(again)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        event.call_id = "other"  # type: ignore[misc]
+
+
+@attrs.frozen
+class _Checked:
+    value: str = attrs.field(validator=attrs.validators.instance_of(str))
+
+
+@attrs.frozen
+class _Hooked:
+    value: str
+
+    def __attrs_post_init__(self) -> None:
+        pass
+
+
+@attrs.frozen(cache_hash=True)
+class _CachedHash:
+    value: str
+
+
+@attrs.define
+class _Mutable:
+    value: str
+
+
+@attrs.frozen(slots=False)
+class _Dict:
+    value: str
+
+
+@pytest.mark.parametrize("cls", [_Checked, _Hooked, _CachedHash, _Mutable, _Dict])
+def test_a_model_whose_init_does_more_is_called(cls: type[Any]) -> None:
+    from sinch_calling._fast_structure import _slot_setters
+
+    assert _slot_setters(cls, attrs.fields(cls)) is None
+
+
+_STAMPS = st.one_of(
+    st.datetimes().map(lambda d: d.isoformat() + "Z"),
+    st.datetimes().map(lambda d: d.isoformat(timespec="milliseconds") + "z"),
+    st.datetimes().map(lambda d: " " + d.isoformat() + "Z "),
+    st.text(alphabet="0123456789-T:.Z+ z\u0661\u00b2", max_size=26),
+    st.text(max_size=8).map(lambda t: t + "Z"),
+)
+
+
+@given(_STAMPS)
+def test_a_timestamp_decodes_as_the_converter_decodes_it(stamp: str) -> None:
+    data = {**SEEDS["IncomingCallEventDto"], "timestamp": stamp}
+    cls = events.IncomingCallEvent
+    expected = outcome(events._converted, data, cls)
+    got = fast_structure_fn(cls)(data)  # type: ignore[misc]
+    if got is not None:
+        assert same(got, expected)
+        assert got.timestamp.tzinfo is expected.timestamp.tzinfo  # type: ignore[union-attr]
+    result = outcome(parse, data)
+    assert result == expected if isinstance(expected, tuple) else same(result, expected)

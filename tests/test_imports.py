@@ -10,7 +10,8 @@ import sys
 import textwrap
 
 LAZY = ("sinch_calling.svaml", "sinch_calling.events", "sinch_calling.models.events",
-        "sinch_calling._fast_structure", "sinch_calling.webhooks", "sinch_calling.transfer",
+        "sinch_calling._fast_structure", "sinch_calling._fast_unstructure",
+        "sinch_calling.webhooks", "sinch_calling.transfer",
         "sinch_calling.export",
         "sinch_calling.sinks", "sinch_calling.filenames", "sinch_calling.api.recordings",
         "sinch_calling.testing", "sinch_calling.campaign", "sinch_calling.cli",

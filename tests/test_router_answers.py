@@ -117,3 +117,13 @@ async def test_what_is_kept_stays_bounded() -> None:
         for _ in range(2):
             assert (await router.dispatch("POST", PATH, sign(ICE), ICE)).body == dumps(document)
     assert 0 < len(router._encoded) <= 32
+
+
+async def test_an_answer_json_cannot_carry_is_a_handler_failure(caplog: Any) -> None:
+    # NaN: the generated encoder leaves it to serialization.dumps, which refuses it.
+    document = Svaml([svaml.UnknownInstruction({"name": "x", "v": float("nan")})],
+                     svaml.Hangup())
+    router = router_answering(document)
+    for _ in range(2):
+        assert (await router.dispatch("POST", PATH, sign(ICE), ICE)).status == 500
+    assert "must not contain NaN or infinity" in caplog.text
