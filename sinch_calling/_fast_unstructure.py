@@ -126,7 +126,7 @@ def _generate(cls: type[Any]) -> Encoder | None:
             lines.append("    d = {}")
         for i, field in enumerate(fields):
             if not (element and field.name == "name"):
-                lines.extend("    " + line for line in _field_lines(i, field, element, env))
+                lines.extend("    " + line for line in _field_lines(i, field, env))
         lines.append("    return d")
         namespace: dict[str, Any] = {}
         exec(compile("\n".join(lines), f"<fast unstructure {cls.__qualname__}>", "exec"),
@@ -137,7 +137,7 @@ def _generate(cls: type[Any]) -> Encoder | None:
     return encoder
 
 
-def _field_lines(i: int, field: attrs.Attribute[Any], element: bool,
+def _field_lines(i: int, field: attrs.Attribute[Any],
                  env: dict[str, Any]) -> list[str]:
     """Lines putting ``o``'s ``field`` into ``d`` under its wire key, as the converter
     does, or raising :class:`_Decline`."""
@@ -148,8 +148,11 @@ def _field_lines(i: int, field: attrs.Attribute[Any], element: bool,
     env[kept] = _kept_types(tp)
     env[nested] = frozenset(a for a in choices if attrs.has(a))
     lines = [f"{v} = o.{field.name}"]
-    # An element leaves every None out; another class only a None that is its default.
-    if element or field.default is None:
+    # None is left out where the field admits it (or defaults to it); anywhere else (only
+    # reachable through object.__setattr__) the converter decides, as its hook for the
+    # field's type may refuse it.
+    if type(None) in (get_args(tp) if get_origin(tp) in _UNIONS else ()) \
+            or field.default is None:
         lines.append(f"if {v} is not None:")
     else:
         lines += [f"if {v} is None: raise Decline({field.name!r})", "if True:"]

@@ -25,7 +25,6 @@ headers, body) for other frameworks; :meth:`CallbackRouter.asgi` wraps it as an 
 from __future__ import annotations
 
 import asyncio
-import enum
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -35,7 +34,6 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple, TypeVar
 from urllib.parse import quote
 
-import attrs
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -114,7 +112,6 @@ _TOO_SLOW: Final = _plain(503, "callback handler timed out")
 _DEFAULT_RESPONSES: Final = {
     kind: CallbackResponse(200, _JSON, dumps(answer)) for kind, answer in DEFAULT_ANSWERS.items()
 }
-_MAX_ENCODED: Final = 32
 """Answers whose encoding a router keeps (the same immutable document answered again)."""
 
 
@@ -147,8 +144,8 @@ class CallbackRouter:
     :meth:`dice` and :meth:`notify` (returning ``None``).
     """
 
-    __slots__ = ("_credentials", "_encoded", "_handler_timeout", "_handlers", "_max_age",
-                 "_prefix", "_recent", "_routes")
+    __slots__ = ("_credentials", "_handler_timeout", "_handlers", "_max_age", "_prefix",
+                 "_routes")
 
     def __init__(
         self,
@@ -167,12 +164,6 @@ class CallbackRouter:
         self._handlers: dict[EventType, Callable[[Any], Awaitable[Any]]] = {}
         # By the class parse() returns: a type hashes faster than an EventType.
         self._routes: dict[type[Any], _Route] = {}
-        # The encoded answers of immutable documents a handler returned more than once
-        # (None for a document that can change), by id: each entry holds its document,
-        # so the id stays its own. _recent is the last document answered: a document
-        # built afresh for each call is never walked.
-        self._encoded: dict[int, tuple[Svaml, CallbackResponse | None]] = {}
-        self._recent: Svaml | None = None
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(kind.value for kind in self._handlers))
@@ -298,18 +289,8 @@ class CallbackRouter:
             return _FAILED
 
     def _answer(self, document: Svaml) -> CallbackResponse:
-        """The 200 carrying ``document`` (checked already), encoded once for a document
-        that cannot change and is answered again."""
-        cached = self._encoded.get(id(document))
-        if cached is not None and cached[0] is document and cached[1] is not None:
-            return cached[1]
-        response = CallbackResponse(200, _JSON, dumps_svaml(document))
-        if cached is None and self._recent is document:  # answered again: worth keeping?
-            if len(self._encoded) >= _MAX_ENCODED:
-                self._encoded.clear()
-            self._encoded[id(document)] = (document, response if _immutable(document) else None)
-        self._recent = document
-        return response
+        """The 200 carrying ``document`` (checked already), encoded afresh each time."""
+        return CallbackResponse(200, _JSON, dumps_svaml(document))
 
     async def asgi(
         self,
@@ -427,21 +408,6 @@ def _where(path: str | tuple[str, ...]) -> str:
     return first[:200]
 
 
-_FROZEN: Final = Svaml.__setattr__  # what attrs gives every frozen class
-_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
-
-
-def _immutable(value: object) -> bool:
-    """Whether ``value`` can never change: plain JSON values, enum members, tuples of
-    such, and frozen slotted attrs instances (SVAML's classes) whose fields are. An
-    unknown element keeps a dict: never."""
-    kind = type(value)
-    if kind in _PLAIN or (isinstance(value, enum.Enum) and type(value.value) in _PLAIN):
-        return True
-    if kind is tuple:
-        return all(_immutable(item) for item in value)  # type: ignore[attr-defined]
-    return (attrs.has(kind) and kind.__setattr__ is _FROZEN and not hasattr(value, "__dict__")
-            and all(_immutable(getattr(value, f.name)) for f in attrs.fields(kind)))
 
 
 def _checked(event: str, answer: object) -> Svaml:
