@@ -8,6 +8,7 @@ import io
 import json
 import random
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -594,11 +595,13 @@ async def test_a_failing_ledger_stops_the_run_with_its_error(
     class Failing(SQLiteLedger):
         placed = 0
 
-        async def mark_placed(self, claim: Any, call_id: str) -> None:
-            if self.placed >= 3:
+        async def mark_results(self, results: Sequence[Any]) -> list[bool]:
+            room = 3 - self.placed  # the first 3 answers are written, then it fails
+            self.placed += min(room, len(results))
+            written = await super().mark_results(results[:room])
+            if room < len(results):
                 raise LedgerUnavailableError("ledger x: the database was unreachable")
-            self.placed += 1
-            await super().mark_placed(claim, call_id)
+            return written
 
     ledger = Failing(tmp_path / "l.db")
     with pytest.raises(LedgerUnavailableError, match="unreachable"):

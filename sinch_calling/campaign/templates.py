@@ -159,6 +159,15 @@ class Template:
         DiCE callback (tracking through a CallbackRouter)."""
         raise NotImplementedError
 
+    def place_data(self, sinch: SinchCalling, *, key: str, destination: str,
+                   data: Mapping[str, Any], line: int | None,
+                   dice: bool = False) -> Awaitable[str]:
+        """:meth:`place` for a row given by its parts (what the runner holds); the
+        built-in templates skip building a :class:`CampaignRow`. May raise at once
+        (a row the template cannot place) instead of from the awaitable."""
+        return self.place(sinch, CampaignRow(key=key, destination=destination, data=data,
+                                             line=line), dice=dice)
+
 
 def _text_limit(field: str, text: str, limit: int | None) -> str:
     if limit is not None and len(text) > limit:
@@ -285,10 +294,16 @@ class TtsTemplate(_CalloutTemplate):
 
     async def place(self, sinch: SinchCalling, row: CampaignRow, *,
                     dice: bool = False) -> str:
-        args = self.arguments(row.data)
+        return await self.place_data(sinch, key=row.key, destination=row.destination,
+                                     data=row.data, line=row.line, dice=dice)
+
+    def place_data(self, sinch: SinchCalling, *, key: str, destination: str,
+                   data: Mapping[str, Any], line: int | None,
+                   dice: bool = False) -> Awaitable[str]:
+        args = self.arguments(data)
         if dice:
             args["enable_dice"] = True
-        return await sinch.callouts.tts(row.destination, **args)
+        return sinch.callouts.tts(destination, **args)
 
 
 def _limit_option(field: str, text: str, limit: int | None) -> None:
@@ -346,10 +361,16 @@ class ConferenceTemplate(_CalloutTemplate):
 
     async def place(self, sinch: SinchCalling, row: CampaignRow, *,
                     dice: bool = False) -> str:
-        args = self.arguments(row.data)
+        return await self.place_data(sinch, key=row.key, destination=row.destination,
+                                     data=row.data, line=row.line, dice=dice)
+
+    def place_data(self, sinch: SinchCalling, *, key: str, destination: str,
+                   data: Mapping[str, Any], line: int | None,
+                   dice: bool = False) -> Awaitable[str]:
+        args = self.arguments(data)
         if dice:
             args["enable_dice"] = True
-        return await sinch.callouts.conference(row.destination, self.conference_id, **args)
+        return sinch.callouts.conference(destination, self.conference_id, **args)
 
 
 class CustomTemplate(Template):
