@@ -585,6 +585,62 @@ async def test_outcomes_from_dice_callbacks(tmp_path: Path) -> None:
     assert [r for r in emu.requests if r.method == "GET"] == []  # no polling
 
 
+async def test_dice_that_comes_before_its_row_is_written_is_recorded(
+        tmp_path: Path) -> None:
+    """Answers are written in batches after the workers moved on: a DiCE callback for a
+    call whose ``placed`` row is not in the ledger yet waits for it."""
+    from aiohttp.test_utils import TestServer
+
+    from sinch_calling.campaign import SQLiteLedger
+    from sinch_calling.models import CallbackUrls
+    from sinch_calling.webhooks import CallbackRouter
+
+    class Slow(SQLiteLedger):
+        async def mark_results(self, results: Sequence[Any]) -> list[bool]:
+            await asyncio.sleep(0.3)  # DiCE (busy: at once) arrives meanwhile
+            return await super().mark_results(results)
+
+    async with Emulator(outcomes=Outcome.busy()) as emu, SinchCalling(
+            emu.application_key, emu.application_secret, base_url=emu.url) as sinch:
+        router = CallbackRouter(emu.application_key, emu.application_secret)
+        app = web.Application()
+        app.router.add_post("/sinch/callbacks", router.handle)
+        async with TestServer(app, host="127.0.0.1") as server:
+            emu.configuration.applications[emu.application_key].callbacks = CallbackUrls(
+                primary=f"http://127.0.0.1:{server.port}/sinch/callbacks")
+            campaign = Campaign(sinch, TTS, ledger=Slow(tmp_path / "l.db"), events=router,
+                                track_timeout=30)
+            report = await campaign.run(NUMBERS[:4])
+    assert report.placed == 4
+    assert report.totals is not None
+    assert report.totals.results == {"BUSY": 4}
+
+
+async def test_a_claim_that_lost_its_row_does_not_send_it(sinch: SinchCalling,
+                                                          emulator: Emulator,
+                                                          tmp_path: Path) -> None:
+    """The ledger refuses ``sending`` for a claim that no longer holds its row (here:
+    released under it, so it is pending again): that worker does not send it; the row
+    is dialled once, by the claim that holds it."""
+    from sinch_calling.campaign import SQLiteLedger
+
+    class Stealing(SQLiteLedger):
+        stolen = False
+
+        async def mark_sending_many(self, claims: Sequence[Any]) -> list[bool]:
+            for claim in claims:
+                if claim.key == NUMBERS[3] and not self.stolen:
+                    self.stolen = True
+                    await self.release(claim, "someone else")
+            return await super().mark_sending_many(claims)
+
+    ledger = Stealing(tmp_path / "l.db")
+    report = await Campaign(sinch, TTS, concurrency=4, ledger=ledger).run(NUMBERS[:10])
+    assert ledger.stolen
+    assert report.placed == 10
+    assert Counter(_callouts(emulator)) == Counter(NUMBERS[:10])
+
+
 async def test_a_failing_ledger_stops_the_run_with_its_error(
     sinch: SinchCalling, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
