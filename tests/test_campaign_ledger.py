@@ -22,7 +22,7 @@ from sinch_calling.campaign import (
 )
 from sinch_calling.campaign.ledger import Ledger
 from sinch_calling.campaign.pacing import SlidingWindow, window_for_rate
-from sinch_calling.campaign.preflight import RowChecker, check_number
+from sinch_calling.campaign.preflight import RowChecker, check_number, to_input_row
 from sinch_calling.campaign.records import (
     CallError,
     CampaignIdentity,
@@ -397,6 +397,22 @@ async def test_csv_round_trip(rows: list[tuple[str, str]], bom: bool, crlf: bool
 
 
 # -- preflight --------------------------------------------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(item=st.one_of(st.text(max_size=30), st.from_regex(r"\s*\+[0-9]{1,17}\s*",
+                                                             fullmatch=True),
+                      st.text(min_size=4000, max_size=4200)),
+       position=st.integers(0, 10**6),
+       text=st.sampled_from(["Hi", "Hi {number}", "Hi {first_name}"]))
+def test_a_plain_number_item_is_checked_as_its_row_would_be(item: str, position: int,
+                                                            text: str) -> None:
+    """The short way for plain numbers gives what the full check gives."""
+    checker = RowChecker(TtsTemplate(text=text), number_column="number", id_column="id")
+    if "first_name" not in text:  # else: every row lacks the column (an invalid row)
+        checker.check_columns(InputRow(data={"number": "+461"}, columns=("number",)))
+    assert checker.check_item(item, position) == checker.check(
+        to_input_row(item, "number"), position)
+
 
 @pytest.mark.parametrize(("number", "message"), [
     ("0701234567", "must start with '.'"), ("+46 70 123", "without spaces"),

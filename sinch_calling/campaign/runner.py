@@ -577,12 +577,11 @@ class Campaign:
         if first is None:
             return
         by_number = not checker.uses_ids
-        batch: list[NewRow] = [checker.check(to_input_row(first, self._number_column), 0)]
+        batch: list[NewRow] = [checker.check_item(first, 0)]
         position = 1
         try:
             async for item in items:
-                batch.append(checker.check(to_input_row(item, self._number_column),
-                                           position))
+                batch.append(checker.check_item(item, position))
                 position += 1
                 if not position % _YIELD_EVERY:
                     await asyncio.sleep(0)  # let calls in flight be answered meanwhile

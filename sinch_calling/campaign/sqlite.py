@@ -537,12 +537,14 @@ class SQLiteLedger:
             error = row.error
             if state == "pending":
                 assert row.destination is not None
-                holders = owners.setdefault(row.destination, set())
-                others = sorted(holders - {row.key})
+                holders = owners.get(row.destination)
+                others = sorted(holders - {row.key}) if holders else None
                 if others:
                     state = "skipped"
                     error = CallError(kind="duplicate",
                                       message=f"same number as row {others[0]}")
+                elif holders is None:
+                    owners[row.destination] = {row.key}
                 else:
                     holders.add(row.key)
             data = None if row.data is None else json.dumps(dict(row.data),
