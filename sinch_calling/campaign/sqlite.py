@@ -118,9 +118,9 @@ CREATE INDEX IF NOT EXISTS rows_pending ON rows (position) WHERE state = 'pendin
 _OLD_INDEXES = ("rows_leased", "rows_owner")
 # One statement for a batch of keys, without RETURNING (each returned row costs more
 # than the update); the count of changed rows tells whether every claim held its row.
-_SENDING = ("UPDATE rows SET state = 'sending', updated_at = ? WHERE key IN "
-            "(SELECT value FROM json_each(?)) AND state = 'claimed' AND worker = ? AND "
-            "claim_token = ?")
+_SENDING = ("UPDATE rows SET state = 'sending', updated_at = ? WHERE state = 'claimed' "
+            "AND worker = ? AND claim_token = ? AND key IN ({keys})")
+_KEYS_AT_ONCE = 512  # under SQLite's smallest limit on parameters (999)
 _SENDING_ONE = ("UPDATE rows SET state = 'sending', updated_at = ? WHERE key = ? AND "
                 "state = 'claimed' AND worker = ? AND claim_token = ?")
 _ANSWER = ("UPDATE rows SET state = ?, call_id = ?, error = ?, lease_until = NULL, "
@@ -633,8 +633,9 @@ class SQLiteLedger:
             for claim in batch:
                 groups.setdefault((claim.worker, claim.token), []).append(claim.key)
             conn.execute("SAVEPOINT sending")
-            if all(conn.execute(_SENDING, (now, json.dumps(keys), worker, token)).rowcount
-                   == len(keys) for (worker, token), keys in groups.items()):
+            if all(_sending(conn, now, worker, token, keys[at:at + _KEYS_AT_ONCE])
+                   for (worker, token), keys in groups.items()
+                   for at in range(0, len(keys), _KEYS_AT_ONCE)):
                 conn.execute("RELEASE sending")
                 return [True] * len(batch)
             # Some claim lost its row (or a claim came twice): each is tried alone.
@@ -854,6 +855,17 @@ class SQLiteLedger:
         """See :meth:`Ledger.pause_starts`."""
         window = _WINDOWS.setdefault(_account_key(account), SlidingWindow())
         window.pause(time.monotonic() + max(0.0, seconds))
+
+
+def _sending(conn: sqlite3.Connection, now: float, worker: str, token: str,
+             keys: list[str]) -> bool:
+    """Mark the rows of ``keys`` sending; whether each key was a row its claim held
+    (a key given twice counts twice, so it is not). The list is padded to a power of
+    two by repeating a key: a few statement texts serve every batch size."""
+    size = 1 << (len(keys) - 1).bit_length()
+    padded = keys + [keys[-1]] * (size - len(keys))
+    statement = _SENDING.format(keys=", ".join("?" * size))
+    return conn.execute(statement, (now, worker, token, *padded)).rowcount == len(keys)
 
 
 def _account_key(account: str) -> str:
