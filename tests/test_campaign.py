@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
-from benchmarks._timed_emulator import most_in_window
 from sinch_calling import SinchCalling
 from sinch_calling.campaign import (
     CallOutcome,
@@ -24,8 +25,11 @@ from sinch_calling.campaign import (
     LedgerMismatchError,
     read_rows,
 )
+from sinch_calling.campaign.pacing import most_in_window
 from sinch_calling.errors import ValidationError
+from sinch_calling.models import CallbackUrls
 from sinch_calling.testing import Emulator, Mix, Outcome
+from sinch_calling.webhooks import CallbackRouter
 
 from .conftest import FAST_RETRY
 
@@ -426,7 +430,6 @@ async def test_an_unreachable_server_places_nothing_and_a_later_run_retries(
 
 
 async def test_a_success_that_cannot_be_decoded_is_uncertain(sinch: SinchCalling) -> None:
-    from aiohttp.test_utils import TestServer
 
     hits: list[str] = []
 
@@ -558,14 +561,11 @@ async def test_ctrl_c_while_reading_the_input_dials_nothing(
     assert _callouts(emulator) == []
 
 
-async def test_outcomes_from_dice_callbacks(tmp_path: Path) -> None:
-    from aiohttp.test_utils import TestServer
-
-    from sinch_calling.models import CallbackUrls
-    from sinch_calling.webhooks import CallbackRouter
-
-    mix = Mix({Outcome.answered(talk=0.05): 1, Outcome.busy(): 1}, seed=5)
-    async with Emulator(outcomes=mix) as emu, SinchCalling(
+@contextlib.asynccontextmanager
+async def _with_dice(outcomes: Any) -> AsyncIterator[tuple[Emulator, SinchCalling,
+                                                          CallbackRouter]]:
+    """The emulator with ``outcomes``, a client, and a CallbackRouter its DiCE reaches."""
+    async with Emulator(outcomes=outcomes) as emu, SinchCalling(
             emu.application_key, emu.application_secret, base_url=emu.url) as sinch:
         router = CallbackRouter(emu.application_key, emu.application_secret)
         app = web.Application()
@@ -573,9 +573,15 @@ async def test_outcomes_from_dice_callbacks(tmp_path: Path) -> None:
         async with TestServer(app, host="127.0.0.1") as server:
             emu.configuration.applications[emu.application_key].callbacks = CallbackUrls(
                 primary=f"http://127.0.0.1:{server.port}/sinch/callbacks")
-            campaign = Campaign(sinch, TTS, ledger=tmp_path / "l.db", events=router,
-                                track_timeout=30)
-            report = await campaign.run(NUMBERS[:6])
+            yield emu, sinch, router
+
+
+async def test_outcomes_from_dice_callbacks(tmp_path: Path) -> None:
+    mix = Mix({Outcome.answered(talk=0.05): 1, Outcome.busy(): 1}, seed=5)
+    async with _with_dice(mix) as (emu, sinch, router):
+        campaign = Campaign(sinch, TTS, ledger=tmp_path / "l.db", events=router,
+                            track_timeout=30)
+        report = await campaign.run(NUMBERS[:6])
     assert report.placed == 6
     assert report.totals is not None
     assert sum(report.totals.results.values()) == 6
@@ -589,28 +595,17 @@ async def test_dice_that_comes_before_its_row_is_written_is_recorded(
         tmp_path: Path) -> None:
     """Answers are written in batches after the workers moved on: a DiCE callback for a
     call whose ``placed`` row is not in the ledger yet waits for it."""
-    from aiohttp.test_utils import TestServer
-
     from sinch_calling.campaign import SQLiteLedger
-    from sinch_calling.models import CallbackUrls
-    from sinch_calling.webhooks import CallbackRouter
 
     class Slow(SQLiteLedger):
         async def mark_results(self, results: Sequence[Any]) -> list[bool]:
             await asyncio.sleep(0.3)  # DiCE (busy: at once) arrives meanwhile
             return await super().mark_results(results)
 
-    async with Emulator(outcomes=Outcome.busy()) as emu, SinchCalling(
-            emu.application_key, emu.application_secret, base_url=emu.url) as sinch:
-        router = CallbackRouter(emu.application_key, emu.application_secret)
-        app = web.Application()
-        app.router.add_post("/sinch/callbacks", router.handle)
-        async with TestServer(app, host="127.0.0.1") as server:
-            emu.configuration.applications[emu.application_key].callbacks = CallbackUrls(
-                primary=f"http://127.0.0.1:{server.port}/sinch/callbacks")
-            campaign = Campaign(sinch, TTS, ledger=Slow(tmp_path / "l.db"), events=router,
-                                track_timeout=30)
-            report = await campaign.run(NUMBERS[:4])
+    async with _with_dice(Outcome.busy()) as (_, sinch, router):
+        campaign = Campaign(sinch, TTS, ledger=Slow(tmp_path / "l.db"), events=router,
+                            track_timeout=30)
+        report = await campaign.run(NUMBERS[:4])
     assert report.placed == 4
     assert report.totals is not None
     assert report.totals.results == {"BUSY": 4}

@@ -274,15 +274,10 @@ async def test_a_dropped_connection_is_retried_not_fatal(ledgers: Ledgers) -> No
     assert [c.key for c in await ledger.claim("w", "run", limit=5, lease=30)] == ["2", "3"]
 
 
-async def test_a_transition_whose_answer_was_lost_is_recognised(ledgers: Ledgers) -> None:
-    """A lost connection after the commit: run again, the transition is found done on
-    the row (keyed by the claim's token), not reported as a lost lease."""
-    ledger = ledgers()
-    await ledger.open(IDENTITY)
-    await ledger.load(rows(1))
-    (a,) = await ledger.claim("w", "run", limit=1, lease=30)
+def _answers_lost(ledger: Any, lost: dict[str, int]) -> Any:
+    """Make ``ledger``'s statements commit and then lose their answer, while
+    ``lost["left"]`` counts down (as a connection dropped after the commit would)."""
     real = ledger._connection
-    lost = {"left": 2}
 
     @postgres.asynccontextmanager
     async def flaky() -> Any:
@@ -293,6 +288,17 @@ async def test_a_transition_whose_answer_was_lost_is_recognised(ledgers: Ledgers
             raise postgres._LostConnection(psycopg.OperationalError("connection lost"))
 
     ledger._connection = flaky
+    return real
+
+
+async def test_a_transition_whose_answer_was_lost_is_recognised(ledgers: Ledgers) -> None:
+    """A lost connection after the commit: run again, the transition is found done on
+    the row (keyed by the claim's token), not reported as a lost lease."""
+    ledger = ledgers()
+    await ledger.open(IDENTITY)
+    await ledger.load(rows(1))
+    (a,) = await ledger.claim("w", "run", limit=1, lease=30)
+    real = _answers_lost(ledger, {"left": 2})
     await ledger.mark_sending(a)
     await ledger.mark_placed(a, "call-a")
     ledger._connection = real
@@ -307,19 +313,8 @@ async def test_a_batch_whose_answer_was_lost_is_recognised(ledgers: Ledgers) -> 
     await ledger.open(IDENTITY)
     await ledger.load(rows(4))
     claims = await ledger.claim("w", "run", limit=4, lease=30)
-    real = ledger._connection
-    lost = {"left": 0}
-
-    @postgres.asynccontextmanager
-    async def flaky() -> Any:
-        async with real() as conn:
-            yield conn
-        if lost["left"]:
-            lost["left"] -= 1
-            raise postgres._LostConnection(psycopg.OperationalError("connection lost"))
-
-    ledger._connection = flaky
-    lost["left"] = 1  # each batch commits, and its answer is lost once
+    lost = {"left": 1}  # each batch commits, and its answer is lost once
+    real = _answers_lost(ledger, lost)
     assert await ledger.mark_sending_many(claims[:3]) == [True] * 3
     lost["left"] = 0  # without a lost answer, rows already sending are not held
     assert await ledger.mark_sending_many(claims) == [False] * 3 + [True]

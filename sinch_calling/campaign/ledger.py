@@ -69,7 +69,7 @@ a commit is shared). The one-row methods (:meth:`Ledger.mark_sending`,
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol, get_args, runtime_checkable
 
 from ..errors import (
     LeaseLostError,
@@ -80,8 +80,10 @@ from ..errors import (
     LedgerUnavailableError,
     RowStateError,
     UnknownRowError,
+    ValidationError,
 )
 from .records import (
+    AnsweredState,
     CallError,
     CallOutcome,
     CampaignIdentity,
@@ -93,6 +95,8 @@ from .records import (
     RowResult,
     RowState,
 )
+
+_ANSWERED = frozenset(get_args(AnsweredState))
 
 __all__ = [
     "LeaseLostError",
@@ -325,3 +329,14 @@ def held_in_order(claims: Sequence[Claim], changed: Iterable[tuple[str, str, str
         out.append(ident in held)
         held.discard(ident)
     return out
+
+
+def answered(results: Iterable[RowResult]) -> list[RowResult]:
+    """For implementations of :meth:`Ledger.mark_results`: the results as a list, each
+    checked to end in a state a sent row may end in (``ValidationError`` otherwise)."""
+    batch = list(results)
+    for result in batch:
+        if result.state not in _ANSWERED:
+            raise ValidationError("state", f"must be one of {', '.join(sorted(_ANSWERED))}"
+                                           f"; got {result.state!r}")
+    return batch

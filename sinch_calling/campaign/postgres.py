@@ -45,7 +45,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, Final, LiteralString, NoReturn, TypeVar, get_args
+from typing import Any, Final, LiteralString, NoReturn, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode
 
 try:
@@ -67,6 +67,7 @@ from .ledger import (
     LedgerMismatchError,
     RowStateError,
     UnknownRowError,
+    answered,
     held_in_order,
 )
 from .records import (
@@ -167,7 +168,6 @@ _ANSWERS: Final = (f"unnest({_CLAIM_ARRAYS}, %(states)s::text[], %(call_ids)s::t
                    "%(errors)s::text[]) AS c(key, worker, token, state, call_id, error)")
 _HELD: Final = ("r.campaign = %(c)s AND r.key = c.key AND r.worker = c.worker AND "
                 "r.claim_token = c.token")
-_ANSWERED: Final = frozenset(get_args(AnsweredState))
 
 _COLUMNS: LiteralString = ("key, position, line, destination, state, call_id, error, result, "
                            "reason, duration, debit, currency, updated_at")
@@ -844,11 +844,7 @@ class PostgresLedger:
 
     async def mark_results(self, results: Sequence[RowResult]) -> list[bool]:
         """See :meth:`Ledger.mark_results`: one statement."""
-        batch = list(results)
-        for result in batch:
-            if result.state not in _ANSWERED:
-                raise ValidationError("state", f"must be one of {', '.join(_ANSWERED)}; "
-                                               f"got {result.state!r}")
+        batch = answered(results)
         if not batch:
             return []
         return await self._many(

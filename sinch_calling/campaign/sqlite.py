@@ -37,7 +37,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar, get_args
+from typing import IO, Any, TypeVar
 
 from ..errors import ValidationError
 from .ledger import (
@@ -48,6 +48,7 @@ from .ledger import (
     LedgerMismatchError,
     RowStateError,
     UnknownRowError,
+    answered,
 )
 from .pacing import SlidingWindow
 from .records import (
@@ -126,7 +127,6 @@ _SENDING_ONE = ("UPDATE rows SET state = 'sending', updated_at = ? WHERE key = ?
 _ANSWER = ("UPDATE rows SET state = ?, call_id = ?, error = ?, lease_until = NULL, "
            "expired = 0, updated_at = ? WHERE key = ? AND worker = ? AND claim_token = ? "
            "AND (state = 'sending' OR (state = 'uncertain' AND expired = 1))")
-_ANSWERED = frozenset(get_args(AnsweredState))
 # Only a tracked campaign needs these: made on first use, so an untracked campaign does
 # not pay for them on every placed call.
 _TRACKING_INDEXES = (
@@ -647,11 +647,7 @@ class SQLiteLedger:
 
     async def mark_results(self, results: Sequence[RowResult]) -> list[bool]:
         """See :meth:`Ledger.mark_results` (not fsynced: see the module docs)."""
-        batch = list(results)
-        for result in batch:
-            if result.state not in _ANSWERED:
-                raise ValidationError("state", f"must be one of {', '.join(_ANSWERED)}; "
-                                               f"got {result.state!r}")
+        batch = answered(results)
         if not batch:
             return []
 

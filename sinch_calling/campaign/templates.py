@@ -224,6 +224,24 @@ class _CalloutTemplate(Template):
             _limit_option(field, "".join(p for p, _ in merge.parts), self.max_text_length)
         return merge
 
+    async def place(self, sinch: SinchCalling, row: CampaignRow, *,
+                    dice: bool = False) -> str:
+        return await self.place_data(sinch, key=row.key, destination=row.destination,
+                                     data=row.data, line=row.line, dice=dice)
+
+    def place_data(self, sinch: SinchCalling, *, key: str, destination: str,
+                   data: Mapping[str, Any], line: int | None,
+                   dice: bool = False) -> Awaitable[str]:
+        args = self.arguments(data)
+        if dice:
+            args["enable_dice"] = True
+        return self._callout(sinch, destination, args)
+
+    def _callout(self, sinch: SinchCalling, destination: str,
+                 args: dict[str, Any]) -> Awaitable[str]:
+        """The client call of this kind of callout."""
+        raise NotImplementedError
+
     def _common(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The per-row arguments both callouts share (row columns override)."""
         custom_text = row.get("custom")
@@ -292,17 +310,8 @@ class TtsTemplate(_CalloutTemplate):
         args = {field: _text_limit(field, merge.render(field, row), self.max_text_length)}
         return {**args, **self._common(row)}
 
-    async def place(self, sinch: SinchCalling, row: CampaignRow, *,
-                    dice: bool = False) -> str:
-        return await self.place_data(sinch, key=row.key, destination=row.destination,
-                                     data=row.data, line=row.line, dice=dice)
-
-    def place_data(self, sinch: SinchCalling, *, key: str, destination: str,
-                   data: Mapping[str, Any], line: int | None,
-                   dice: bool = False) -> Awaitable[str]:
-        args = self.arguments(data)
-        if dice:
-            args["enable_dice"] = True
+    def _callout(self, sinch: SinchCalling, destination: str,
+                 args: dict[str, Any]) -> Awaitable[str]:
         return sinch.callouts.tts(destination, **args)
 
 
@@ -359,17 +368,8 @@ class ConferenceTemplate(_CalloutTemplate):
                 args[name] = value
         return args
 
-    async def place(self, sinch: SinchCalling, row: CampaignRow, *,
-                    dice: bool = False) -> str:
-        return await self.place_data(sinch, key=row.key, destination=row.destination,
-                                     data=row.data, line=row.line, dice=dice)
-
-    def place_data(self, sinch: SinchCalling, *, key: str, destination: str,
-                   data: Mapping[str, Any], line: int | None,
-                   dice: bool = False) -> Awaitable[str]:
-        args = self.arguments(data)
-        if dice:
-            args["enable_dice"] = True
+    def _callout(self, sinch: SinchCalling, destination: str,
+                 args: dict[str, Any]) -> Awaitable[str]:
         return sinch.callouts.conference(destination, self.conference_id, **args)
 
 
