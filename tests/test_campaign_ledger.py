@@ -234,8 +234,9 @@ async def _synchronous(ledger: SQLiteLedger) -> int:
 
 
 async def test_only_what_must_be_durable_waits_for_the_disk(ledger: SQLiteLedger) -> None:
-    """``sending`` (and a settle) is fsynced before it returns; loads, claims and
-    answers are written without waiting for the disk (a later fsync covers them)."""
+    """``sending`` (and a release, a settle) is fsynced before it returns; loads,
+    claims and answers are written without waiting for the disk (a later fsync
+    covers them)."""
     await ledger.load(_rows(3))
     assert await _synchronous(ledger) == 1
     claims = await ledger.claim("w", "run", limit=3, lease=30)
@@ -247,6 +248,11 @@ async def test_only_what_must_be_durable_waits_for_the_disk(ledger: SQLiteLedger
                                          error=CallError(kind="server", message="503"))])
     assert await _synchronous(ledger) == 1
     await ledger.settle("2", call_id=None)
+    assert await _synchronous(ledger) == 2
+    await ledger.load(_rows(1, start=3))
+    assert await _synchronous(ledger) == 1
+    (again,) = await ledger.claim("w", "run", limit=1, lease=30)
+    await ledger.release(again, "run", count_attempt=True)  # a 429: nothing placed
     assert await _synchronous(ledger) == 2
 
 

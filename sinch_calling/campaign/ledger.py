@@ -22,12 +22,13 @@ The rules every implementation keeps (the runner depends on them):
 2. **``sending`` is durable before the request.** :meth:`Ledger.mark_sending_many`
    (and :meth:`Ledger.mark_sending`) returns only once the state is committed (fsynced
    where the store can), so a crash after it leaves the row ``sending`` ->
-   ``uncertain``, never ``pending``. The other writes need not reach the disk before
-   they return (an SQLite file fsyncs them with the next ``sending``): losing one to a
-   machine crash only leaves a row where the runner never relies on it being (a
-   ``sending`` row whose answer is lost becomes ``uncertain``; a lost claim or release
-   leaves a row that was never sent pending or claimed, and claimed rows return to
-   pending).
+   ``uncertain``, never ``pending``. Answers (:meth:`Ledger.mark_results`), loads and
+   claims need not reach the disk before they return (an SQLite file fsyncs them with
+   the next ``sending``): a machine crash that loses one leaves a row where the runner
+   never relies on it being (a ``sending`` row whose answer is lost becomes
+   ``uncertain``, as if the crash had come during the call; a lost claim leaves the
+   row pending). A release (nothing was placed) is durable when it returns, so a row
+   Sinch refused is never left ``uncertain``.
 3. **Leases.** A claim holds for ``lease`` seconds (renewed by :meth:`Ledger.renew`).
    When it runs out (:meth:`Ledger.expire_leases`, which :meth:`Ledger.claim` also runs
    first): ``claimed`` rows (nothing sent) become ``pending`` again; ``sending`` rows

@@ -10,8 +10,9 @@ dials what; the workers' clocks and lifetimes do not matter:
 * **Claims are atomic.** :meth:`PostgresLedger.claim` takes pending rows with
   ``SELECT ... FOR UPDATE SKIP LOCKED`` inside one ``UPDATE``: a row is handed to one
   worker only, and concurrent claimers never wait on each other.
-* **``sending`` is committed before the request** (each state change is its own
-  transaction, with ``synchronous_commit = on`` forced for the ledger's sessions).
+* **``sending`` is committed before the request** (each batch of state changes is one
+  statement in its own transaction, with ``synchronous_commit = on`` forced for the
+  ledger's sessions).
 * **Leases are on the database's clock** (``clock_timestamp()``). A worker that dies
   leaves its claimed-but-unsent rows to the next claim after the lease runs out, and
   its ``sending`` rows as ``uncertain`` (never dialled again automatically).

@@ -2,7 +2,9 @@
 
 See :class:`Campaign`. The runner keeps no per-row state in memory: rows stream from
 the input into the ledger in batches, workers claim a few rows at a time, and results
-are read back from the ledger page by page.
+are read back from the ledger page by page. The workers' writes go to the ledger in
+batches too (:class:`_Writes`): the rows about to be sent in one durable write, the
+answers in another, one of each in flight at a time.
 """
 
 from __future__ import annotations

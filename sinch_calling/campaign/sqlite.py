@@ -3,15 +3,16 @@
 Every operation is a small function run by one thread that owns the connection; the
 event loop only queues it and awaits a future, so no disk I/O happens on the loop.
 Operations queued while a commit is in progress are applied together in the next
-transaction (group commit). A transaction that marks rows ``sending`` (or settles a
-row, or records the campaign's identity) is fsynced before anyone waiting for it
-resumes (WAL, ``synchronous=FULL``): ``sending`` is durable before
-:meth:`SQLiteLedger.mark_sending_many` returns. The others are written to the WAL
-without waiting for the disk (``synchronous=NORMAL``): they survive a crash of the
-process at once, and a crash of the machine from the next fsync on (the WAL is one
-file, written in order: that fsync covers them). What a machine crash can lose is
-never relied on (see rule 2 of :mod:`~sinch_calling.campaign.ledger`): an answer
-lost that way leaves its row ``sending``, which the next run turns ``uncertain``.
+transaction (group commit). A transaction that marks rows ``sending`` (or releases
+one, settles one, or records the campaign's identity) is fsynced before anyone
+waiting for it resumes (WAL, ``synchronous=FULL``): ``sending`` is durable before
+:meth:`SQLiteLedger.mark_sending_many` returns. The others (loads, claims, answers,
+leases) are written to the WAL without waiting for the disk (``synchronous=NORMAL``):
+they survive a crash of the process at once, and a crash of the machine from the next
+fsync on (the WAL is one file, written in order: that fsync covers them). What a
+machine crash can lose is never relied on (see rule 2 of
+:mod:`~sinch_calling.campaign.ledger`): an answer lost that way leaves its row
+``sending``, which the next run turns ``uncertain``.
 
 One run holds a file ledger at a time (an advisory lock on ``<file>.lock`` next to the
 file's real path, symlinks resolved, however the path is spelled), so at the
@@ -702,7 +703,7 @@ class SQLiteLedger:
                 "deferred = ?, updated_at = ? WHERE key = ?",
                 (_error_json(error), attempts + int(count_attempt), run, int(defer),
                  time.time(), claim.key))
-        await self._run(op)
+        await self._run(op, sync=True)
 
     async def expire_leases(self, *, everyone: bool = False) -> tuple[int, int]:
         """See :meth:`Ledger.expire_leases`."""
