@@ -1,22 +1,18 @@
-"""The emulator in a child process, also noting when each callout arrived.
+"""A canned server in a child process that notes when each callout reached the machine.
 
-    python -m benchmarks._timed_emulator PORT [--canned]
+    python -m benchmarks._timed_emulator PORT
 
-Every ``POST /calling/v1/callouts`` is noted as ``[seconds, destination, status]`` on
-the child's own monotonic clock, as the request reaches the server (before signature
-checks); ``GET /_timed/callouts`` returns them all as JSON. Campaign tests and the
-campaign benchmark count calls and measure pacing with it, "as Sinch sees them".
-
-``--canned`` serves :mod:`benchmarks._wire`'s canned answers instead of the emulator and
-notes each request with the kernel's receive time of its first bytes
-(``SO_TIMESTAMPNS``, wall clock): when it reached the machine, however long this
-process then waited for a core (on a loaded machine the emulator's own notes bunch
-up behind its backlog). The pacing benchmark uses it.
+It serves :mod:`benchmarks._wire`'s canned answers and notes each request with the
+kernel's receive time of its first bytes (``SO_TIMESTAMPNS``, wall clock): when it
+reached the machine, however long this process then waited for a core (on a loaded
+machine a server's own notes bunch up behind its backlog). ``GET /_timed/callouts``
+returns the notes, ``[seconds, destination, status]``, as JSON. The campaign
+benchmark's pacing group measures "as Sinch sees them" with it. (The tests' own timed
+emulator, the real emulator noting arrivals, is ``tests/timed_emulator.py``.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import struct
@@ -28,45 +24,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
-from aiohttp import web
-
-from sinch_calling.testing import Emulator
 
 from ._server import child_server, free_port
 from ._wire import ANSWERS, _answer, _content_length
 
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux
-
-CALLOUTS = "/calling/v1/callouts"
-
-
-def timed_emulator(port: int) -> Emulator:
-    """An :class:`Emulator` on ``port`` that notes callouts (see the module docs)."""
-    noted: list[list[Any]] = []
-
-    @web.middleware
-    async def note(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path == "/_timed/callouts":
-            return web.json_response(noted)  # answered here: no signature needed
-        if request.method != "POST" or request.path != CALLOUTS:
-            return await handler(request)
-        arrived = time.monotonic()
-        try:
-            body = json.loads(await request.read())
-            callout = body.get("ttsCallout") or body.get("conferenceCallout") or \
-                body.get("customCallout") or {}
-            destination = callout.get("destination", {}).get("endpoint")
-        except (ValueError, AttributeError):
-            destination = None
-        entry: list[Any] = [arrived, destination, None]
-        noted.append(entry)
-        response = await handler(request)
-        entry[2] = response.status
-        return response
-
-    emulator = Emulator(port=port, max_journal=1000)
-    emulator.app.middlewares.insert(0, note)
-    return emulator
 
 
 def _kernel_stamp(ancillary: list[tuple[int, int, bytes]]) -> float | None:
@@ -127,42 +89,22 @@ def _serve_canned(port: int) -> None:
         threading.Thread(target=connection, args=(conn,), daemon=True).start()
 
 
-async def _serve(port: int) -> None:
-    async with timed_emulator(port):
-        await asyncio.Event().wait()
-
-
 @contextmanager
-def timed_emulator_process(cpu: int | None = 1, *, canned: bool = False) -> Iterator[str]:
-    """Start the timed emulator (or the timed canned server) in a child process; yield
-    its origin."""
+def timed_canned_process(cpu: int | None = 1) -> Iterator[str]:
+    """Start the timed canned server in a child process; yield its origin."""
     port = free_port()
-    with child_server(["-m", "benchmarks._timed_emulator", str(port),
-                       *(["--canned"] if canned else [])], port, cpu=cpu,
-                      name="timed emulator"):
+    with child_server(["-m", "benchmarks._timed_emulator", str(port)], port, cpu=cpu,
+                      name="timed canned server"):
         yield f"http://127.0.0.1:{port}"
 
 
-async def noted_callouts(origin: str) -> list[tuple[float, str | None, int | None]]:
-    """``(arrival seconds, destination, HTTP status)`` of every callout so far."""
+async def arrivals(origin: str) -> list[float]:
+    """When each callout the server answered reached the machine (seconds)."""
     async with aiohttp.ClientSession() as session, \
             session.get(f"{origin}/_timed/callouts") as response:
-        return [tuple(entry) for entry in await response.json()]  # type: ignore[misc]
-
-
-def most_in_window(times: list[float], window: float = 1.0) -> int:
-    """The most arrivals within any ``window`` seconds (any interval (t - window, t])."""
-    times = sorted(times)
-    best, first = 0, 0
-    for last, t in enumerate(times):
-        while times[first] <= t - window:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
+        notes = await response.json()
+    return [float(t) for t, _, status in notes if status == 200]
 
 
 if __name__ == "__main__":
-    if "--canned" in sys.argv[2:]:
-        _serve_canned(int(sys.argv[1]))
-    else:
-        asyncio.run(_serve(int(sys.argv[1])))
+    _serve_canned(int(sys.argv[1]))

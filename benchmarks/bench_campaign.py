@@ -19,7 +19,7 @@
   core). Targets: at most 50 MiB and 50 ms, each run.
 * **Pacing**: ``--pacing-calls`` calls at ``rate=50``, ``concurrency=64``, against a
   canned server in another process that notes each callout as its bytes arrive, on its
-  own clock (:mod:`benchmarks._timed_emulator` ``--canned``). Target: no one-second
+  own clock (:mod:`benchmarks._timed_emulator`). Target: no one-second
   window holds more than 50. (With ``--skip``, the groups left out keep their figures
   from the existing result file.)
 """
@@ -39,10 +39,11 @@ from typing import Any
 
 from sinch_calling import SinchCalling
 from sinch_calling.campaign import Campaign
+from sinch_calling.campaign.pacing import most_in_window
 
 from ._harness import Contender, Target, alternate, new_session, parser, print_targets
 from ._server import KEY, SECRET, pin_self
-from ._timed_emulator import most_in_window, noted_callouts, timed_emulator_process
+from ._timed_emulator import arrivals, timed_canned_process
 from ._wire import canned_server
 
 TEXT = "Hello from the benchmark"
@@ -170,19 +171,18 @@ def _memory_turn(origin: str, rows: int, ledger: str, phase: str) -> dict[str, f
 
 async def pacing(calls: int, rate: float) -> dict[str, Any]:
     """``calls`` calls at ``rate`` against the timed emulator; what it saw."""
-    with timed_emulator_process(canned=True) as origin:
+    with timed_canned_process() as origin:
         async with SinchCalling(KEY, SECRET, base_url=origin) as sinch:
             started = time.perf_counter()
             report = await Campaign(sinch, Campaign.tts(text=TEXT, cli=CLI), rate=rate,
                                     concurrency=64).run(_numbers(0, calls))
             elapsed = time.perf_counter() - started
-        noted = await noted_callouts(origin)
-    arrivals = [t for t, _, status in noted if status == 200]
-    first = [t for t in arrivals if t < min(arrivals) + 1.0]
+        times = await arrivals(origin)
+    first = [t for t in times if t < min(times) + 1.0]
     return {"calls": float(calls), "rate": float(rate), "placed": float(report.placed),
-            "elapsed_s": elapsed, "most_in_any_second": float(most_in_window(arrivals)),
+            "elapsed_s": elapsed, "most_in_any_second": float(most_in_window(times)),
             "first_second": float(len(first)),
-            "achieved_rate": (len(arrivals) - 1) / (max(arrivals) - min(arrivals))}
+            "achieved_rate": (len(times) - 1) / (max(times) - min(times))}
 
 
 def main() -> None:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
 import random
 from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
-from benchmarks._timed_emulator import most_in_window
 from sinch_calling import SinchCalling
 from sinch_calling.campaign import (
     CallOutcome,
@@ -23,8 +25,11 @@ from sinch_calling.campaign import (
     LedgerMismatchError,
     read_rows,
 )
+from sinch_calling.campaign.pacing import most_in_window
 from sinch_calling.errors import ValidationError
+from sinch_calling.models import CallbackUrls
 from sinch_calling.testing import Emulator, Mix, Outcome
+from sinch_calling.webhooks import CallbackRouter
 
 from .conftest import FAST_RETRY
 
@@ -425,7 +430,6 @@ async def test_an_unreachable_server_places_nothing_and_a_later_run_retries(
 
 
 async def test_a_success_that_cannot_be_decoded_is_uncertain(sinch: SinchCalling) -> None:
-    from aiohttp.test_utils import TestServer
 
     hits: list[str] = []
 
@@ -557,14 +561,11 @@ async def test_ctrl_c_while_reading_the_input_dials_nothing(
     assert _callouts(emulator) == []
 
 
-async def test_outcomes_from_dice_callbacks(tmp_path: Path) -> None:
-    from aiohttp.test_utils import TestServer
-
-    from sinch_calling.models import CallbackUrls
-    from sinch_calling.webhooks import CallbackRouter
-
-    mix = Mix({Outcome.answered(talk=0.05): 1, Outcome.busy(): 1}, seed=5)
-    async with Emulator(outcomes=mix) as emu, SinchCalling(
+@contextlib.asynccontextmanager
+async def _with_dice(outcomes: Any) -> AsyncIterator[tuple[Emulator, SinchCalling,
+                                                          CallbackRouter]]:
+    """The emulator with ``outcomes``, a client, and a CallbackRouter its DiCE reaches."""
+    async with Emulator(outcomes=outcomes) as emu, SinchCalling(
             emu.application_key, emu.application_secret, base_url=emu.url) as sinch:
         router = CallbackRouter(emu.application_key, emu.application_secret)
         app = web.Application()
@@ -572,9 +573,15 @@ async def test_outcomes_from_dice_callbacks(tmp_path: Path) -> None:
         async with TestServer(app, host="127.0.0.1") as server:
             emu.configuration.applications[emu.application_key].callbacks = CallbackUrls(
                 primary=f"http://127.0.0.1:{server.port}/sinch/callbacks")
-            campaign = Campaign(sinch, TTS, ledger=tmp_path / "l.db", events=router,
-                                track_timeout=30)
-            report = await campaign.run(NUMBERS[:6])
+            yield emu, sinch, router
+
+
+async def test_outcomes_from_dice_callbacks(tmp_path: Path) -> None:
+    mix = Mix({Outcome.answered(talk=0.05): 1, Outcome.busy(): 1}, seed=5)
+    async with _with_dice(mix) as (emu, sinch, router):
+        campaign = Campaign(sinch, TTS, ledger=tmp_path / "l.db", events=router,
+                            track_timeout=30)
+        report = await campaign.run(NUMBERS[:6])
     assert report.placed == 6
     assert report.totals is not None
     assert sum(report.totals.results.values()) == 6
@@ -582,6 +589,51 @@ async def test_outcomes_from_dice_callbacks(tmp_path: Path) -> None:
     dice = [r for r in emu.requests if r.path == "/calling/v1/callouts"]
     assert all(r.json()["ttsCallout"]["enableDice"] is True for r in dice)
     assert [r for r in emu.requests if r.method == "GET"] == []  # no polling
+
+
+async def test_dice_that_comes_before_its_row_is_written_is_recorded(
+        tmp_path: Path) -> None:
+    """Answers are written in batches after the workers moved on: a DiCE callback for a
+    call whose ``placed`` row is not in the ledger yet waits for it."""
+    from sinch_calling.campaign import SQLiteLedger
+
+    class Slow(SQLiteLedger):
+        async def mark_results(self, results: Sequence[Any]) -> list[bool]:
+            await asyncio.sleep(0.3)  # DiCE (busy: at once) arrives meanwhile
+            return await super().mark_results(results)
+
+    async with _with_dice(Outcome.busy()) as (_, sinch, router):
+        campaign = Campaign(sinch, TTS, ledger=Slow(tmp_path / "l.db"), events=router,
+                            track_timeout=30)
+        report = await campaign.run(NUMBERS[:4])
+    assert report.placed == 4
+    assert report.totals is not None
+    assert report.totals.results == {"BUSY": 4}
+
+
+async def test_a_claim_that_lost_its_row_does_not_send_it(sinch: SinchCalling,
+                                                          emulator: Emulator,
+                                                          tmp_path: Path) -> None:
+    """The ledger refuses ``sending`` for a claim that no longer holds its row (here:
+    released under it, so it is pending again): that worker does not send it; the row
+    is dialled once, by the claim that holds it."""
+    from sinch_calling.campaign import SQLiteLedger
+
+    class Stealing(SQLiteLedger):
+        stolen = False
+
+        async def mark_sending_many(self, claims: Sequence[Any]) -> list[bool]:
+            for claim in claims:
+                if claim.key == NUMBERS[3] and not self.stolen:
+                    self.stolen = True
+                    await self.release(claim, "someone else")
+            return await super().mark_sending_many(claims)
+
+    ledger = Stealing(tmp_path / "l.db")
+    report = await Campaign(sinch, TTS, concurrency=4, ledger=ledger).run(NUMBERS[:10])
+    assert ledger.stolen
+    assert report.placed == 10
+    assert Counter(_callouts(emulator)) == Counter(NUMBERS[:10])
 
 
 async def test_a_failing_ledger_stops_the_run_with_its_error(
@@ -594,11 +646,13 @@ async def test_a_failing_ledger_stops_the_run_with_its_error(
     class Failing(SQLiteLedger):
         placed = 0
 
-        async def mark_placed(self, claim: Any, call_id: str) -> None:
-            if self.placed >= 3:
+        async def mark_results(self, results: Sequence[Any]) -> list[bool]:
+            room = 3 - self.placed  # the first 3 answers are written, then it fails
+            self.placed += min(room, len(results))
+            written = await super().mark_results(results[:room])
+            if room < len(results):
                 raise LedgerUnavailableError("ledger x: the database was unreachable")
-            self.placed += 1
-            await super().mark_placed(claim, call_id)
+            return written
 
     ledger = Failing(tmp_path / "l.db")
     with pytest.raises(LedgerUnavailableError, match="unreachable"):

@@ -22,8 +22,14 @@ from sinch_calling.campaign import (
 )
 from sinch_calling.campaign.ledger import Ledger
 from sinch_calling.campaign.pacing import SlidingWindow, window_for_rate
-from sinch_calling.campaign.preflight import RowChecker, check_number
-from sinch_calling.campaign.records import CallError, CampaignIdentity, FinalOutcome, NewRow
+from sinch_calling.campaign.preflight import RowChecker, check_number, to_input_row
+from sinch_calling.campaign.records import (
+    CallError,
+    CampaignIdentity,
+    FinalOutcome,
+    NewRow,
+    RowResult,
+)
 from sinch_calling.campaign.rows import InputRow
 from sinch_calling.campaign.templates import MergeText, RowError, TtsTemplate
 from sinch_calling.errors import ValidationError
@@ -220,6 +226,91 @@ async def test_one_run_at_a_time_but_reading_is_fine(ledger: SQLiteLedger,
     await reader.close()
 
 
+async def _synchronous(ledger: SQLiteLedger) -> int:
+    """The connection's ``PRAGMA synchronous`` now (read by a read-only operation,
+    which never changes it): 2 is FULL (fsync at commit), 1 NORMAL."""
+    return int(await ledger._run(
+        lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0], write=False))
+
+
+async def test_only_what_must_be_durable_waits_for_the_disk(ledger: SQLiteLedger) -> None:
+    """``sending`` (and a release, a settle) is fsynced before it returns; loads,
+    claims and answers are written without waiting for the disk (a later fsync
+    covers them)."""
+    await ledger.load(_rows(3))
+    assert await _synchronous(ledger) == 1
+    claims = await ledger.claim("w", "run", limit=3, lease=30)
+    assert await _synchronous(ledger) == 1
+    assert await ledger.mark_sending_many(claims) == [True] * 3
+    assert await _synchronous(ledger) == 2
+    await ledger.mark_results([RowResult(claims[0], "placed", "call-1"),
+                               RowResult(claims[1], "uncertain",
+                                         error=CallError(kind="server", message="503"))])
+    assert await _synchronous(ledger) == 1
+    await ledger.settle("2", call_id=None)
+    assert await _synchronous(ledger) == 2
+    await ledger.load(_rows(1, start=3))
+    assert await _synchronous(ledger) == 1
+    (again,) = await ledger.claim("w", "run", limit=1, lease=30)
+    await ledger.release(again, "run", count_attempt=True)  # a 429: nothing placed
+    assert await _synchronous(ledger) == 2
+
+
+async def test_a_scratch_ledger_never_fsyncs(tmp_path: Path) -> None:
+    scratch = SQLiteLedger(tmp_path / "s.db", durable=False)
+    await scratch.open(IDENTITY)
+    try:
+        await scratch.load(_rows(1))
+        (claim,) = await scratch.claim("w", "run", limit=1, lease=30)
+        await scratch.mark_sending(claim)
+        assert await _synchronous(scratch) == 0
+    finally:
+        await scratch.close()
+
+
+async def test_a_ledger_file_of_an_earlier_version_gets_todays_indexes(
+        tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    first = SQLiteLedger(path)
+    await first.open(IDENTITY)
+    await first.load(_rows(3))
+    await first.close()
+    with sqlite3.connect(path) as conn:  # the indexes an earlier version made
+        conn.execute("DROP INDEX rows_lease")
+        conn.execute("DROP INDEX rows_destination")
+        conn.execute("CREATE INDEX rows_leased ON rows (lease_until) "
+                     "WHERE state IN ('claimed', 'sending')")
+        conn.execute("CREATE INDEX rows_owner ON rows (destination) "
+                     "WHERE state NOT IN ('invalid', 'skipped')")
+    conn.close()
+    reader = SQLiteLedger(path)  # reading changes nothing
+    await reader.open(None)
+    await reader.close()
+    with sqlite3.connect(path) as conn:
+        assert {"rows_leased", "rows_owner"} <= _indexes(conn)
+    conn.close()
+    again = SQLiteLedger(path)
+    await again.open(IDENTITY)
+    try:
+        claims = await again.claim("w", "run", limit=3, lease=30)
+        assert await again.mark_sending_many(claims) == [True] * 3
+        assert await again.mark_results([RowResult(c, "placed", f"call-{c.key}")
+                                         for c in claims]) == [True] * 3
+        assert (await again.counts()).states["placed"] == 3
+    finally:
+        await again.close()
+    with sqlite3.connect(path) as conn:
+        found = _indexes(conn)
+    conn.close()
+    assert {"rows_lease", "rows_destination"} <= found
+    assert not found & {"rows_leased", "rows_owner"}
+
+
+def _indexes(conn: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
 # -- pacing -----------------------------------------------------------------------------
 
 @settings(max_examples=60, deadline=None)
@@ -312,6 +403,22 @@ async def test_csv_round_trip(rows: list[tuple[str, str]], bom: bool, crlf: bool
 
 
 # -- preflight --------------------------------------------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(item=st.one_of(st.text(max_size=30), st.from_regex(r"\s*\+[0-9]{1,17}\s*",
+                                                             fullmatch=True),
+                      st.text(min_size=4000, max_size=4200)),
+       position=st.integers(0, 10**6),
+       text=st.sampled_from(["Hi", "Hi {number}", "Hi {first_name}"]))
+def test_a_plain_number_item_is_checked_as_its_row_would_be(item: str, position: int,
+                                                            text: str) -> None:
+    """The short way for plain numbers gives what the full check gives."""
+    checker = RowChecker(TtsTemplate(text=text), number_column="number", id_column="id")
+    if "first_name" not in text:  # else: every row lacks the column (an invalid row)
+        checker.check_columns(InputRow(data={"number": "+461"}, columns=("number",)))
+    assert checker.check_item(item, position) == checker.check(
+        to_input_row(item, "number"), position)
+
 
 @pytest.mark.parametrize(("number", "message"), [
     ("0701234567", "must start with '.'"), ("+46 70 123", "without spaces"),

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks._timed_emulator import most_in_window, noted_callouts, timed_emulator_process
 from sinch_calling import SinchCalling
 from sinch_calling.campaign import CallOutcome, Campaign, read_rows
+from sinch_calling.campaign.pacing import most_in_window
 from sinch_calling.testing import DEFAULT_KEY, DEFAULT_SECRET
 
 from .conftest import FAST_RETRY
 from .test_campaign import REMINDER, crm_csv
+from .timed_emulator import noted_callouts, timed_emulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 TTS = Campaign.tts(text="Your code is 1234", cli="+46000000000")
@@ -27,8 +28,8 @@ TTS = Campaign.tts(text="Your code is 1234", cli="+46000000000")
 
 @pytest.fixture
 def origin() -> Iterator[str]:
-    with timed_emulator_process(cpu=None) as url:
-        yield url
+    with timed_emulator_process() as emulator:
+        yield emulator.url
 
 
 def _client(origin: str, secret: str = DEFAULT_SECRET) -> SinchCalling:

@@ -20,9 +20,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from benchmarks._server import child_server, free_port
-from benchmarks._timed_emulator import most_in_window, noted_callouts
-from sinch_calling.testing import DEFAULT_KEY, DEFAULT_SECRET
+from sinch_calling.campaign.pacing import most_in_window
 
 from .services import (
     drop_schema,
@@ -31,6 +29,7 @@ from .services import (
     require_rabbitmq,
     require_redis,
 )
+from .timed_emulator import TimedEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 5000
@@ -49,39 +48,12 @@ def _dsn(base: str, schema: str, campaign: str) -> str:
     return f"{base}{joiner}{urlencode({'schema': schema, 'campaign': campaign})}"
 
 
-class EmulatorProcess:
-    """The timed emulator (benchmarks/_timed_emulator.py) in a child process: its
-    journal of callouts, with arrival times on its own clock, outlives the workers."""
-
-    def __init__(self) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.key, self.secret = DEFAULT_KEY, DEFAULT_SECRET
-        self._server = child_server(["-m", "benchmarks._timed_emulator", str(port)], port,
-                                    cpu=None, name="timed emulator")
-        self.proc = self._server.__enter__()
-        self._journal: list[dict[str, Any]] | None = None
-
-    def env(self) -> dict[str, str]:
-        return {"SINCH_APPLICATION_KEY": self.key, "SINCH_APPLICATION_SECRET": self.secret,
-                "SINCH_BASE_URL": self.url}
-
-    async def journal(self) -> list[dict[str, Any]]:
-        """Every callout so far: ``t`` (arrival, seconds), ``to``, ``status``."""
-        return [{"t": t, "to": to, "status": status}
-                for t, to, status in await noted_callouts(self.url)]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self._server.__exit__(None, None, None)
-
-
 @pytest.fixture
 def fleet_env(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A schema on the real PostgreSQL, the emulator in a process, a numbers file."""
     base = require_postgres()
     schema = f"test_fleet_{uuid.uuid4().hex[:12]}"
-    emulator = EmulatorProcess()
+    emulator = TimedEmulator().start()
     numbers = [f"+4670{i:07d}" for i in range(ROWS)]
     (tmp_path / "numbers.txt").write_text("\n".join(numbers) + "\n")
     procs: list[subprocess.Popen[bytes]] = []
@@ -196,7 +168,7 @@ async def test_celery_workers_one_killed(celery_fleet: dict[str, Any]) -> None:
     from .fleet_celery_app import make_app
 
     env = celery_fleet
-    emulator: EmulatorProcess = env["emulator"]
+    emulator: TimedEmulator = env["emulator"]
     worker_env = {**os.environ, **emulator.env(), "FLEET_BROKER": env["broker"],
                   "FLEET_QUEUE": env["queue"], "FLEET_LEDGER": env["dsn"]}
     for name in ("one", "two"):
@@ -232,7 +204,7 @@ async def test_celery_workers_one_killed(celery_fleet: dict[str, Any]) -> None:
 
 async def test_plain_runners_one_killed(fleet_env: dict[str, Any]) -> None:
     env = fleet_env
-    emulator: EmulatorProcess = env["emulator"]
+    emulator: TimedEmulator = env["emulator"]
     runner_env = {**os.environ, **emulator.env()}
     command = [sys.executable, "-m", "tests.fleet_runner", str(env["file"]), env["dsn"],
                str(RATE), str(CONCURRENCY), str(LEASE)]
@@ -261,7 +233,7 @@ async def test_a_killed_workers_share_is_redelivered(fleet_env: dict[str, Any]) 
     from .fleet_celery_app import make_app
 
     env = fleet_env
-    emulator: EmulatorProcess = env["emulator"]
+    emulator: TimedEmulator = env["emulator"]
     queue = f"sinch-fleet-{uuid.uuid4().hex[:12]}"
     worker_env = {**os.environ, **emulator.env(), "FLEET_BROKER": broker,
                   "FLEET_QUEUE": queue, "FLEET_LEDGER": env["dsn"]}

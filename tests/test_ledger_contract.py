@@ -37,6 +37,7 @@ from sinch_calling.campaign.records import (
     CampaignIdentity,
     FinalOutcome,
     NewRow,
+    RowResult,
 )
 from sinch_calling.errors import ValidationError
 
@@ -428,6 +429,52 @@ async def test_claims_only_rows_of_this_input(ledger: Any) -> None:
     assert [c.key for c in await ledger.claim("w", "x", limit=5, lease=30,
                                               loaded_by="nobody")] == []
     assert [c.key for c in await ledger.claim("w", "x", limit=5, lease=30)] == ["1"]
+
+
+# -- the batch methods the runner uses (one transaction for many rows) ----------------
+
+
+async def test_sending_many_marks_the_held_rows_and_reports_the_others(ledger: Any) -> None:
+    await ledger.load(rows(*(f"+4670000000{i}" for i in range(1, 6))))
+    a = await ledger.claim("w1", "run", limit=3, lease=30)
+    b = await ledger.claim("w2", "run", limit=2, lease=30)
+    stale = attrs.evolve(a[0], token="not-this-claim")
+    assert await ledger.mark_sending_many([]) == []
+    # Claims of two claim() calls in one batch; a stale one; one claim given twice.
+    got = await ledger.mark_sending_many([a[1], stale, b[0], a[1], a[2], b[1]])
+    assert got == [True, False, True, False, True, True]
+    assert await states(ledger) == {"1": "claimed", "2": "sending", "3": "sending",
+                                    "4": "sending", "5": "sending"}
+    assert await ledger.mark_sending_many([a[0], a[1]]) == [True, False]
+    assert (await ledger.get("1")).status == "sending"
+
+
+async def test_results_many_record_what_their_claims_hold(ledger: Any) -> None:
+    await ledger.load(rows(*(f"+4670000000{i}" for i in range(1, 6))))
+    claims = await ledger.claim("w", "run", limit=5, lease=30)
+    assert await ledger.mark_sending_many(claims[:4]) == [True] * 4
+    refused = CallError(kind="bad_request", message="no", status=400, code=40001)
+    lost = CallError(kind="server", message="oops", status=503)
+    assert await ledger.mark_results([]) == []
+    # All held: one statement; then a batch where some are not (each on its own).
+    assert await ledger.mark_results([RowResult(claims[0], "placed", "call-1"),
+                                      RowResult(claims[1], "failed", error=refused)]) \
+        == [True, True]
+    got = await ledger.mark_results([
+        RowResult(claims[2], "uncertain", error=lost),
+        RowResult(claims[0], "placed", "call-again"),  # already placed
+        RowResult(claims[4], "placed", "call-5"),  # claimed, never marked sending
+        RowResult(attrs.evolve(claims[3], token="stale"), "placed", "call-x"),
+        RowResult(claims[3], "placed", "call-4")])
+    assert got == [True, False, False, False, True]
+    found = {o.row: o async for o in ledger.results()}
+    assert (found["1"].status, found["1"].call_id) == ("placed", "call-1")
+    assert (found["2"].status, found["2"].error) == ("failed", refused)
+    assert (found["3"].status, found["3"].error) == ("uncertain", lost)
+    assert (found["4"].status, found["4"].call_id) == ("placed", "call-4")
+    assert found["5"].status == "claimed"
+    with pytest.raises(ValidationError, match="state"):
+        await ledger.mark_results([RowResult(claims[4], "pending")])  # type: ignore[arg-type]
 
 
 # -- one claim, one token (a frozen worker's stale claim never moves a row) -----------

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from sinch_calling.campaign.ledger import LedgerCorruptError, LedgerError
-from sinch_calling.campaign.records import CampaignIdentity, NewRow
+from sinch_calling.campaign.records import CampaignIdentity, NewRow, RowResult
 from sinch_calling.errors import ValidationError
 
 from .services import import_for
@@ -274,15 +274,10 @@ async def test_a_dropped_connection_is_retried_not_fatal(ledgers: Ledgers) -> No
     assert [c.key for c in await ledger.claim("w", "run", limit=5, lease=30)] == ["2", "3"]
 
 
-async def test_a_transition_whose_answer_was_lost_is_recognised(ledgers: Ledgers) -> None:
-    """A lost connection after the commit: run again, the transition is found done on
-    the row (keyed by the claim's token), not reported as a lost lease."""
-    ledger = ledgers()
-    await ledger.open(IDENTITY)
-    await ledger.load(rows(1))
-    (a,) = await ledger.claim("w", "run", limit=1, lease=30)
+def _answers_lost(ledger: Any, lost: dict[str, int]) -> Any:
+    """Make ``ledger``'s statements commit and then lose their answer, while
+    ``lost["left"]`` counts down (as a connection dropped after the commit would)."""
     real = ledger._connection
-    lost = {"left": 2}
 
     @postgres.asynccontextmanager
     async def flaky() -> Any:
@@ -293,11 +288,42 @@ async def test_a_transition_whose_answer_was_lost_is_recognised(ledgers: Ledgers
             raise postgres._LostConnection(psycopg.OperationalError("connection lost"))
 
     ledger._connection = flaky
+    return real
+
+
+async def test_a_transition_whose_answer_was_lost_is_recognised(ledgers: Ledgers) -> None:
+    """A lost connection after the commit: run again, the transition is found done on
+    the row (keyed by the claim's token), not reported as a lost lease."""
+    ledger = ledgers()
+    await ledger.open(IDENTITY)
+    await ledger.load(rows(1))
+    (a,) = await ledger.claim("w", "run", limit=1, lease=30)
+    real = _answers_lost(ledger, {"left": 2})
     await ledger.mark_sending(a)
     await ledger.mark_placed(a, "call-a")
     ledger._connection = real
     got = await ledger.get("1")
     assert (got.status, got.call_id) == ("placed", "call-a")
+
+
+async def test_a_batch_whose_answer_was_lost_is_recognised(ledgers: Ledgers) -> None:
+    """The batch methods likewise: after a lost answer the statement runs again and the
+    rows its first, committed, try changed are found done (each claim by its token)."""
+    ledger = ledgers()
+    await ledger.open(IDENTITY)
+    await ledger.load(rows(4))
+    claims = await ledger.claim("w", "run", limit=4, lease=30)
+    lost = {"left": 1}  # each batch commits, and its answer is lost once
+    real = _answers_lost(ledger, lost)
+    assert await ledger.mark_sending_many(claims[:3]) == [True] * 3
+    lost["left"] = 0  # without a lost answer, rows already sending are not held
+    assert await ledger.mark_sending_many(claims) == [False] * 3 + [True]
+    lost["left"] = 1
+    assert await ledger.mark_results(
+        [RowResult(claim, "placed", f"call-{claim.key}") for claim in claims]) == [True] * 4
+    ledger._connection = real
+    found = {o.row: o.call_id async for o in ledger.results()}
+    assert found == {c.key: f"call-{c.key}" for c in claims}
 
 
 async def test_a_sustained_outage_is_reported(ledgers: Ledgers) -> None:

@@ -19,9 +19,16 @@ The rules every implementation keeps (the runner depends on them):
    worker only (atomically: ``UPDATE ... WHERE state = 'pending'`` with row locks
    skipped, or one writer). Only a ``claimed`` row may become ``sending``; only the
    worker holding it may move it on.
-2. **``sending`` is durable before the request.** :meth:`Ledger.mark_sending` returns
-   only once the state is committed (fsynced where the store can), so a crash after
-   it leaves the row ``sending`` -> ``uncertain``, never ``pending``.
+2. **``sending`` is durable before the request.** :meth:`Ledger.mark_sending_many`
+   (and :meth:`Ledger.mark_sending`) returns only once the state is committed (fsynced
+   where the store can), so a crash after it leaves the row ``sending`` ->
+   ``uncertain``, never ``pending``. Answers (:meth:`Ledger.mark_results`), loads and
+   claims need not reach the disk before they return (an SQLite file fsyncs them with
+   the next ``sending``): a machine crash that loses one leaves a row where the runner
+   never relies on it being (a ``sending`` row whose answer is lost becomes
+   ``uncertain``, as if the crash had come during the call; a lost claim leaves the
+   row pending). A release (nothing was placed) is durable when it returns, so a row
+   Sinch refused is never left ``uncertain``.
 3. **Leases.** A claim holds for ``lease`` seconds (renewed by :meth:`Ledger.renew`).
    When it runs out (:meth:`Ledger.expire_leases`, which :meth:`Ledger.claim` also runs
    first): ``claimed`` rows (nothing sent) become ``pending`` again; ``sending`` rows
@@ -52,12 +59,18 @@ The rules every implementation keeps (the runner depends on them):
 Times are seconds (``float``); leases and pauses are measured on the ledger's own
 clock (the database server's for PostgreSQL), so workers' clocks need not agree.
 Every method is a coroutine (or an async iterator) and must not block the event loop.
+
+The runner records its rows in batches: every row its workers are about to send in one
+turn of the event loop goes to :meth:`Ledger.mark_sending_many` in one call, and every
+answer to :meth:`Ledger.mark_results` in one call (one transaction each, so the cost of
+a commit is shared). The one-row methods (:meth:`Ledger.mark_sending`,
+:meth:`Ledger.mark_placed`, ...) are the same writes for a single row.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from typing import Protocol, get_args, runtime_checkable
 
 from ..errors import (
     LeaseLostError,
@@ -68,8 +81,10 @@ from ..errors import (
     LedgerUnavailableError,
     RowStateError,
     UnknownRowError,
+    ValidationError,
 )
 from .records import (
+    AnsweredState,
     CallError,
     CallOutcome,
     CampaignIdentity,
@@ -78,8 +93,11 @@ from .records import (
     LedgerCounts,
     LoadedRow,
     NewRow,
+    RowResult,
     RowState,
 )
+
+_ANSWERED = frozenset(get_args(AnsweredState))
 
 __all__ = [
     "LeaseLostError",
@@ -182,6 +200,22 @@ class Ledger(Protocol):
         """
         ...
 
+    async def mark_sending_many(self, claims: Sequence[Claim]) -> Sequence[bool]:
+        """:meth:`mark_sending` for many claims in one transaction: one ``bool`` per
+        claim, in order, ``True`` where the row is now ``sending`` (send it), ``False``
+        where the claim no longer holds it (do not send; no error is raised). Returns
+        only once committed (fsynced where the store can). A claim given twice is
+        marked once (``False`` the second time)."""
+        ...
+
+    async def mark_results(self, results: Sequence[RowResult]) -> Sequence[bool]:
+        """Record what became of many sent rows in one transaction (what
+        :meth:`mark_placed`, :meth:`mark_failed` and :meth:`mark_uncertain` do for one):
+        one ``bool`` per result, in order, ``False`` where the claim no longer holds the
+        row (nothing is recorded for it; no error is raised). Need not be fsynced before
+        it returns (see rule 2)."""
+        ...
+
     async def mark_placed(self, claim: Claim, call_id: str) -> None:
         """Sinch accepted the call: ``placed`` with its ``call_id``.
 
@@ -282,3 +316,28 @@ class Ledger(Protocol):
         """After a 429: no reservation for ``account`` starts earlier than ``seconds``
         from now. Never shortens a pause already set."""
         ...
+
+
+def held_in_order(claims: Sequence[Claim], changed: Iterable[tuple[str, str, str]]
+                  ) -> list[bool]:
+    """For implementations of the batch methods: one ``bool`` per claim, in order,
+    ``True`` where its ``(key, worker, token)`` is among the rows a statement changed;
+    a claim given twice counts once (the row changed once)."""
+    held = set(changed)
+    out: list[bool] = []
+    for claim in claims:
+        ident = (claim.key, claim.worker, claim.token)
+        out.append(ident in held)
+        held.discard(ident)
+    return out
+
+
+def answered(results: Iterable[RowResult]) -> list[RowResult]:
+    """For implementations of :meth:`Ledger.mark_results`: the results as a list, each
+    checked to end in a state a sent row may end in (``ValidationError`` otherwise)."""
+    batch = list(results)
+    for result in batch:
+        if result.state not in _ANSWERED:
+            raise ValidationError("state", f"must be one of {', '.join(sorted(_ANSWERED))}"
+                                           f"; got {result.state!r}")
+    return batch

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 
 from ..errors import ValidationError
 
-__all__ = ["SlidingWindow", "window_for_rate"]
+__all__ = ["SlidingWindow", "most_in_window", "window_for_rate"]
 
 
 def window_for_rate(rate: float, margin: float) -> tuple[int, float]:
@@ -61,3 +62,17 @@ class SlidingWindow:
     def pause(self, until: float) -> None:
         """No start before ``until`` (never shortens a pause)."""
         self._paused_until = max(self._paused_until, until)
+
+
+def most_in_window(times: Iterable[float], window: float = 1.0) -> int:
+    """The most of ``times`` (seconds, any order) within any ``window`` seconds: any
+    interval ``(t - window, t]``. What pacing promises to keep at or under ``rate`` for
+    a one-second window, checkable from any record of start or arrival times (a server
+    log, the emulator's journal)."""
+    ordered = sorted(times)
+    best, first = 0, 0
+    for last, t in enumerate(ordered):
+        while ordered[first] <= t - window:
+            first += 1
+        best = max(best, last - first + 1)
+    return best

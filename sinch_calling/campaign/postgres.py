@@ -10,8 +10,9 @@ dials what; the workers' clocks and lifetimes do not matter:
 * **Claims are atomic.** :meth:`PostgresLedger.claim` takes pending rows with
   ``SELECT ... FOR UPDATE SKIP LOCKED`` inside one ``UPDATE``: a row is handed to one
   worker only, and concurrent claimers never wait on each other.
-* **``sending`` is committed before the request** (each state change is its own
-  transaction, with ``synchronous_commit = on`` forced for the ledger's sessions).
+* **``sending`` is committed before the request** (each batch of state changes is one
+  statement in its own transaction, with ``synchronous_commit = on`` forced for the
+  ledger's sessions).
 * **Leases are on the database's clock** (``clock_timestamp()``). A worker that dies
   leaves its claimed-but-unsent rows to the next claim after the lease runs out, and
   its ``sending`` rows as ``uncertain`` (never dialled again automatically).
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -66,9 +68,12 @@ from .ledger import (
     LedgerMismatchError,
     RowStateError,
     UnknownRowError,
+    answered,
+    held_in_order,
 )
 from .records import (
     ROW_STATES,
+    AnsweredState,
     CallError,
     CallOutcome,
     CampaignIdentity,
@@ -77,6 +82,7 @@ from .records import (
     LedgerCounts,
     LoadedRow,
     NewRow,
+    RowResult,
     RowState,
 )
 
@@ -155,6 +161,15 @@ _LEASE_EXPIRED = CallError(kind="lease_expired", message=(
     "the worker placing this call stopped before Sinch's answer was recorded; "
     "Sinch may have placed it"))
 
+# The claims of a batch method, as a table ``c`` (key, worker, token), and the rows
+# they hold (``r``: the campaign's rows).
+_CLAIM_ARRAYS: Final = "%(keys)s::text[], %(workers)s::text[], %(tokens)s::text[]"
+_CLAIMS: Final = f"unnest({_CLAIM_ARRAYS}) AS c(key, worker, token)"
+_ANSWERS: Final = (f"unnest({_CLAIM_ARRAYS}, %(states)s::text[], %(call_ids)s::text[], "
+                   "%(errors)s::text[]) AS c(key, worker, token, state, call_id, error)")
+_HELD: Final = ("r.campaign = %(c)s AND r.key = c.key AND r.worker = c.worker AND "
+                "r.claim_token = c.token")
+
 _COLUMNS: LiteralString = ("key, position, line, destination, state, call_id, error, result, "
                            "reason, duration, debit, currency, updated_at")
 
@@ -229,6 +244,11 @@ def _error_value(error: CallError | None) -> Jsonb | None:
         return None
     return Jsonb({"kind": error.kind, "message": error.message, "status": error.status,
                   "code": error.code})
+
+
+def _error_text(error: CallError | None) -> str | None:
+    value = _error_value(error)
+    return None if value is None else json.dumps(value.obj)
 
 
 def _error(value: Any) -> CallError | None:
@@ -786,46 +806,78 @@ class PostgresLedger:
 
     async def mark_sending(self, claim: Claim) -> None:
         """See :meth:`Ledger.mark_sending` (committed, synchronously, on return)."""
-        changed = await self._changed(
-            "UPDATE {s}.campaign_rows SET state = 'sending', updated_at = clock_timestamp() "
-            "WHERE campaign = %s AND key = %s AND state = 'claimed' AND "
-            "worker = %s AND claim_token = %s",
-            (self._campaign, claim.key, claim.worker, claim.token),
-            done="SELECT 1 FROM {s}.campaign_rows WHERE campaign = %s AND key = %s AND "
-                 "state = 'sending' AND worker = %s AND claim_token = %s",
-            done_params=(self._campaign, claim.key, claim.worker, claim.token))
-        if not changed:
+        if not (await self.mark_sending_many([claim]))[0]:
             raise LeaseLostError(f"row {claim.key} is no longer claimed by this worker")
 
-    async def _finish(self, claim: Claim, state: RowState, call_id: str | None,
+    async def _many(self, claims: Sequence[Claim], columns: Mapping[str, Sequence[Any]],
+                    change: LiteralString, done: LiteralString) -> list[bool]:
+        """One statement for many claims: ``change`` (an ``UPDATE ... FROM`` the claims,
+        ``c``, returning each changed row's key, worker and token), in its own
+        transaction. After a lost connection it runs again, and ``done`` (a ``SELECT``
+        of the same) finds the rows the lost try changed, its commit unanswered."""
+        params = {"c": self._campaign, "keys": [c.key for c in claims],
+                  "workers": [c.worker for c in claims],
+                  "tokens": [c.token for c in claims], **columns}
+
+        async def op(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
+            cursor = await conn.execute(self._sql(change), params)
+            return await cursor.fetchall()
+
+        async def again(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
+            changed = await op(conn)
+            found = await (await conn.execute(self._sql(done), params)).fetchall()
+            return changed + found
+        return held_in_order(claims, await self._run(op, again=again))
+
+    async def mark_sending_many(self, claims: Sequence[Claim]) -> list[bool]:
+        """See :meth:`Ledger.mark_sending_many`: one statement (committed,
+        synchronously, on return)."""
+        batch = list(claims)
+        if not batch:
+            return []
+        return await self._many(
+            batch, {},
+            "UPDATE {s}.campaign_rows r SET state = 'sending', updated_at = clock_timestamp()"
+            f" FROM {_CLAIMS} WHERE {_HELD} AND r.state = 'claimed'"
+            " RETURNING r.key, r.worker, r.claim_token",
+            f"SELECT r.key, r.worker, r.claim_token FROM {{s}}.campaign_rows r, {_CLAIMS}"
+            f" WHERE {_HELD} AND r.state = 'sending'")
+
+    async def mark_results(self, results: Sequence[RowResult]) -> list[bool]:
+        """See :meth:`Ledger.mark_results`: one statement."""
+        batch = answered(results)
+        if not batch:
+            return []
+        return await self._many(
+            [r.claim for r in batch],
+            {"states": [r.state for r in batch], "call_ids": [r.call_id for r in batch],
+             "errors": [_error_text(r.error) for r in batch]},
+            "UPDATE {s}.campaign_rows r SET state = c.state, call_id = c.call_id, "
+            "error = c.error::jsonb, lease_until = NULL, expired = false, "
+            f"updated_at = clock_timestamp() FROM {_ANSWERS} WHERE {_HELD} AND "
+            "(r.state = 'sending' OR (r.state = 'uncertain' AND r.expired)) "
+            "RETURNING r.key, r.worker, r.claim_token",
+            f"SELECT r.key, r.worker, r.claim_token FROM {{s}}.campaign_rows r, {_ANSWERS}"
+            f" WHERE {_HELD} AND r.state = c.state AND NOT r.expired AND "
+            "r.call_id IS NOT DISTINCT FROM c.call_id")
+
+    async def _answer(self, claim: Claim, state: AnsweredState, call_id: str | None,
                       error: CallError | None) -> None:
-        changed = await self._changed(
-            "UPDATE {s}.campaign_rows SET state = %s, call_id = %s, error = %s, "
-            "lease_until = NULL, expired = false, updated_at = clock_timestamp() "
-            "WHERE campaign = %s AND key = %s AND worker = %s AND claim_token = %s AND "
-            "(state = 'sending' OR (state = 'uncertain' AND expired))",
-            (state, call_id, _error_value(error), self._campaign, claim.key, claim.worker,
-             claim.token),
-            done="SELECT 1 FROM {s}.campaign_rows WHERE campaign = %s AND key = %s AND "
-                 "worker = %s AND claim_token = %s AND state = %s AND NOT expired AND "
-                 "call_id IS NOT DISTINCT FROM %s",
-            done_params=(self._campaign, claim.key, claim.worker, claim.token, state,
-                         call_id))
-        if not changed:
+        if not (await self.mark_results([RowResult(claim, state, call_id, error)]))[0]:
             raise LeaseLostError(f"row {claim.key} is no longer held by this worker; "
                                  f"not recorded as {state}")
 
     async def mark_placed(self, claim: Claim, call_id: str) -> None:
         """See :meth:`Ledger.mark_placed`."""
-        await self._finish(claim, "placed", call_id, None)
+        await self._answer(claim, "placed", call_id, None)
 
     async def mark_failed(self, claim: Claim, error: CallError) -> None:
         """See :meth:`Ledger.mark_failed`."""
-        await self._finish(claim, "failed", None, error)
+        await self._answer(claim, "failed", None, error)
 
     async def mark_uncertain(self, claim: Claim, error: CallError) -> None:
         """See :meth:`Ledger.mark_uncertain`."""
-        await self._finish(claim, "uncertain", None, error)
+        await self._answer(claim, "uncertain", None, error)
 
     async def release(self, claim: Claim, run: str, *, error: CallError | None = None,
                       count_attempt: bool = False, defer: bool = False) -> None:

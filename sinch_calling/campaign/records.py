@@ -29,6 +29,7 @@ import attrs
 __all__ = [
     "ACTIVE_STATES",
     "ROW_STATES",
+    "AnsweredState",
     "CallError",
     "CallOutcome",
     "CampaignIdentity",
@@ -38,6 +39,7 @@ __all__ = [
     "LedgerCounts",
     "LoadedRow",
     "NewRow",
+    "RowResult",
     "RowState",
 ]
 
@@ -214,6 +216,23 @@ class Claim:
     line: int | None = None
     attempts: int = 0
     token: str = ""
+
+
+AnsweredState = Literal["placed", "failed", "uncertain"]
+"""The states a sent row ends in (see :class:`RowResult`)."""
+
+
+@attrs.frozen
+class RowResult:
+    """What became of one sent row, as
+    :meth:`~sinch_calling.campaign.ledger.Ledger.mark_results` records it: ``placed``
+    (with Sinch's ``call_id``), ``failed`` (Sinch refused it with a 4xx: ``error``) or
+    ``uncertain`` (it may have been placed: ``error`` says why)."""
+
+    claim: Claim
+    state: AnsweredState
+    call_id: str | None = None
+    error: CallError | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -2,7 +2,9 @@
 
 See :class:`Campaign`. The runner keeps no per-row state in memory: rows stream from
 the input into the ledger in batches, workers claim a few rows at a time, and results
-are read back from the ledger page by page.
+are read back from the ledger page by page. The workers' writes go to the ledger in
+batches too (:class:`_Writes`): the rows about to be sent in one durable write, the
+answers in another, one of each in flight at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ import tempfile
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,14 +48,22 @@ from ..events import DisconnectedCallEvent
 from ..retry import RetryPolicy
 from ..webhooks import CallbackRouter
 from .export import export_results
-from .ledger import LeaseLostError, Ledger, LedgerError
+from .ledger import Ledger, LedgerError
 from .pacing import window_for_rate
 from .preflight import RowChecker, to_input_row
-from .records import CallError, CallOutcome, CampaignIdentity, Claim, NewRow, RowState
+from .records import (
+    AnsweredState,
+    CallError,
+    CallOutcome,
+    CampaignIdentity,
+    Claim,
+    NewRow,
+    RowResult,
+    RowState,
+)
 from .report import CampaignReport
 from .sqlite import SQLiteLedger
 from .templates import (
-    CampaignRow,
     ConferenceTemplate,
     CustomTemplate,
     PlaceCall,
@@ -63,6 +80,7 @@ _LOAD_BATCH = 1000
 _YIELD_EVERY = 200  # rows checked between two turns of the event loop (a few ms)
 _MAX_CONCURRENCY = 10_000  # one task each; far above what any account's rate allows
 _FIRST_FAILURES = 10  # the run stops when its first calls are all refused alike
+_DRAINED = 0.1  # seconds between claims while the pending rows look used up
 
 
 def open_ledger(ledger: str | os.PathLike[str] | Ledger | None) -> Ledger:
@@ -134,6 +152,92 @@ def _error_of(exc: BaseException) -> CallError:
     return CallError(kind="unexpected", message=f"{type(exc).__name__}: {exc}")
 
 
+class _Writes:
+    """The ledger writes of one run's workers, batched: every claim about to be sent
+    goes to ``mark_sending_many`` with the others queued meanwhile (durable before any
+    of them is sent), every answer to ``mark_results`` likewise (the worker does not
+    wait: ``recorded`` gets the answers once they are written, or the error). One batch
+    is in flight at a time, both calls issued together (one transaction of an SQLite
+    ledger); what is queued meanwhile goes in the next, so batches grow with the load
+    and one commit serves many rows."""
+
+    def __init__(self, ledger: Ledger, recorded: Callable[
+            [list[RowResult], Sequence[bool] | BaseException], None]) -> None:
+        self._ledger = ledger
+        self._recorded = recorded
+        self._loop = asyncio.get_running_loop()
+        self._sending: list[Claim] = []
+        self._waiting: list[asyncio.Future[bool]] = []
+        self._results: list[RowResult] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def sending(self, claim: Claim) -> asyncio.Future[bool]:
+        """``True`` once the claim's row is durably ``sending``; ``False`` when the
+        claim lost it (do not send); the ledger's error if the write failed."""
+        waiter: asyncio.Future[bool] = self._loop.create_future()
+        self._sending.append(claim)
+        self._waiting.append(waiter)
+        if self._writer is None:
+            self._writer = self._loop.create_task(self._write())
+        return waiter
+
+    def result(self, result: RowResult) -> None:
+        """Queue one answer for the ledger."""
+        self._results.append(result)
+        if self._writer is None:
+            self._writer = self._loop.create_task(self._write())
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far is written (or failed)."""
+        while self._writer is not None:
+            await asyncio.wait([self._writer])
+
+    async def _write(self) -> None:
+        claims: list[Claim] = []
+        waiting: list[asyncio.Future[bool]] = []
+        results: list[RowResult] = []
+        try:
+            while self._sending or self._results:
+                claims, waiting, results = self._sending, self._waiting, self._results
+                self._sending, self._waiting, self._results = [], [], []
+                marked, written = await asyncio.gather(
+                    self._ledger.mark_sending_many(claims) if claims else _nothing(),
+                    self._ledger.mark_results(results) if results else _nothing(),
+                    return_exceptions=True)
+                for waiter, ok in _each(waiting, marked):
+                    if waiter.done():  # a worker cancelled meanwhile releases its row
+                        continue
+                    if isinstance(ok, asyncio.CancelledError):
+                        waiter.cancel()
+                    elif isinstance(ok, BaseException):
+                        waiter.set_exception(ok)
+                    else:
+                        waiter.set_result(ok)
+                if results:
+                    self._recorded(results, written)
+                claims, waiting, results = [], [], []
+        except BaseException as exc:
+            for waiter in waiting + self._waiting:
+                waiter.cancel()
+            if results or self._results:
+                self._recorded(results + self._results, exc)
+            self._sending, self._waiting, self._results = [], [], []
+            raise
+        finally:
+            self._writer = None
+
+
+async def _nothing() -> list[bool]:
+    return []
+
+
+def _each(waiting: list[asyncio.Future[bool]], marked: Sequence[bool] | BaseException
+          ) -> Iterable[tuple[asyncio.Future[bool], bool | BaseException]]:
+    if isinstance(marked, BaseException):
+        return ((waiter, marked) for waiter in waiting)
+    return zip(waiting, marked, strict=True)
+
+
 class _Dial:
     """The state of one run's dialling, shared by its workers."""
 
@@ -149,13 +253,20 @@ class _Dial:
         self.pause_end = 0.0          # monotonic end of the last 429/unreachable pause
         self.streak = 0               # pauses in a row with nothing placed in between
         self.first_failures: list[tuple[int | None, int | None]] = []
+        self.placed_any = False       # a call was placed in this run (recorded or not)
         self.tracker: Tracker | None = None
         self.waiting_dice: set[str] = set()
+        self.unwritten: set[str] = set()  # placed (DiCE expected), not in the ledger yet
+        self.written: asyncio.Future[None] | None = None  # resolved by the next write
         self.held_elsewhere = False   # other workers held rows at the last look
         self.held_checked = -math.inf  # monotonic time of that look
         self.unclaimable = 0          # pending rows for this run nobody could claim
         self.unclaimable_since: float | None = None
-        self.ledger_error: LedgerError | None = None
+        self.drained_at: float | None = None  # a claim found fewer rows than asked
+        self.idle_claim = False       # ... none, while this run held none
+        self.finished = False         # nothing left to claim, and nothing in flight
+        self.ledger_error: Exception | None = None  # raised by run() at the end
+        self.writes: _Writes
 
     def stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -468,12 +579,11 @@ class Campaign:
         if first is None:
             return
         by_number = not checker.uses_ids
-        batch: list[NewRow] = [checker.check(to_input_row(first, self._number_column), 0)]
+        batch: list[NewRow] = [checker.check_item(first, 0)]
         position = 1
         try:
             async for item in items:
-                batch.append(checker.check(to_input_row(item, self._number_column),
-                                           position))
+                batch.append(checker.check_item(item, position))
                 position += 1
                 if not position % _YIELD_EVERY:
                     await asyncio.sleep(0)  # let calls in flight be answered meanwhile
@@ -515,6 +625,8 @@ class Campaign:
 
     def _count_loaded(self, new: NewRow, state: RowState, error: CallError | None,
                       report: CampaignReport) -> None:
+        if state in ("pending", "uncertain") and (error is None or error.kind != "changed"):
+            return  # pending (dialled below) or uncertain (reported from the totals)
         outcome = CallOutcome(row=new.key, position=new.position, line=new.line,
                               destination=new.destination, status=state, error=error)
         if state == "invalid":
@@ -528,10 +640,8 @@ class Campaign:
             report.changed += 1
             report.problem(outcome)
             logger.warning("row %s: %s", new.key, error.message)
-        elif state in ("skipped", "placed", "failed", "claimed", "sending"):
-            report.skipped += 1
         else:
-            return  # pending (dialled below) or uncertain (reported from the totals)
+            report.skipped += 1  # skipped, placed, failed, claimed, sending
         self._emit(outcome)
 
     # -- dialling -------------------------------------------------------------------------
@@ -539,6 +649,8 @@ class Campaign:
     async def _run_dial(self, ledger: Ledger, report: CampaignReport, run: str) -> None:
         worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         dial = _Dial(report, run, worker)
+        dial.writes = _Writes(ledger, lambda results, written:
+                              self._recorded(dial, results, written))
         self._dial = dial
         if self._stop_requested is not None:
             dial.stop(self._stop_requested)
@@ -555,7 +667,11 @@ class Campaign:
         workers = [asyncio.create_task(self._work(ledger, dial))
                    for _ in range(self._concurrency)]
         try:
-            await self._wait_workers(workers, dial)
+            try:
+                await self._wait_workers(workers, dial)
+            finally:
+                # Every answer is recorded before the run ends, even when aborted.
+                await asyncio.shield(dial.writes.drain())
             if dial.tracker is not None and tracker_task is not None:
                 dial.tracker.close()
                 await self._wait_tracking(tracker_task, dial)
@@ -640,30 +756,47 @@ class Campaign:
 
     async def _next(self, ledger: Ledger, dial: _Dial) -> Claim | None:
         while True:
-            if dial.stop_reason is not None:
+            if dial.stop_reason is not None or dial.finished:
                 return None
             if dial.buffer:
                 dial.in_flight += 1
+                dial.idle_claim = False
                 return dial.buffer.popleft()
-            async with dial.claim_lock:
-                if dial.buffer or dial.stop_reason is not None:
-                    continue
-                # A run given no rows only dials (a worker sharing the campaign with
-                # the run that loaded it): any pending row.
-                claims = await ledger.claim(dial.worker, dial.run, limit=self._concurrency,
-                                            lease=self._lease,
-                                            loaded_by=dial.run if dial.report.rows else None)
-                if claims:
-                    dial.buffer.extend(claims)
-                    dial.unclaimable_since = None
-                    continue
+            if self._may_claim(dial):
+                async with dial.claim_lock:
+                    if dial.buffer or dial.stop_reason is not None or dial.finished:
+                        continue
+                    if self._may_claim(dial):
+                        # A run given no rows only dials (a worker sharing the campaign
+                        # with the run that loaded it): any pending row.
+                        claims = await ledger.claim(
+                            dial.worker, dial.run, limit=self._concurrency,
+                            lease=self._lease,
+                            loaded_by=dial.run if dial.report.rows else None)
+                        if len(claims) < self._concurrency:
+                            dial.drained_at = time.monotonic()
+                            dial.idle_claim = dial.in_flight == 0 and not claims
+                            asyncio.get_running_loop().call_later(_DRAINED, dial.changed.set)
+                        if claims:
+                            dial.buffer.extend(claims)
+                            dial.unclaimable_since = None
+                            continue
             if dial.in_flight == 0:
                 if await self._wait_for_others(ledger, dial):
                     continue
+                dial.finished = True  # nobody holds a row and none is claimable
                 dial.changed.set()
                 return None
             dial.changed.clear()
             await dial.changed.wait()
+
+    @staticmethod
+    def _may_claim(dial: _Dial) -> bool:
+        """Whether claiming is worth a look at the ledger: not after a claim found
+        fewer rows than it asked for, until a moment passed, this run released a row
+        or holds none (then claim once more: the run may be done)."""
+        return dial.drained_at is None or (dial.in_flight == 0 and not dial.idle_claim) \
+            or time.monotonic() - dial.drained_at >= _DRAINED
 
     async def _wait_for_others(self, ledger: Ledger, dial: _Dial) -> bool:
         """Nothing is claimable and this run holds nothing: when other workers (other
@@ -672,15 +805,16 @@ class Campaign:
         out); False when nobody holds any, and the run is done. One look at the ledger
         per poll interval, shared by this run's tasks."""
         poll = min(max(self._lease / 4, 0.05), 2.0)
-        if time.monotonic() - dial.held_checked >= poll:
-            counts = await ledger.counts()
-            dial.held_elsewhere = counts.states["claimed"] + counts.states["sending"] > 0
-            # Pending rows this run may dial that claim() skipped: locked by another
-            # process's transaction (a load in progress). Work that still exists.
-            dial.unclaimable = 0 if dial.held_elsewhere or not counts.states["pending"] \
-                else await ledger.claimable(
-                    dial.run, loaded_by=dial.run if dial.report.rows else None)
-            dial.held_checked = time.monotonic()
+        async with dial.claim_lock:  # one look for every task waiting here
+            if time.monotonic() - dial.held_checked >= poll:
+                counts = await ledger.counts()
+                dial.held_elsewhere = counts.states["claimed"] + counts.states["sending"] > 0
+                # Pending rows this run may dial that claim() skipped: locked by another
+                # process's transaction (a load in progress). Work that still exists.
+                dial.unclaimable = 0 if dial.held_elsewhere or not counts.states["pending"] \
+                    else await ledger.claimable(
+                        dial.run, loaded_by=dial.run if dial.report.rows else None)
+                dial.held_checked = time.monotonic()
         if dial.stop_reason is not None:
             return False
         if dial.held_elsewhere:
@@ -703,7 +837,12 @@ class Campaign:
     async def _work(self, ledger: Ledger, dial: _Dial) -> None:
         while True:
             try:
-                claim = await self._next(ledger, dial)
+                if dial.buffer and dial.stop_reason is None:  # the usual case, at once
+                    dial.in_flight += 1
+                    dial.idle_claim = False
+                    claim: Claim | None = dial.buffer.popleft()
+                else:
+                    claim = await self._next(ledger, dial)
             except LedgerError as exc:
                 self._ledger_failed(dial, exc, None)
                 return
@@ -713,12 +852,9 @@ class Campaign:
                 await self._attempt(ledger, dial, claim)
             except LedgerError as exc:
                 self._ledger_failed(dial, exc, claim)
-            finally:
-                dial.in_flight -= 1
-                dial.changed.set()
 
     @staticmethod
-    def _ledger_failed(dial: _Dial, exc: LedgerError, claim: Claim | None) -> None:
+    def _ledger_failed(dial: _Dial, exc: Exception, claim: Claim | None) -> None:
         """The ledger failed for good (the PostgreSQL ledger retries lost connections
         first): stop the run; :meth:`run` raises the error once every task is done.
         A row that was being recorded stays ``sending`` -> ``uncertain`` when its lease
@@ -730,51 +866,59 @@ class Campaign:
         dial.stop(f"ledger failed: {exc}")
 
     async def _attempt(self, ledger: Ledger, dial: _Dial, claim: Claim) -> None:
+        """Send one claimed row and queue its answer for the ledger; the row leaves
+        ``dial.in_flight`` once its answer is written (:meth:`_recorded`) or, when no
+        answer is queued (released, taken back), here."""
+        queued = False
         try:
-            slot = await self._pace(ledger, dial)
-            if dial.stop_reason is not None:
-                await ledger.release(claim, dial.run)
+            try:
+                if self._rate is None and time.monotonic() >= dial.pause_end:
+                    slot = 0.0  # unpaced and not paused: no reservation needed
+                else:
+                    slot = await self._pace(ledger, dial)
+                if dial.stop_reason is not None:
+                    await ledger.release(claim, dial.run)
+                    return
+                if not await dial.writes.sending(claim):
+                    logger.warning("row %s was taken back before sending; skipped here",
+                                   claim.key)
+                    return
+                # A slow commit must not turn spaced slots into a burst: a request that
+                # would leave more than half the margin after its slot takes a new slot.
+                while self._rate is not None and time.monotonic() > slot + self._late:
+                    slot = await self._pace(ledger, dial)
+            except asyncio.CancelledError:
+                await asyncio.shield(ledger.release(claim, dial.run))
+                raise
+            started = time.monotonic()
+            try:
+                data = claim.data if claim.data is not None else {self._number_column:
+                                                                 claim.destination}
+                call_id = await self._template.place_data(
+                    self._sinch, key=claim.key, destination=claim.destination, data=data,
+                    line=claim.line, dice=self._events is not None)
+            except asyncio.CancelledError:
+                queued = self._answer(dial, claim, "uncertain", error=CallError(
+                    kind="interrupted", message=(
+                        "the run was stopped while this call was in flight; Sinch may "
+                        "have placed it")))
+                raise
+            except Exception as exc:
+                queued = await self._failed(ledger, dial, claim, exc, started)
                 return
-            await ledger.mark_sending(claim)
-            # A slow commit must not turn spaced slots into a burst: a request that
-            # would leave more than half the margin after its slot takes a new slot.
-            while self._rate is not None and time.monotonic() > slot + self._late:
-                slot = await self._pace(ledger, dial)
-        except LeaseLostError:
-            logger.warning("row %s was taken back before sending; skipped here", claim.key)
-            return
-        except asyncio.CancelledError:
-            await asyncio.shield(ledger.release(claim, dial.run))
-            raise
-        data = claim.data if claim.data is not None else {self._number_column:
-                                                         claim.destination}
-        row = CampaignRow(key=claim.key, destination=claim.destination, data=data,
-                          line=claim.line)
-        started = time.monotonic()
-        try:
-            call_id = await self._template.place(self._sinch, row,
-                                                 dice=self._events is not None)
-        except asyncio.CancelledError:
-            error = CallError(kind="interrupted", message=(
-                "the run was stopped while this call was in flight; Sinch may have "
-                "placed it"))
-            await asyncio.shield(self._finish(ledger, dial, claim, "uncertain", error=error))
-            raise
-        except Exception as exc:
-            await self._failed(ledger, dial, claim, exc, started)
-            return
-        dial.streak = 0
-        if self._events is not None:
-            dial.waiting_dice.add(call_id)
-        # Cancelled while awaiting this, the write still happens: it is queued already.
-        await self._finish(ledger, dial, claim, "placed", call_id=call_id)
-        if dial.tracker is not None:
-            dial.tracker.add(call_id)
+            dial.streak = 0
+            dial.placed_any = True
+            if self._events is not None:
+                dial.waiting_dice.add(call_id)
+                dial.unwritten.add(call_id)
+            queued = self._answer(dial, claim, "placed", call_id=call_id)
+        finally:
+            if not queued:
+                dial.in_flight -= 1
+                dial.changed.set()
 
     async def _pace(self, ledger: Ledger, dial: _Dial) -> float:
         """Wait for the next start slot; return its (monotonic) time."""
-        if self._rate is None and time.monotonic() >= dial.pause_end:
-            return time.monotonic()  # unpaced and not paused: no reservation needed
         delay = await ledger.reserve_start(self._sinch.application_key, count=self._count,
                                            period=self._period)
         slot = time.monotonic() + delay
@@ -782,39 +926,59 @@ class Campaign:
             await asyncio.sleep(delay)
         return slot
 
-    async def _finish(self, ledger: Ledger, dial: _Dial, claim: Claim, state: RowState, *,
-                      call_id: str | None = None, error: CallError | None = None) -> None:
+    @staticmethod
+    def _answer(dial: _Dial, claim: Claim, state: AnsweredState, *,
+                call_id: str | None = None, error: CallError | None = None) -> bool:
+        """Queue the row's answer for the ledger (see :meth:`_recorded`); ``True``."""
+        dial.writes.result(RowResult(claim, state, call_id, error))
+        return True
+
+    def _recorded(self, dial: _Dial, results: list[RowResult],
+                  written: Sequence[bool] | BaseException) -> None:
+        """Answers are in the ledger (or the ledger failed): count and report them."""
+        dial.in_flight -= len(results)
+        dial.changed.set()
+        if dial.unwritten:
+            dial.unwritten.difference_update(r.call_id for r in results)
+        if dial.written is not None:
+            dial.written.set_result(None)
+            dial.written = None
+        if isinstance(written, BaseException):
+            if isinstance(written, Exception):
+                self._ledger_failed(dial, written, results[0].claim)
+            return
         report = dial.report
-        try:
+        for result, ok in zip(results, written, strict=True):
+            claim, state = result.claim, result.state
+            if not ok:
+                logger.error("row %s is no longer held by this worker; not recorded as %s "
+                             "(Sinch answered %s)", claim.key, state,
+                             result.call_id or result.error)
+                continue
             if state == "placed":
-                assert call_id is not None
-                await ledger.mark_placed(claim, call_id)
                 report.placed += 1
+                if dial.tracker is not None:
+                    assert result.call_id is not None
+                    dial.tracker.add(result.call_id)
+                if self._on_outcome is None:
+                    continue
             elif state == "failed":
-                assert error is not None
-                await ledger.mark_failed(claim, error)
                 report.failed += 1
             else:
-                assert error is not None
-                await ledger.mark_uncertain(claim, error)
                 report.uncertain += 1
-        except LeaseLostError as exc:
-            logger.error("row %s: %s (Sinch answered %s)", claim.key, exc,
-                         call_id or error)
-            return
-        if state == "placed" and self._on_outcome is None:
-            return
-        outcome = CallOutcome(row=claim.key, position=claim.position, line=claim.line,
-                              destination=claim.destination, status=state, call_id=call_id,
-                              error=error)
-        if state != "placed":
-            report.problem(outcome)
-        self._emit(outcome)
+            outcome = CallOutcome(row=claim.key, position=claim.position, line=claim.line,
+                                  destination=claim.destination, status=state,
+                                  call_id=result.call_id, error=result.error)
+            if state != "placed":
+                report.problem(outcome)
+            self._emit(outcome)
 
     async def _release(self, ledger: Ledger, dial: _Dial, claim: Claim, error: CallError, *,
                        count_attempt: bool, defer: bool) -> None:
         await asyncio.shield(ledger.release(claim, dial.run, error=error,
                                             count_attempt=count_attempt, defer=defer))
+        if not defer:
+            dial.drained_at = None  # pending again in this run: claim it
         if defer:
             outcome = CallOutcome(row=claim.key, position=claim.position, line=claim.line,
                                   destination=claim.destination, status="pending",
@@ -834,7 +998,8 @@ class Campaign:
         await ledger.pause_starts(self._sinch.application_key, pause)
 
     async def _failed(self, ledger: Ledger, dial: _Dial, claim: Claim, exc: Exception,
-                      started: float) -> None:
+                      started: float) -> bool:
+        """Handle a call that raised; ``True`` when an answer was queued."""
         error = _error_of(exc)
         if isinstance(exc, RateLimitedError | TransportError) and not (
                 isinstance(exc, TransportError) and exc.maybe_sent):
@@ -846,30 +1011,29 @@ class Campaign:
             if dial.streak > self._max_requeues:
                 what = "rate limited" if isinstance(exc, RateLimitedError) else "unreachable"
                 dial.stop(f"{what}: {dial.streak} pauses in a row ({error})")
-            return
+            return False
         if isinstance(exc, AuthenticationError | ClientClosedError) \
                 and not _maybe_sent(exc):
             await self._release(ledger, dial, claim, error, count_attempt=False, defer=True)
             reason = ("credentials rejected" if isinstance(exc, AuthenticationError)
                       else "client closed")
             dial.stop(f"{reason} ({error})")
-            return
+            return False
         if isinstance(exc, ValidationError):
             # Refused by the client before sending: nothing placed; left for a rerun.
             await self._release(ledger, dial, claim, error, count_attempt=False, defer=True)
-            return
+            return False
         if _maybe_sent(exc) or not isinstance(exc, ApiError):
             # It may have reached Sinch and is no definite 4xx refusal (5xx, a redirect
             # answered to the POST, an undecodable success, a lost connection, a custom
             # callable's exception): uncertain, never dialled again automatically.
             if not isinstance(exc, ApiError | InvalidResponseError | TransportError):
                 logger.error("placing row %s raised %s", claim.key, error.message)
-            await self._finish(ledger, dial, claim, "uncertain", error=error)
             if isinstance(exc, ClientClosedError):
                 dial.stop(f"client closed ({error})")
-            return
-        await self._finish(ledger, dial, claim, "failed", error=error)
-        if dial.report.placed == 0 and len(dial.first_failures) < _FIRST_FAILURES:
+            return self._answer(dial, claim, "uncertain", error=error)
+        self._answer(dial, claim, "failed", error=error)
+        if not dial.placed_any and len(dial.first_failures) < _FIRST_FAILURES:
             dial.first_failures.append((error.status, error.code))
             if len(dial.first_failures) == _FIRST_FAILURES \
                     and len(set(dial.first_failures)) == 1:
@@ -877,6 +1041,7 @@ class Campaign:
                           f"({error}); fix the cause, then rerun with retry_failed=True "
                           "to dial the refused (failed) rows again (uncertain rows are "
                           "never redialled: settle them)")
+        return True
 
     # -- DiCE -----------------------------------------------------------------------------
 
@@ -889,6 +1054,10 @@ class Campaign:
             logger.info("DiCE for call %s arrived while no run is active; not recorded",
                         event.call_id)
             return
+        while event.call_id in dial.unwritten:  # it came before its row was written
+            if dial.written is None:
+                dial.written = asyncio.get_running_loop().create_future()
+            await asyncio.shield(dial.written)
         await self._ledger.record_outcome(event.call_id, outcome_from_event(event))
         dial.waiting_dice.discard(event.call_id)
         dial.changed.set()

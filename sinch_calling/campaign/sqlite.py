@@ -3,8 +3,16 @@
 Every operation is a small function run by one thread that owns the connection; the
 event loop only queues it and awaits a future, so no disk I/O happens on the loop.
 Operations queued while a commit is in progress are applied together in the next
-transaction (group commit): one ``fsync`` serves many calls, and ``sending`` is still
-durable before :meth:`SQLiteLedger.mark_sending` returns (WAL, ``synchronous=FULL``).
+transaction (group commit). A transaction that marks rows ``sending`` (or releases
+one, settles one, or records the campaign's identity) is fsynced before anyone
+waiting for it resumes (WAL, ``synchronous=FULL``): ``sending`` is durable before
+:meth:`SQLiteLedger.mark_sending_many` returns. The others (loads, claims, answers,
+leases) are written to the WAL without waiting for the disk (``synchronous=NORMAL``):
+they survive a crash of the process at once, and a crash of the machine from the next
+fsync on (the WAL is one file, written in order: that fsync covers them). What a
+machine crash can lose is never relied on (see rule 2 of
+:mod:`~sinch_calling.campaign.ledger`): an answer lost that way leaves its row
+``sending``, which the next run turns ``uncertain``.
 
 One run holds a file ledger at a time (an advisory lock on ``<file>.lock`` next to the
 file's real path, symlinks resolved, however the path is spelled), so at the
@@ -41,10 +49,12 @@ from .ledger import (
     LedgerMismatchError,
     RowStateError,
     UnknownRowError,
+    answered,
 )
 from .pacing import SlidingWindow
 from .records import (
     ROW_STATES,
+    AnsweredState,
     CallError,
     CallOutcome,
     CampaignIdentity,
@@ -53,6 +63,7 @@ from .records import (
     LedgerCounts,
     LoadedRow,
     NewRow,
+    RowResult,
     RowState,
 )
 
@@ -65,8 +76,16 @@ SCHEMA_VERSION = 2
 _GATHER = 0.002
 _T = TypeVar("_T")
 _Op = Callable[[sqlite3.Connection], Any]
-_Queued = tuple[_Op, bool, bool, "asyncio.Future[Any]"]  # op, writes, atomic, future
+# op, writes, atomic, must reach the disk before it returns, future
+_Queued = tuple[_Op, bool, bool, bool, "asyncio.Future[Any]"]
 
+# Neither index names the state, so moving a row from claimed to sending to placed
+# rewrites neither (SQLite rewrites a partial index on the state at every change). A
+# lease is set exactly while the row is claimed or sending.
+_INDEXES = {
+    "rows_lease": "(lease_until) WHERE lease_until IS NOT NULL",
+    "rows_destination": "(destination)",
+}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rows (
@@ -95,11 +114,20 @@ CREATE TABLE IF NOT EXISTS rows (
 );
 CREATE INDEX IF NOT EXISTS rows_order ON rows (position, key);
 CREATE INDEX IF NOT EXISTS rows_pending ON rows (position) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS rows_leased ON rows (lease_until)
-    WHERE state IN ('claimed', 'sending');
-CREATE INDEX IF NOT EXISTS rows_owner ON rows (destination)
-    WHERE state NOT IN ('invalid', 'skipped');
-"""
+""" + "".join(f"CREATE INDEX IF NOT EXISTS {name} ON rows {how};\n"
+               for name, how in _INDEXES.items())
+# Made by earlier versions of this module; replaced by _INDEXES when a ledger is opened.
+_OLD_INDEXES = ("rows_leased", "rows_owner")
+# One statement for a batch of keys, without RETURNING (each returned row costs more
+# than the update); the count of changed rows tells whether every claim held its row.
+_SENDING = ("UPDATE rows SET state = 'sending', updated_at = ? WHERE state = 'claimed' "
+            "AND worker = ? AND claim_token = ? AND key IN ({keys})")
+_KEYS_AT_ONCE = 512  # under SQLite's smallest limit on parameters (999)
+_SENDING_ONE = ("UPDATE rows SET state = 'sending', updated_at = ? WHERE key = ? AND "
+                "state = 'claimed' AND worker = ? AND claim_token = ?")
+_ANSWER = ("UPDATE rows SET state = ?, call_id = ?, error = ?, lease_until = NULL, "
+           "expired = 0, updated_at = ? WHERE key = ? AND worker = ? AND claim_token = ? "
+           "AND (state = 'sending' OR (state = 'uncertain' AND expired = 1))")
 # Only a tracked campaign needs these: made on first use, so an untracked campaign does
 # not pay for them on every placed call.
 _TRACKING_INDEXES = (
@@ -153,10 +181,12 @@ class _Thread(threading.Thread):
     """Owns the connection; runs queued operations in group-committed transactions."""
 
     def __init__(self, connect: Callable[[], sqlite3.Connection],
-                 loop: asyncio.AbstractEventLoop, location: str) -> None:
+                 loop: asyncio.AbstractEventLoop, location: str, *, fsyncs: bool) -> None:
         super().__init__(name=f"sinch-ledger {location}", daemon=True)
         self._connect = connect
         self._loop = loop
+        self._fsyncs = fsyncs  # a durable file: only transactions that need it fsync
+        self._synchronous: str | None = None
         self.ops: queue.SimpleQueue[list[_Queued] | None] = queue.SimpleQueue()
         self.connection: sqlite3.Connection | None = None
 
@@ -182,7 +212,7 @@ class _Thread(threading.Thread):
                     try:
                         conn = self._connect()
                     except BaseException as exc:
-                        self._deliver([(fut, None, exc) for _, _, _, fut in batch])
+                        self._deliver([(queued[-1], None, exc) for queued in batch])
                         batch = []
                 if batch:
                     assert conn is not None
@@ -193,16 +223,20 @@ class _Thread(threading.Thread):
             if conn is not None:
                 conn.close()
 
-    @staticmethod
-    def _apply(conn: sqlite3.Connection, batch: list[_Queued]
+    def _apply(self, conn: sqlite3.Connection, batch: list[_Queued]
                ) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
         done: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        writes = any(write for _, write, _, _ in batch)
+        writes = any(queued[1] for queued in batch)
         try:
+            if writes and self._fsyncs:
+                synchronous = "FULL" if any(queued[3] for queued in batch) else "NORMAL"
+                if synchronous != self._synchronous:
+                    conn.execute(f"PRAGMA synchronous={synchronous}")
+                    self._synchronous = synchronous
             conn.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
         except BaseException as exc:
-            return [(fut, None, exc) for _, _, _, fut in batch]
-        for op, _, atomic, fut in batch:
+            return [(queued[-1], None, exc) for queued in batch]
+        for op, _, atomic, _, fut in batch:
             # Single-statement operations are atomic by themselves, and raise before
             # writing; only multi-statement ones need a savepoint to fail alone.
             try:
@@ -247,9 +281,9 @@ class SQLiteLedger:
     ``path``: the file (created on first open; its directory must exist), or ``None``
     for a ledger in memory that lives as long as this object (a campaign without a
     ledger file: duplicates are still skipped within the run, nothing survives it).
-    ``durable=False`` skips the ``fsync`` of each commit (``synchronous=OFF``): a crash
-    of the process loses nothing, a crash of the machine may; for scratch ledgers only
-    (a dry run uses one).
+    ``durable=False`` never fsyncs (``synchronous=OFF``): a crash of the process
+    loses nothing, a crash of the machine may lose anything, ``sending`` included; for
+    scratch ledgers only (a dry run uses one).
     """
 
     def __init__(self, path: str | os.PathLike[str] | None, *, durable: bool = True) -> None:
@@ -287,16 +321,17 @@ class SQLiteLedger:
             f"{self.location} is not a usable campaign ledger (an SQLite file): {exc}")
 
     async def _run(self, op: Callable[[sqlite3.Connection], _T], *, write: bool = True,
-                   atomic: bool = False) -> _T:
+                   atomic: bool = False, sync: bool = False) -> _T:
         """Queue ``op`` for the ledger thread and await its result. Operations queued
         in one turn of the event loop go to the thread together (one wake-up, one
-        transaction)."""
+        transaction). ``sync``: the transaction is fsynced before ``op``'s result is
+        delivered (a durable file)."""
         thread = self._thread
         if thread is None:
             raise LedgerError(f"ledger {self.location} is not open")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[_T] = loop.create_future()
-        self._outbox.append((op, write, atomic, fut))
+        self._outbox.append((op, write, atomic, sync, fut))
         if len(self._outbox) == 1:
             loop.call_later(_GATHER, self._flush)
         try:
@@ -334,10 +369,12 @@ class SQLiteLedger:
             if identity is not None:
                 self._lock = await asyncio.to_thread(self._take_lock)
         self._tracking = False
-        self._thread = _Thread(self._connect, asyncio.get_running_loop(), self.location)
+        self._thread = _Thread(self._connect, asyncio.get_running_loop(), self.location,
+                               fsyncs=self._durable and self._path is not None)
         self._thread.start()
         try:
-            await self._run(lambda conn: self._prepare(conn, identity, force), atomic=True)
+            await self._run(lambda conn: self._prepare(conn, identity, force), atomic=True,
+                            sync=True)
             if identity is not None:
                 await self.expire_leases(everyone=True)
         except BaseException:
@@ -387,6 +424,8 @@ class SQLiteLedger:
                 raise LedgerCorruptError(
                     f"{self.location}: ledger schema version {version!r} is not "
                     f"{SCHEMA_VERSION} (made by another version of sinch_calling?)")
+            if identity is not None:
+                self._upgrade_indexes(conn)
         else:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -405,6 +444,19 @@ class SQLiteLedger:
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?), "
                          "('options', ?)", (identity.fingerprint,
                                             json.dumps(identity.options, sort_keys=True)))
+
+    @staticmethod
+    def _upgrade_indexes(conn: sqlite3.Connection) -> None:
+        """A file made by an earlier version: its indexes on the state become
+        :data:`_INDEXES` (the same schema version: any version reads either)."""
+        names = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        if names.isdisjoint(_OLD_INDEXES) and names.issuperset(_INDEXES):
+            return
+        for name in _OLD_INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {name}")
+        for name, how in _INDEXES.items():
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON rows {how}")
 
     async def identity(self) -> CampaignIdentity | None:
         """See :meth:`Ledger.identity`."""
@@ -486,12 +538,14 @@ class SQLiteLedger:
             error = row.error
             if state == "pending":
                 assert row.destination is not None
-                holders = owners.setdefault(row.destination, set())
-                others = sorted(holders - {row.key})
+                holders = owners.get(row.destination)
+                others = sorted(holders - {row.key}) if holders else None
                 if others:
                     state = "skipped"
                     error = CallError(kind="duplicate",
                                       message=f"same number as row {others[0]}")
+                elif holders is None:
+                    owners[row.destination] = {row.key}
                 else:
                     holders.add(row.key)
             data = None if row.data is None else json.dumps(dict(row.data),
@@ -558,45 +612,78 @@ class SQLiteLedger:
         def op(conn: sqlite3.Connection) -> int:
             return conn.execute(
                 "UPDATE rows SET lease_until = ? WHERE worker = ? AND state IN "
-                "('claimed', 'sending')", (time.time() + lease, worker)).rowcount
+                "('claimed', 'sending') AND lease_until IS NOT NULL",
+                (time.time() + lease, worker)).rowcount
         return await self._run(op)
 
     async def mark_sending(self, claim: Claim) -> None:
         """See :meth:`Ledger.mark_sending`."""
-        def op(conn: sqlite3.Connection) -> None:
-            changed = conn.execute(
-                "UPDATE rows SET state = 'sending', updated_at = ? WHERE key = ? AND "
-                "state = 'claimed' AND worker = ? AND claim_token = ?",
-                (time.time(), claim.key, claim.worker, claim.token)).rowcount
-            if not changed:
-                raise LeaseLostError(f"row {claim.key} is no longer claimed by this worker")
-        await self._run(op)
+        if not (await self.mark_sending_many([claim]))[0]:
+            raise LeaseLostError(f"row {claim.key} is no longer claimed by this worker")
 
-    def _finish(self, claim: Claim, state: RowState, call_id: str | None,
-                error: CallError | None) -> Callable[[sqlite3.Connection], None]:
-        def op(conn: sqlite3.Connection) -> None:
-            changed = conn.execute(
-                "UPDATE rows SET state = ?, call_id = ?, error = ?, lease_until = NULL, "
-                "expired = 0, updated_at = ? WHERE key = ? AND worker = ? AND claim_token = ? "
-                "AND (state = 'sending' OR (state = 'uncertain' AND expired = 1))",
-                (state, call_id, _error_json(error), time.time(), claim.key,
-                 claim.worker, claim.token)).rowcount
-            if not changed:
-                raise LeaseLostError(f"row {claim.key} is no longer held by this worker; "
-                                     f"not recorded as {state}")
-        return op
+    async def mark_sending_many(self, claims: Sequence[Claim]) -> list[bool]:
+        """See :meth:`Ledger.mark_sending_many`: one statement per claim batch (claims
+        of one :meth:`claim` call share a token), one fsynced transaction."""
+        batch = list(claims)
+        if not batch:
+            return []
+
+        def op(conn: sqlite3.Connection) -> list[bool]:
+            now = time.time()
+            groups: dict[tuple[str, str], list[str]] = {}
+            for claim in batch:
+                groups.setdefault((claim.worker, claim.token), []).append(claim.key)
+            conn.execute("SAVEPOINT sending")
+            if all(_sending(conn, now, worker, token, keys[at:at + _KEYS_AT_ONCE])
+                   for (worker, token), keys in groups.items()
+                   for at in range(0, len(keys), _KEYS_AT_ONCE)):
+                conn.execute("RELEASE sending")
+                return [True] * len(batch)
+            # Some claim lost its row (or a claim came twice): each is tried alone.
+            conn.execute("ROLLBACK TO sending")
+            conn.execute("RELEASE sending")
+            return [conn.execute(_SENDING_ONE, (now, claim.key, claim.worker, claim.token)
+                                 ).rowcount == 1 for claim in batch]
+        return await self._run(op, atomic=True, sync=True)
+
+    async def mark_results(self, results: Sequence[RowResult]) -> list[bool]:
+        """See :meth:`Ledger.mark_results` (not fsynced: see the module docs)."""
+        batch = answered(results)
+        if not batch:
+            return []
+
+        def op(conn: sqlite3.Connection) -> list[bool]:
+            now = time.time()
+            params = [(r.state, r.call_id, _error_json(r.error), now, r.claim.key,
+                       r.claim.worker, r.claim.token) for r in batch]
+            # Each statement changes at most one row (keys are unique): all of them
+            # changed one, or some claim lost its row and each is tried alone.
+            conn.execute("SAVEPOINT answers")
+            if conn.executemany(_ANSWER, params).rowcount == len(params):
+                conn.execute("RELEASE answers")
+                return [True] * len(params)
+            conn.execute("ROLLBACK TO answers")
+            conn.execute("RELEASE answers")
+            return [conn.execute(_ANSWER, one).rowcount == 1 for one in params]
+        return await self._run(op, atomic=True)
+
+    async def _answer(self, claim: Claim, state: AnsweredState, call_id: str | None,
+                      error: CallError | None) -> None:
+        if not (await self.mark_results([RowResult(claim, state, call_id, error)]))[0]:
+            raise LeaseLostError(f"row {claim.key} is no longer held by this worker; "
+                                 f"not recorded as {state}")
 
     async def mark_placed(self, claim: Claim, call_id: str) -> None:
         """See :meth:`Ledger.mark_placed`."""
-        await self._run(self._finish(claim, "placed", call_id, None))
+        await self._answer(claim, "placed", call_id, None)
 
     async def mark_failed(self, claim: Claim, error: CallError) -> None:
         """See :meth:`Ledger.mark_failed`."""
-        await self._run(self._finish(claim, "failed", None, error))
+        await self._answer(claim, "failed", None, error)
 
     async def mark_uncertain(self, claim: Claim, error: CallError) -> None:
         """See :meth:`Ledger.mark_uncertain`."""
-        await self._run(self._finish(claim, "uncertain", None, error))
+        await self._answer(claim, "uncertain", None, error)
 
     async def release(self, claim: Claim, run: str, *, error: CallError | None = None,
                       count_attempt: bool = False, defer: bool = False) -> None:
@@ -616,7 +703,7 @@ class SQLiteLedger:
                 "deferred = ?, updated_at = ? WHERE key = ?",
                 (_error_json(error), attempts + int(count_attempt), run, int(defer),
                  time.time(), claim.key))
-        await self._run(op)
+        await self._run(op, sync=True)
 
     async def expire_leases(self, *, everyone: bool = False) -> tuple[int, int]:
         """See :meth:`Ledger.expire_leases`."""
@@ -663,7 +750,7 @@ class SQLiteLedger:
                              "updated_at = ? WHERE key = ?", (now, key))
             return _outcome(conn.execute(f"SELECT {_COLUMNS} FROM rows WHERE key = ?",
                                          (key,)).fetchone())
-        return await self._run(op, atomic=True)
+        return await self._run(op, atomic=True, sync=True)
 
     def _tracking_indexes(self, conn: sqlite3.Connection) -> None:
         if not self._tracking:
@@ -765,6 +852,17 @@ class SQLiteLedger:
         """See :meth:`Ledger.pause_starts`."""
         window = _WINDOWS.setdefault(_account_key(account), SlidingWindow())
         window.pause(time.monotonic() + max(0.0, seconds))
+
+
+def _sending(conn: sqlite3.Connection, now: float, worker: str, token: str,
+             keys: list[str]) -> bool:
+    """Mark the rows of ``keys`` sending; whether each key was a row its claim held
+    (a key given twice counts twice, so it is not). The list is padded to a power of
+    two by repeating a key: a few statement texts serve every batch size."""
+    size = 1 << (len(keys) - 1).bit_length()
+    padded = keys + [keys[-1]] * (size - len(keys))
+    statement = _SENDING.format(keys=", ".join("?" * size))
+    return conn.execute(statement, (now, worker, token, *padded)).rowcount == len(keys)
 
 
 def _account_key(account: str) -> str:

@@ -159,6 +159,15 @@ class Template:
         DiCE callback (tracking through a CallbackRouter)."""
         raise NotImplementedError
 
+    def place_data(self, sinch: SinchCalling, *, key: str, destination: str,
+                   data: Mapping[str, Any], line: int | None,
+                   dice: bool = False) -> Awaitable[str]:
+        """:meth:`place` for a row given by its parts (what the runner holds); the
+        built-in templates skip building a :class:`CampaignRow`. May raise at once
+        (a row the template cannot place) instead of from the awaitable."""
+        return self.place(sinch, CampaignRow(key=key, destination=destination, data=data,
+                                             line=line), dice=dice)
+
 
 def _text_limit(field: str, text: str, limit: int | None) -> str:
     if limit is not None and len(text) > limit:
@@ -214,6 +223,24 @@ class _CalloutTemplate(Template):
         if merge is not None and not merge.names:
             _limit_option(field, "".join(p for p, _ in merge.parts), self.max_text_length)
         return merge
+
+    async def place(self, sinch: SinchCalling, row: CampaignRow, *,
+                    dice: bool = False) -> str:
+        return await self.place_data(sinch, key=row.key, destination=row.destination,
+                                     data=row.data, line=row.line, dice=dice)
+
+    def place_data(self, sinch: SinchCalling, *, key: str, destination: str,
+                   data: Mapping[str, Any], line: int | None,
+                   dice: bool = False) -> Awaitable[str]:
+        args = self.arguments(data)
+        if dice:
+            args["enable_dice"] = True
+        return self._callout(sinch, destination, args)
+
+    def _callout(self, sinch: SinchCalling, destination: str,
+                 args: dict[str, Any]) -> Awaitable[str]:
+        """The client call of this kind of callout."""
+        raise NotImplementedError
 
     def _common(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The per-row arguments both callouts share (row columns override)."""
@@ -283,12 +310,9 @@ class TtsTemplate(_CalloutTemplate):
         args = {field: _text_limit(field, merge.render(field, row), self.max_text_length)}
         return {**args, **self._common(row)}
 
-    async def place(self, sinch: SinchCalling, row: CampaignRow, *,
-                    dice: bool = False) -> str:
-        args = self.arguments(row.data)
-        if dice:
-            args["enable_dice"] = True
-        return await sinch.callouts.tts(row.destination, **args)
+    def _callout(self, sinch: SinchCalling, destination: str,
+                 args: dict[str, Any]) -> Awaitable[str]:
+        return sinch.callouts.tts(destination, **args)
 
 
 def _limit_option(field: str, text: str, limit: int | None) -> None:
@@ -344,12 +368,9 @@ class ConferenceTemplate(_CalloutTemplate):
                 args[name] = value
         return args
 
-    async def place(self, sinch: SinchCalling, row: CampaignRow, *,
-                    dice: bool = False) -> str:
-        args = self.arguments(row.data)
-        if dice:
-            args["enable_dice"] = True
-        return await sinch.callouts.conference(row.destination, self.conference_id, **args)
+    def _callout(self, sinch: SinchCalling, destination: str,
+                 args: dict[str, Any]) -> Awaitable[str]:
+        return sinch.callouts.conference(destination, self.conference_id, **args)
 
 
 class CustomTemplate(Template):
