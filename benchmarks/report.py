@@ -84,11 +84,17 @@ def _why_import(d: Mapping[str, Any], target_id: str) -> str:
 
 def _why_client(d: Mapping[str, Any], target_id: str) -> str:
     return (
-        "what remains is per-call work the hand loop does not do: checking every argument "
-        "and building typed models (and decoding typed answers), the retry and redirect "
-        "policies, the response size bound. Each was profiled (py-spy, client-bound "
-        "server) and its cost cut (orjson, signing, one middleware layer, no context-manager "
-        "generator, a direct read of `callId`); none of them is dropped for speed.")
+        "a median within a few hundredths of the goal, where one turn's noise on this "
+        "shared machine is ten times that. What the call costs beyond the hand loop was "
+        "counted with callgrind (instructions per call at concurrency 1, hash seed fixed: "
+        "repeatable to 0.05%): hand loop 558k, sinch_calling 603k for a tts callout. Of "
+        "the difference, about 24k is building and checking the typed request (what the "
+        "hand loop skips: `TtsCallout`, `CalloutRequest`, `Destination`, E.164 and text "
+        "rules; a frozen attrs `__init__` alone is 1.4 µs) and the rest the one coroutine "
+        "layer `Transport.request` adds (each layer on a call's path costs about 5k "
+        "instructions) with its retry, redirect and size checks. Middlewares, the other "
+        "layers and the per-request header merging were removed for this; nothing that "
+        "checks or protects a call was.")
 
 
 def _why_official(d: Mapping[str, Any], target_id: str) -> str:
