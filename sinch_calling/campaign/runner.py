@@ -30,7 +30,7 @@ from collections.abc import (
     Sequence,
 )
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from ..client import SinchCalling
 from ..errors import (
@@ -150,6 +150,31 @@ def _error_of(exc: BaseException) -> CallError:
     if isinstance(exc, ValidationError):
         return CallError(kind="validation", message=str(exc))
     return CallError(kind="unexpected", message=f"{type(exc).__name__}: {exc}")
+
+
+_ABORT_WRITES: Final = 5.0
+"""Seconds an aborted run still gives the ledger to record answers already received."""
+
+
+async def _drain_through_cancellation(writes: _Writes, bound: float) -> None:
+    """``writes.drain()``, finished even if this task is cancelled meanwhile (for at most
+    ``bound`` seconds after a cancellation); the cancellation is raised afterwards."""
+    loop = asyncio.get_running_loop()
+    drain = asyncio.ensure_future(writes.drain())
+    deadline: float | None = None  # set by the first cancellation
+    while not drain.done():
+        try:
+            if deadline is None:
+                await asyncio.shield(drain)
+            else:
+                await asyncio.wait_for(asyncio.shield(drain), max(0.0, deadline - loop.time()))
+        except asyncio.CancelledError:
+            if deadline is None:
+                deadline = loop.time() + bound
+        except TimeoutError:
+            break
+    if deadline is not None:
+        raise asyncio.CancelledError
 
 
 class _Writes:
@@ -670,8 +695,10 @@ class Campaign:
             try:
                 await self._wait_workers(workers, dial)
             finally:
-                # Every answer is recorded before the run ends, even when aborted.
-                await asyncio.shield(dial.writes.drain())
+                # Every answer is recorded before the run ends, even when aborted (a
+                # second cancellation included: answers already received are written,
+                # for at most _ABORT_WRITES seconds, before the ledger closes).
+                await _drain_through_cancellation(dial.writes, _ABORT_WRITES)
             if dial.tracker is not None and tracker_task is not None:
                 dial.tracker.close()
                 await self._wait_tracking(tracker_task, dial)
