@@ -107,6 +107,7 @@ __all__ = [
     "LedgerError",
     "LedgerMismatchError",
     "LedgerUnavailableError",
+    "OneRowTransitions",
     "RowStateError",
     "UnknownRowError",
 ]
@@ -341,3 +342,39 @@ def answered(results: Iterable[RowResult]) -> list[RowResult]:
             raise ValidationError("state", f"must be one of {', '.join(sorted(_ANSWERED))}"
                                            f"; got {result.state!r}")
     return batch
+
+
+class OneRowTransitions:
+    """For implementations: :meth:`Ledger.mark_sending`, ``mark_placed``,
+    ``mark_failed`` and ``mark_uncertain`` written through the implementation's own
+    :meth:`Ledger.mark_sending_many` and :meth:`Ledger.mark_results` (a batch of one),
+    each raising :class:`LeaseLostError` when the claim no longer holds its row."""
+
+    async def mark_sending_many(self, claims: Sequence[Claim]) -> Sequence[bool]:
+        raise NotImplementedError  # the implementation's own
+
+    async def mark_results(self, results: Sequence[RowResult]) -> Sequence[bool]:
+        raise NotImplementedError  # the implementation's own
+
+    async def mark_sending(self, claim: Claim) -> None:
+        """See :meth:`Ledger.mark_sending`."""
+        if not (await self.mark_sending_many([claim]))[0]:
+            raise LeaseLostError(f"row {claim.key} is no longer claimed by this worker")
+
+    async def _answer(self, claim: Claim, state: AnsweredState, call_id: str | None,
+                      error: CallError | None) -> None:
+        if not (await self.mark_results([RowResult(claim, state, call_id, error)]))[0]:
+            raise LeaseLostError(f"row {claim.key} is no longer held by this worker; "
+                                 f"not recorded as {state}")
+
+    async def mark_placed(self, claim: Claim, call_id: str) -> None:
+        """See :meth:`Ledger.mark_placed`."""
+        await self._answer(claim, "placed", call_id, None)
+
+    async def mark_failed(self, claim: Claim, error: CallError) -> None:
+        """See :meth:`Ledger.mark_failed`."""
+        await self._answer(claim, "failed", None, error)
+
+    async def mark_uncertain(self, claim: Claim, error: CallError) -> None:
+        """See :meth:`Ledger.mark_uncertain`."""
+        await self._answer(claim, "uncertain", None, error)

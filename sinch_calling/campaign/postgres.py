@@ -62,10 +62,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from ..errors import LedgerUnavailableError, ValidationError
 from .ledger import (
-    LeaseLostError,
     LedgerCorruptError,
     LedgerError,
     LedgerMismatchError,
+    OneRowTransitions,
     RowStateError,
     UnknownRowError,
     answered,
@@ -73,7 +73,6 @@ from .ledger import (
 )
 from .records import (
     ROW_STATES,
-    AnsweredState,
     CallError,
     CallOutcome,
     CampaignIdentity,
@@ -283,7 +282,7 @@ def _account_key(account: str) -> str:
     return hashlib.sha256(account.encode()).hexdigest()
 
 
-class PostgresLedger:
+class PostgresLedger(OneRowTransitions):
     """A :class:`~sinch_calling.campaign.ledger.Ledger` in a PostgreSQL database.
 
     ``dsn``: a libpq connection string or ``postgresql://`` URL (``campaign`` and
@@ -804,11 +803,6 @@ class PostgresLedger:
             "make_interval(secs => %s) WHERE campaign = %s AND worker = %s AND "
             "state IN ('claimed', 'sending')", (float(lease), self._campaign, worker))
 
-    async def mark_sending(self, claim: Claim) -> None:
-        """See :meth:`Ledger.mark_sending` (committed, synchronously, on return)."""
-        if not (await self.mark_sending_many([claim]))[0]:
-            raise LeaseLostError(f"row {claim.key} is no longer claimed by this worker")
-
     async def _many(self, claims: Sequence[Claim], columns: Mapping[str, Sequence[Any]],
                     change: LiteralString, done: LiteralString) -> list[bool]:
         """One statement for many claims: ``change`` (an ``UPDATE ... FROM`` the claims,
@@ -860,24 +854,6 @@ class PostgresLedger:
             f"SELECT r.key, r.worker, r.claim_token FROM {{s}}.campaign_rows r, {_ANSWERS}"
             f" WHERE {_HELD} AND r.state = c.state AND NOT r.expired AND "
             "r.call_id IS NOT DISTINCT FROM c.call_id")
-
-    async def _answer(self, claim: Claim, state: AnsweredState, call_id: str | None,
-                      error: CallError | None) -> None:
-        if not (await self.mark_results([RowResult(claim, state, call_id, error)]))[0]:
-            raise LeaseLostError(f"row {claim.key} is no longer held by this worker; "
-                                 f"not recorded as {state}")
-
-    async def mark_placed(self, claim: Claim, call_id: str) -> None:
-        """See :meth:`Ledger.mark_placed`."""
-        await self._answer(claim, "placed", call_id, None)
-
-    async def mark_failed(self, claim: Claim, error: CallError) -> None:
-        """See :meth:`Ledger.mark_failed`."""
-        await self._answer(claim, "failed", None, error)
-
-    async def mark_uncertain(self, claim: Claim, error: CallError) -> None:
-        """See :meth:`Ledger.mark_uncertain`."""
-        await self._answer(claim, "uncertain", None, error)
 
     async def release(self, claim: Claim, run: str, *, error: CallError | None = None,
                       count_attempt: bool = False, defer: bool = False) -> None:

@@ -42,11 +42,11 @@ from typing import IO, Any, TypeVar
 
 from ..errors import ValidationError
 from .ledger import (
-    LeaseLostError,
     LedgerBusyError,
     LedgerCorruptError,
     LedgerError,
     LedgerMismatchError,
+    OneRowTransitions,
     RowStateError,
     UnknownRowError,
     answered,
@@ -54,7 +54,6 @@ from .ledger import (
 from .pacing import SlidingWindow
 from .records import (
     ROW_STATES,
-    AnsweredState,
     CallError,
     CallOutcome,
     CampaignIdentity,
@@ -275,7 +274,7 @@ class _Thread(threading.Thread):
             self._loop.call_soon_threadsafe(settle)
 
 
-class SQLiteLedger:
+class SQLiteLedger(OneRowTransitions):
     """A :class:`~sinch_calling.campaign.ledger.Ledger` in one SQLite file.
 
     ``path``: the file (created on first open; its directory must exist), or ``None``
@@ -616,11 +615,6 @@ class SQLiteLedger:
                 (time.time() + lease, worker)).rowcount
         return await self._run(op)
 
-    async def mark_sending(self, claim: Claim) -> None:
-        """See :meth:`Ledger.mark_sending`."""
-        if not (await self.mark_sending_many([claim]))[0]:
-            raise LeaseLostError(f"row {claim.key} is no longer claimed by this worker")
-
     async def mark_sending_many(self, claims: Sequence[Claim]) -> list[bool]:
         """See :meth:`Ledger.mark_sending_many`: one statement per claim batch (claims
         of one :meth:`claim` call share a token), one fsynced transaction."""
@@ -666,24 +660,6 @@ class SQLiteLedger:
             conn.execute("RELEASE answers")
             return [conn.execute(_ANSWER, one).rowcount == 1 for one in params]
         return await self._run(op, atomic=True)
-
-    async def _answer(self, claim: Claim, state: AnsweredState, call_id: str | None,
-                      error: CallError | None) -> None:
-        if not (await self.mark_results([RowResult(claim, state, call_id, error)]))[0]:
-            raise LeaseLostError(f"row {claim.key} is no longer held by this worker; "
-                                 f"not recorded as {state}")
-
-    async def mark_placed(self, claim: Claim, call_id: str) -> None:
-        """See :meth:`Ledger.mark_placed`."""
-        await self._answer(claim, "placed", call_id, None)
-
-    async def mark_failed(self, claim: Claim, error: CallError) -> None:
-        """See :meth:`Ledger.mark_failed`."""
-        await self._answer(claim, "failed", None, error)
-
-    async def mark_uncertain(self, claim: Claim, error: CallError) -> None:
-        """See :meth:`Ledger.mark_uncertain`."""
-        await self._answer(claim, "uncertain", None, error)
 
     async def release(self, claim: Claim, run: str, *, error: CallError | None = None,
                       count_attempt: bool = False, defer: bool = False) -> None:
