@@ -560,20 +560,6 @@ class Transport:
         status, payload = cast(tuple[int, bytes], outcome)  # set whenever error is None
         return _json(status, payload)
 
-    async def request_model(
-        self,
-        cls: type[T],
-        method: str,
-        url: URL,
-        *,
-        body: bytes | None = None,
-        params: Mapping[str, str] | None = None,
-        idempotent: bool | None = None,
-    ) -> T:
-        """Like :meth:`request`, decoding the body into ``cls``."""
-        data = await self.request(method, url, body=body, params=params, idempotent=idempotent)
-        return decode(data, cls)
-
     @asynccontextmanager
     async def stream(
         self,
