@@ -131,25 +131,33 @@ def _why_campaign(d: Mapping[str, Any], target_id: str) -> str:
             f"{plain:.0f} µs for a bare `callouts.tts` loop, and {memory:.0f} µs with the "
             "in-memory ledger. The ledger's writes are batched already: claims take "
             "`concurrency` rows, every row ready to go is in one `mark_sending_many` (one "
-            "fsynced commit), "
-            "every answer in one `mark_results` (no fsync; the workers do not wait for "
-            "it). Where the rest goes (perf, per call, in the round that batched them): "
-            "CPython's garbage collector about 21 µs (workers wait for their batch's "
-            "`sending` commit, then start their requests together: those allocation "
-            "bursts run about 8x the young collections of the plain loop, and requests in "
-            "flight get promoted, so full collections run about 9x as often; spreading the "
-            "starts over loop turns halves the collections but costs as much in smaller "
-            "batches and more commits), SQLite about "
-            "13 µs (four row writes: load, claim, `sending`, answer), the kernel about "
-            "13 µs (an fsync per `sending` batch, thread hand-offs) and the interpreter "
-            "about 9 µs. Reaching 1.15x would take sending a row without waiting for its "
-            "own commit (marking the next row `sending` while the current call is in "
-            "flight), which leaves never-sent rows uncertain after a crash: not taken.")
+            "fsynced commit), every answer in one `mark_results` (no fsync; the workers do "
+            "not wait for it), and the per-row records are built without attrs' "
+            "`__init__`. Where the rest goes is counted in instructions, which repeat "
+            "where seconds on this shared machine do not (`python -m "
+            "benchmarks.campaign_instructions`): a ledger that stores nothing still costs "
+            "the runner, preflight and the garbage collector's extra passes (workers wait "
+            "for their batch's `sending` commit, then start their requests together, and "
+            "those allocation bursts trigger several times the collections of the plain "
+            "loop), and the SQLite ledger adds its four row writes (load, claim, "
+            "`sending`, answer) on a 22-column table with four indexes. Reaching 1.15x "
+            "needs both halves cut: a narrower row table written by row id, and a runner "
+            "that does not release its workers together; sending a row before its own "
+            "`sending` commit is not an option (a crash would leave never-sent rows "
+            "uncertain).")
+    phase = "first run" if target_id.startswith("first") else "resume"
+    stall = _median(d, "memory", phase, "max_stall_ms")
+    try:
+        collection = f"{_median(d, 'memory', phase, 'max_full_gc_ms'):.0f} ms"
+    except KeyError:  # a result file from before the collector was timed
+        collection = "an unrecorded time"
     return (
-        "the loop-lag probe counts every delay of the event loop, including time the "
-        "process waits for a core on this shared 2-core machine (load average below) and "
-        "CPython's full garbage collections (up to 25 ms seen alone); the ledger's disk "
-        "work runs on its own thread. Not yet separated from the machine's own scheduling.")
+        "the probe counts every stretch the event loop's thread ran without a tick, "
+        "CPython's full garbage collections included: they run on that thread in one "
+        "piece and grow with the whole process's heap, not with the rows. The longest "
+        f"took {collection} in this run, of the {stall:.0f} ms stall; the rest is "
+        "the campaign's own work between two turns of the loop (200 rows preflighted, or "
+        "a batch of answers recorded). The ledger's disk work runs on its own thread.")
 
 
 WHY: dict[str, Why] = {

@@ -21,6 +21,11 @@ A value a hook or the class's ``__init__`` refuses, a required field missing, an
 but a ``dict``: ``None``, and the converter decides. A class with a field this module
 has no rule for (a factory default, an attrs converter, a field outside ``__init__``)
 gets no shortcut at all. Pure: no I/O.
+
+``positional_constructor(cls)`` gives ``make(v0, v1, ...)``, the same instance as
+``cls(name0=v0, ...)`` from every field's value in field order, setting the slots of a
+frozen slotted class directly (the campaign's per-row records, built when
+:mod:`sinch_calling.campaign.records` is imported).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import inspect
 import types
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final, TypeVar, get_args, get_origin
+from typing import Any, Final, TypeVar, cast, get_args, get_origin
 
 import attrs
 
@@ -45,7 +50,7 @@ from .serialization import (
     converter,
 )
 
-__all__ = ["fast_structure_fn"]
+__all__ = ["fast_structure_fn", "positional_constructor"]
 
 T = TypeVar("T")
 
@@ -115,17 +120,7 @@ def _generate(cls: type[Any]) -> Callable[[Any], Any]:
              "    try:"]
     for i, field in enumerate(fields):
         lines.extend("        " + line for line in _field_lines(i, field, env))
-    setters = _slot_setters(cls, fields)
-    if setters is None:
-        arguments = ", ".join(f"{f.alias}=v{i}" for i, f in enumerate(fields))
-        lines.append(f"        return cls({arguments})")
-    else:  # what __init__ would do, without its call: each slot set in turn
-        env["new"] = object.__new__
-        lines.append("        r = new(cls)")
-        for i, setter in enumerate(setters):
-            env[f"s{i}"] = setter
-            lines.append(f"        s{i}(r, v{i})")
-        lines.append("        return r")
+    lines.extend("        " + line for line in _building_lines(cls, fields, env))
     lines += ["    except Exception:",  # what a hook or __init__ refuses: the converter's
               "        return None"]
     namespace: dict[str, Any] = {}
@@ -133,6 +128,50 @@ def _generate(cls: type[Any]) -> Callable[[Any], Any]:
          namespace)
     fn: Callable[[Any], Any] = namespace[f"fast_{cls.__name__}"]
     return fn
+
+
+def positional_constructor(cls: type[T]) -> Callable[..., T]:
+    """``make(v0, v1, ...)``: an instance of the attrs class ``cls`` from the values of
+    all its fields, in field order, equal to ``cls(name0=v0, name1=v1, ...)``. For a
+    frozen slotted class whose ``__init__`` only sets its slots (see
+    :func:`_slot_setters`) each slot is set directly, at about half the cost of that
+    ``__init__`` (the campaign runner builds several records per row); any other class
+    is called. Built when asked for (once per call of this function); pure.
+
+    Raises ``TypeError`` for a class with a field outside ``__init__`` (``init=False``:
+    no value of it can be given)."""
+    fields = attrs.fields(cast(Any, cls))
+    if not all(f.init for f in fields):
+        raise TypeError(f"{cls.__qualname__} has a field outside __init__; "
+                        "positional_constructor needs every field as an argument")
+    env: dict[str, Any] = {"cls": cls}
+    lines = [f"def make_{cls.__name__}({', '.join(f'v{i}' for i in range(len(fields)))}):"]
+    lines.extend("    " + line for line in _building_lines(cls, fields, env))
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), f"<constructor {cls.__qualname__}>", "exec"), env,
+         namespace)
+    make: Callable[..., T] = namespace[f"make_{cls.__name__}"]
+    make.__module__ = cls.__module__
+    make.__qualname__ = f"positional_constructor({cls.__qualname__})"
+    return make
+
+
+def _building_lines(cls: type[Any], fields: tuple[attrs.Attribute[Any], ...],
+                    env: dict[str, Any]) -> list[str]:
+    """The lines that return ``cls`` built from ``v0``, ``v1``, ... (one per field):
+    what ``__init__`` would do without its call (each slot set in turn) when
+    :func:`_slot_setters` allows it, else a call of ``cls``. Adds their names to
+    ``env``."""
+    setters = _slot_setters(cls, fields)
+    if setters is None:
+        arguments = ", ".join(f"{f.alias}=v{i}" for i, f in enumerate(fields))
+        return [f"return cls({arguments})"]
+    env["new"] = object.__new__
+    lines = ["r = new(cls)"]
+    for i, setter in enumerate(setters):
+        env[f"s{i}"] = setter
+        lines.append(f"s{i}(r, v{i})")
+    return [*lines, "return r"]
 
 
 def _slot_setters(cls: type[Any], fields: tuple[attrs.Attribute[Any], ...]
@@ -143,7 +182,9 @@ def _slot_setters(cls: type[Any], fields: tuple[attrs.Attribute[Any], ...]
     ``None``, and the shortcut calls ``cls``."""
     init = getattr(cls.__init__, "__code__", None)
     slots = {name for c in cls.__mro__ for name in c.__dict__.get("__slots__", ())}
+    new: Any = cls.__new__  # a custom __new__ (or metaclass) is called, not skipped
     if (init is None or not init.co_filename.startswith("<attrs generated")
+            or new is not object.__new__ or type(cls) is not type
             or cls.__setattr__ is not _FROZEN_SETATTR
             or any(hasattr(cls, hook) for hook in _INIT_HOOKS)
             or slots - {"__weakref__"} != {f.name for f in fields}

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from ..errors import ValidationError
 
-__all__ = ["SlidingWindow", "most_in_window", "window_for_rate"]
+__all__ = ["SlidingWindow", "most_in_window", "spacing_for_rate", "window_for_rate"]
 
 
 def window_for_rate(rate: float, margin: float) -> tuple[int, float]:
@@ -33,6 +33,17 @@ def window_for_rate(rate: float, margin: float) -> tuple[int, float]:
     if rate >= 1:
         return int(rate), 1.0 + margin
     return 1, 1.0 / rate + margin
+
+
+def spacing_for_rate(rate: float, margin: float) -> float:
+    """Seconds between two evenly spaced starts for "at most ``rate`` calls in any
+    one-second window" (a :class:`SlidingWindow` of one start per spacing): the
+    ``period`` of :func:`window_for_rate` over its ``count``, plus a microsecond so that
+    the float rounding of reservation times (about 1e-7 s on an epoch clock) never puts
+    ``count + 1`` starts within ``period``. Raises ``ValidationError`` like
+    :func:`window_for_rate`."""
+    count, period = window_for_rate(rate, margin)
+    return period / count + 1e-6
 
 
 class SlidingWindow:

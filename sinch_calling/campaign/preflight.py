@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..validation import e164
-from .records import CallError, NewRow
+from .records import CallError, NewRow, make_new_row
 from .rows import MAX_LINE, InputRow, excerpt
 from .templates import RowError, Template
 
@@ -120,7 +120,8 @@ class RowChecker:
             except RowError:
                 pass  # the full check says why
             else:
-                return NewRow(key=destination, position=position, destination=destination)
+                return make_new_row(destination, position, destination, None, None, "pending",
+                                    None)
         return self.check(to_input_row(item, self.number_column), position)
 
     def check(self, row: InputRow, position: int) -> NewRow:

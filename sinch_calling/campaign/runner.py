@@ -49,7 +49,7 @@ from ..retry import RetryPolicy
 from ..webhooks import CallbackRouter
 from .export import export_results
 from .ledger import Ledger, LedgerError
-from .pacing import window_for_rate
+from .pacing import spacing_for_rate, window_for_rate
 from .preflight import RowChecker, to_input_row
 from .records import (
     AnsweredState,
@@ -60,6 +60,7 @@ from .records import (
     NewRow,
     RowResult,
     RowState,
+    make_row_result,
 )
 from .report import CampaignReport
 from .sqlite import SQLiteLedger
@@ -81,6 +82,7 @@ _YIELD_EVERY = 200  # rows checked between two turns of the event loop (a few ms
 _MAX_CONCURRENCY = 10_000  # one task each; far above what any account's rate allows
 _FIRST_FAILURES = 10  # the run stops when its first calls are all refused alike
 _DRAINED = 0.1  # seconds between claims while the pending rows look used up
+_MAX_LEAD = 1.0  # seconds a paced row may be marked sending before its start slot
 
 
 def open_ledger(ledger: str | os.PathLike[str] | Ledger | None) -> Ledger:
@@ -276,6 +278,9 @@ class _Dial:
         self.in_flight = 0
         self.stop_reason: str | None = None
         self.pause_end = 0.0          # monotonic end of the last 429/unreachable pause
+        # Seconds a ``sending`` mark takes (moving average), first assumed long: a row
+        # that misses its slot waits for a new one behind every slot already reserved.
+        self.commit = _MAX_LEAD / 1.5
         self.streak = 0               # pauses in a row with nothing placed in between
         self.first_failures: list[tuple[int | None, int | None]] = []
         self.placed_any = False       # a call was placed in this run (recorded or not)
@@ -306,7 +311,9 @@ class Campaign:
     ``place``: :meth:`tts`, :meth:`conference`, or any ``async (sinch, row) -> call_id``
     (``row`` a :class:`~sinch_calling.campaign.templates.CampaignRow`).
     ``rate``: calls started in any one-second window, at most (``None``: unpaced); the
-    window is widened by ``pacing_margin`` seconds for the jitter between here and Sinch.
+    window is widened by ``pacing_margin`` seconds for the jitter between here and Sinch,
+    and starts are spaced evenly within it (one every ``(1 + pacing_margin) / rate``
+    seconds, for ``rate >= 1``), never in bursts.
     ``concurrency``: calls in flight at most. ``ledger``: an SQLite file path,
     ``"postgresql://..."``, a :class:`~sinch_calling.campaign.ledger.Ledger`, or
     ``None`` (memory: nothing survives the process, and nothing warns a rerun).
@@ -361,7 +368,11 @@ class Campaign:
             raise ValidationError("sinch", "must be a SinchCalling client")
         self._template = place if isinstance(place, Template) else CustomTemplate(place)
         if rate is not None:
-            self._count, self._period = window_for_rate(rate, pacing_margin)
+            # Starts are spaced evenly, one per period/count seconds (a window of one):
+            # still at most ``count`` in any ``period``, but never ``count`` at once,
+            # whose sends (and ``sending`` marks) would bunch up beyond the margin on a
+            # slow machine and arrive more than ``rate`` in one second.
+            self._count, self._period = 1, spacing_for_rate(rate, pacing_margin)
         else:
             window_for_rate(1, pacing_margin)  # checks the margin
             self._count, self._period = 1, 0.0
@@ -902,18 +913,36 @@ class Campaign:
                 if self._rate is None and time.monotonic() >= dial.pause_end:
                     slot = 0.0  # unpaced and not paused: no reservation needed
                 else:
-                    slot = await self._pace(ledger, dial)
+                    # A paced row is marked sending as long before its slot as that
+                    # takes (a slow disk's fsync), so it starts on time, not a slot late.
+                    # (Unpaced, waiting out a 429 pause: sent at the pause's end, not
+                    # before, or the next 429 would not count as a new pause.)
+                    slot = await self._pace(ledger, dial, early=self._rate is not None)
                 if dial.stop_reason is not None:
                     await ledger.release(claim, dial.run)
                     return
+                marking = time.monotonic()
                 if not await dial.writes.sending(claim):
                     logger.warning("row %s was taken back before sending; skipped here",
                                    claim.key)
                     return
-                # A slow commit must not turn spaced slots into a burst: a request that
-                # would leave more than half the margin after its slot takes a new slot.
-                while self._rate is not None and time.monotonic() > slot + self._late:
-                    slot = await self._pace(ledger, dial)
+                if self._rate is not None:
+                    marked = time.monotonic()
+                    dial.commit += (marked - marking - dial.commit) / 4
+                    if marked > slot + self._late:
+                        # A slow mark must not turn spaced slots into a burst: a request
+                        # that would leave more than half the margin after its slot
+                        # takes a new one, and goes when it comes (once: the wake-up's
+                        # own delay is the event loop's, not a burst).
+                        slot = await self._pace(ledger, dial)
+                    elif slot > marked:
+                        await asyncio.sleep(slot - marked)
+                    if dial.stop_reason is not None or time.monotonic() < dial.pause_end:
+                        # Stopped, or a 429 paused every start, while this row waited
+                        # for its slot: it was never sent, so it is pending again.
+                        await self._release(ledger, dial, claim, None,
+                                            count_attempt=False, defer=False)
+                        return
             except asyncio.CancelledError:
                 await asyncio.shield(ledger.release(claim, dial.run))
                 raise
@@ -944,20 +973,31 @@ class Campaign:
                 dial.in_flight -= 1
                 dial.changed.set()
 
-    async def _pace(self, ledger: Ledger, dial: _Dial) -> float:
-        """Wait for the next start slot; return its (monotonic) time."""
+    async def _pace(self, ledger: Ledger, dial: _Dial, *, early: bool = False) -> float:
+        """Reserve the next start slot and wait for it (``early``: until :meth:`_lead`
+        before it, as known when the slot is near); return its (monotonic) time."""
         delay = await ledger.reserve_start(self._sinch.application_key, count=self._count,
                                            period=self._period)
         slot = time.monotonic() + delay
-        if delay > 0:
-            await asyncio.sleep(delay)
+        if early and delay > _MAX_LEAD:
+            await asyncio.sleep(delay - _MAX_LEAD)
+        wait = slot - time.monotonic() - (self._lead(dial) if early else 0.0)
+        if wait > 0:
+            await asyncio.sleep(wait)
         return slot
+
+    @staticmethod
+    def _lead(dial: _Dial) -> float:
+        """How long before its slot a paced row is marked ``sending``: one and a half
+        times what marking took lately, at most :data:`_MAX_LEAD` (a row is never
+        ``sending`` long before it is sent: a crash leaves it uncertain)."""
+        return min(1.5 * dial.commit, _MAX_LEAD)
 
     @staticmethod
     def _answer(dial: _Dial, claim: Claim, state: AnsweredState, *,
                 call_id: str | None = None, error: CallError | None = None) -> bool:
         """Queue the row's answer for the ledger (see :meth:`_recorded`); ``True``."""
-        dial.writes.result(RowResult(claim, state, call_id, error))
+        dial.writes.result(make_row_result(claim, state, call_id, error))
         return True
 
     def _recorded(self, dial: _Dial, results: list[RowResult],
@@ -1000,8 +1040,8 @@ class Campaign:
                 report.problem(outcome)
             self._emit(outcome)
 
-    async def _release(self, ledger: Ledger, dial: _Dial, claim: Claim, error: CallError, *,
-                       count_attempt: bool, defer: bool) -> None:
+    async def _release(self, ledger: Ledger, dial: _Dial, claim: Claim,
+                       error: CallError | None, *, count_attempt: bool, defer: bool) -> None:
         await asyncio.shield(ledger.release(claim, dial.run, error=error,
                                             count_attempt=count_attempt, defer=defer))
         if not defer:

@@ -64,6 +64,8 @@ from .records import (
     NewRow,
     RowResult,
     RowState,
+    make_claim,
+    make_loaded_row,
 )
 
 __all__ = ["SQLiteLedger", "identity_differences"]
@@ -551,9 +553,8 @@ class SQLiteLedger(OneRowTransitions):
                                                             separators=(",", ":"))
             upserts.append((row.key, row.position, row.line, row.destination, data, state,
                             _error_json(error), run, now))
-            out.append(LoadedRow(key=row.key, position=row.position, state=state,
-                                 previous=None if current is None else current[0],
-                                 error=error))
+            out.append(make_loaded_row(row.key, row.position, state,
+                                       None if current is None else current[0], error))
         if keeps:
             conn.executemany("UPDATE rows SET position = ?, line = ?, load_run = ? "
                              "WHERE key = ?", keeps)
@@ -589,9 +590,9 @@ class SQLiteLedger(OneRowTransitions):
                 "ORDER BY position LIMIT ?) "
                 "RETURNING position, key, line, destination, data, attempts, attempt_run",
                 (worker, token, now + lease, now, run, loaded_by, loaded_by, limit)).fetchall())
-            return [Claim(key=key, position=position, line=line, destination=destination,
-                          data=None if data is None else json.loads(data), worker=worker,
-                          attempts=attempts if attempt_run == run else 0, token=token)
+            return [make_claim(key, position, destination, worker,
+                               None if data is None else json.loads(data), line,
+                               attempts if attempt_run == run else 0, token)
                     for position, key, line, destination, data, attempts, attempt_run
                     in found]
         return await self._run(op, atomic=True)
