@@ -698,4 +698,4 @@ async def test_pacing_keeps_its_rate_when_marking_sending_is_slow(sinch: SinchCa
     assert report.placed == 100
     assert most_in_window(starts) <= 40
     achieved = len(starts) / (starts[-1] - began)  # wasted slots lengthen the run
-    assert achieved > 0.58 * 40, achieved  # 0.48 before: every call wasted a slot
+    assert achieved > 0.7 * 40, achieved  # 0.48 before: every call wasted a slot
