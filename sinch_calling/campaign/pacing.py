@@ -4,7 +4,10 @@ A leaky bucket (``aiolimiter``) is not enough: it starts full, so ``rate=50`` le
 calls go at once and 50 more as it drains within the same second (the issue measured 62
 in the first 250 ms). This is a sliding window over reservation times: the k-th start is
 at least ``period`` after the (k-count)-th, and starts never go backwards, so no window
-of ``period`` seconds ever holds more than ``count``. Pure: the caller supplies the clock.
+of ``period`` seconds ever holds more than ``count``. The campaign runner uses it with
+a window of one start per :func:`spacing_for_rate` seconds: evenly spaced starts, never
+``count`` at once (a burst's requests leave the machine over longer than the margin on
+a slow one). Pure: the caller supplies the clock.
 """
 
 from __future__ import annotations
