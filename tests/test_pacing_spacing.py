@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -70,3 +71,22 @@ async def test_a_429_pause_holds_back_starts_already_reserved(sinch: SinchCallin
     assert report.placed == 30
     (pause,) = limited
     assert [t - pause for t in starts if pause + 0.05 < t < pause + 0.95] == []
+
+
+async def test_a_graceful_stop_does_not_wait_for_the_paced_slots(sinch: SinchCalling,
+                                                                 tmp_path: Path) -> None:
+    """Workers waiting for their slots learn of a stop at once: before, a paced run's
+    stop (Ctrl-C) waited for every reserved slot (7 s here; up to ``stop_timeout``)."""
+    campaign = Campaign(sinch, Campaign.tts(text="Hi", cli="+46000000000"), rate=1,
+                        concurrency=8, ledger=tmp_path / "l.db")
+    run = asyncio.create_task(campaign.run([f"+4675{i:06d}" for i in range(20)]))
+    await asyncio.sleep(1.2)
+    loop = asyncio.get_running_loop()
+    stopped_at = loop.time()
+    campaign.stop("test")
+    report = await asyncio.wait_for(run, timeout=10)
+    assert loop.time() - stopped_at < 1.0
+    assert report.stopped == "test"
+    assert report.placed + report.pending == 20
+    assert report.totals is not None
+    assert report.totals.states["sending"] == report.totals.states["claimed"] == 0

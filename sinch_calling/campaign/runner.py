@@ -275,6 +275,7 @@ class _Dial:
         self.buffer: deque[Claim] = deque()
         self.claim_lock = asyncio.Lock()
         self.changed = asyncio.Event()
+        self.stopping = asyncio.Event()  # set once, by stop(): ends pacing waits
         self.in_flight = 0
         self.stop_reason: str | None = None
         self.pause_end = 0.0          # monotonic end of the last 429/unreachable pause
@@ -302,7 +303,15 @@ class _Dial:
         if self.stop_reason is None:
             self.stop_reason = reason
             logger.warning("campaign stopping: %s", reason)
+        self.stopping.set()
         self.changed.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the run is stopped meanwhile (a paced worker
+        waiting for its slot learns of a graceful stop at once, not at the slot)."""
+        if seconds > 0 and not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), seconds)
 
 
 class Campaign:
@@ -936,7 +945,7 @@ class Campaign:
                         # own delay is the event loop's, not a burst).
                         slot = await self._pace(ledger, dial)
                     elif slot > marked:
-                        await asyncio.sleep(slot - marked)
+                        await dial.wait(slot - marked)
                     if dial.stop_reason is not None or time.monotonic() < dial.pause_end:
                         # Stopped, or a 429 paused every start, while this row waited
                         # for its slot: it was never sent, so it is pending again.
@@ -980,10 +989,8 @@ class Campaign:
                                            period=self._period)
         slot = time.monotonic() + delay
         if early and delay > _MAX_LEAD:
-            await asyncio.sleep(delay - _MAX_LEAD)
-        wait = slot - time.monotonic() - (self._lead(dial) if early else 0.0)
-        if wait > 0:
-            await asyncio.sleep(wait)
+            await dial.wait(delay - _MAX_LEAD)
+        await dial.wait(slot - time.monotonic() - (self._lead(dial) if early else 0.0))
         return slot
 
     @staticmethod
