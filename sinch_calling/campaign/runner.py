@@ -381,10 +381,10 @@ class Campaign:
             # still at most ``count`` in any ``period``, but never ``count`` at once,
             # whose sends (and ``sending`` marks) would bunch up beyond the margin on a
             # slow machine and arrive more than ``rate`` in one second.
-            self._count, self._period = 1, spacing_for_rate(rate, pacing_margin)
+            self._spacing = spacing_for_rate(rate, pacing_margin)
         else:
             window_for_rate(1, pacing_margin)  # checks the margin
-            self._count, self._period = 1, 0.0
+            self._spacing = 0.0  # only a 429's pause applies
         self._late = float(pacing_margin) / 2
         _positive("concurrency", concurrency, integer=True)
         if concurrency > _MAX_CONCURRENCY:
@@ -985,8 +985,8 @@ class Campaign:
     async def _pace(self, ledger: Ledger, dial: _Dial, *, early: bool = False) -> float:
         """Reserve the next start slot and wait for it (``early``: until :meth:`_lead`
         before it, as known when the slot is near); return its (monotonic) time."""
-        delay = await ledger.reserve_start(self._sinch.application_key, count=self._count,
-                                           period=self._period)
+        delay = await ledger.reserve_start(self._sinch.application_key, count=1,
+                                           period=self._spacing)
         slot = time.monotonic() + delay
         if early and delay > _MAX_LEAD:
             await dial.wait(delay - _MAX_LEAD)
