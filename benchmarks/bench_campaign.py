@@ -8,8 +8,11 @@
   ``--concurrency`` workers, against a campaign of the same calls with an SQLite ledger
   file (fresh ledger per turn: preflight, load, claim, durable ``sending``, ``placed``),
   and with the in-memory ledger; all against the canned server in another process
-  (:mod:`benchmarks._wire`), so the CPU measured is the client's. Target: the file
-  ledger at most 1.15x the plain loop.
+  (:mod:`benchmarks._wire`), so the CPU measured is the client's. A fourth contender,
+  the durable floor (:mod:`benchmarks._durable_floor`), is the plain loop plus only the
+  bookkeeping durability cannot do without (rows in an SQLite file, each ``sending``
+  fsynced before its request, answers written): what any durable ledger costs at
+  least. Target: the file ledger at most 1.15x the plain loop.
 * **Memory and loop stalls**: in a fresh child process, ``--rows`` rows through a
   campaign against the canned server, stopped halfway (first run), then resumed over
   the same input (resume). Each reports its peak RSS growth (``VmHWM``, reset when the
@@ -45,6 +48,7 @@ from sinch_calling import SinchCalling
 from sinch_calling.campaign import Campaign
 from sinch_calling.campaign.pacing import most_in_window
 
+from ._durable_floor import durable_loop
 from ._harness import Contender, Target, alternate, new_session, parser, print_targets
 from ._server import KEY, SECRET, pin_self
 from ._timed_emulator import arrivals, timed_canned_process
@@ -54,6 +58,7 @@ TEXT = "Hello from the benchmark"
 CLI = "+46000000000"
 PLAIN, FILE_LEDGER, MEMORY_LEDGER = "plain tts loop", "campaign, SQLite file", \
     "campaign, memory ledger"
+FLOOR = "durable floor (hand loop)"
 
 
 def _numbers(start: int, count: int) -> list[str]:
@@ -95,9 +100,16 @@ async def cpu_group(origin: str, server_pid: int, args: argparse.Namespace) -> A
         async def memory_ledger() -> int:
             return await campaign(None)
 
+        async def floor() -> int:
+            numbers = _numbers(counter[0], args.calls)
+            counter[0] += args.calls
+            return await durable_loop(sinch, numbers, path=scratch / f"{counter[0]}.floor",
+                                      concurrency=args.concurrency, text=TEXT, cli=CLI)
+
         contenders = [Contender(PLAIN, plain, server_pid),
                       Contender(FILE_LEDGER, file_ledger, server_pid),
-                      Contender(MEMORY_LEDGER, memory_ledger, server_pid)]
+                      Contender(MEMORY_LEDGER, memory_ledger, server_pid),
+                      Contender(FLOOR, floor, server_pid)]
         return await alternate(contenders, rounds=args.rounds, warmup=args.warmup)
 
 

@@ -1,4 +1,4 @@
-"""Instructions per campaign call, counted by callgrind: repeatable where seconds are not.
+"""Instructions per campaign call, counted by callgrind: steadier than seconds.
 
     python -m benchmarks.campaign_instructions [--concurrency 64]
 
@@ -8,7 +8,11 @@ canned server of :mod:`benchmarks._wire` in another process (not counted); the
 difference over 1,000 is the instructions per call, every thread of the client
 included (the SQLite ledger's). Contenders: the plain ``callouts.tts`` loop, a campaign
 with the in-memory SQLite ledger, and a campaign with a ledger that stores nothing
-(``_NullLedger``: what the runner and preflight cost without any storage). A
+(``_NullLedger``: what the runner and preflight cost without any storage), the durable
+floor (:mod:`benchmarks._durable_floor`: the plain loop plus the least durable
+bookkeeping) and a campaign with an SQLite ledger file. ``--only`` counts fewer. The
+counts repeat within a few percent from run to run (how the server's answers batch into
+reads varies), where seconds on a shared machine swing by a third. A
 diagnostic for profiling, not a target: the targets are in :mod:`bench_campaign`.
 """
 
@@ -20,7 +24,9 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from sinch_calling import SinchCalling
@@ -35,12 +41,13 @@ from sinch_calling.campaign.records import (
     NewRow,
 )
 
+from ._durable_floor import durable_loop
 from ._server import KEY, SECRET
 from ._wire import canned_server
 
 TEXT, CLI = "Hello from the benchmark", "+46000000000"
 SIZES = (400, 1400)
-CONTENDERS = ("plain", "memory ledger", "null ledger")
+CONTENDERS = ("plain", "memory ledger", "null ledger", "durable floor", "file ledger")
 
 
 class _NullLedger(OneRowTransitions):
@@ -132,10 +139,17 @@ async def _child(origin: str, contender: str, calls: int, concurrency: int) -> N
 
                 await asyncio.gather(*(worker() for _ in range(concurrency)))
                 return
-            ledger: Any = _NullLedger() if contender == "null ledger" else None
-            async with Campaign(sinch, Campaign.tts(text=TEXT, cli=CLI), ledger=ledger,
-                                concurrency=concurrency) as run:
-                report = await run.run(numbers)
+            if contender == "durable floor":
+                with tempfile.TemporaryDirectory() as scratch:
+                    await durable_loop(sinch, numbers, path=Path(scratch) / "floor.db",
+                                       concurrency=concurrency, text=TEXT, cli=CLI)
+                return
+            with tempfile.TemporaryDirectory() as scratch:
+                ledger: Any = _NullLedger() if contender == "null ledger" else \
+                    str(Path(scratch) / "ledger.db") if contender == "file ledger" else None
+                async with Campaign(sinch, Campaign.tts(text=TEXT, cli=CLI), ledger=ledger,
+                                    concurrency=concurrency) as run:
+                    report = await run.run(numbers)
             assert report.placed == count, report
 
         await turn(0, 200)  # warm-up: generated code, connections
@@ -162,6 +176,8 @@ def main() -> None:
     p.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     p.add_argument("--origin", help=argparse.SUPPRESS)
     p.add_argument("--calls", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--only", action="append", choices=CONTENDERS,
+                   help="count only these contenders (the plain loop always)")
     args = p.parse_args()
     if args.child:
         asyncio.run(_child(args.origin, args.child, args.calls, args.concurrency))
@@ -169,6 +185,8 @@ def main() -> None:
     per_call: dict[str, int] = {}
     with canned_server() as (origin, _):
         for contender in CONTENDERS:
+            if args.only and contender != "plain" and contender not in args.only:
+                continue
             small, large = (_count(origin, contender, n, args.concurrency) for n in SIZES)
             per_call[contender] = (large - small) // (SIZES[1] - SIZES[0])
             ratio = per_call[contender] / per_call["plain"]

@@ -477,6 +477,35 @@ async def test_results_many_record_what_their_claims_hold(ledger: Any) -> None:
         await ledger.mark_results([RowResult(claims[4], "pending")])  # type: ignore[arg-type]
 
 
+async def test_batches_larger_than_one_statement_are_recorded_whole(ledger: Any) -> None:
+    """Loads, sending marks and answers of hundreds of rows in one call (an
+    implementation may split them into several statements: every row still counts)."""
+    await ledger.load(rows(*(f"+46701{i:06d}" for i in range(250))))
+    # Reloading with 50 more: the 250 are updated in place, the 50 added, order kept.
+    loaded = await ledger.load(rows(*(f"+46701{i:06d}" for i in range(300))))
+    assert [r.state for r in loaded] == ["pending"] * 300
+    first = await ledger.claim("w1", "run", limit=150, lease=30)
+    second = await ledger.claim("w2", "run", limit=150, lease=30)
+    claims = first + second
+    assert sorted(int(c.key) for c in claims) == list(range(1, 301))
+    assert await ledger.mark_sending_many(claims) == [True] * 300
+    refused = CallError(kind="bad_request", message="no", status=400, code=40001)
+    lost = CallError(kind="server", message="oops", status=503)
+    answers = [RowResult(c, "placed", f"call-{c.key}") if i % 3 == 0 else
+               RowResult(c, "failed", error=refused) if i % 3 == 1 else
+               RowResult(c, "uncertain", error=lost) for i, c in enumerate(claims)]
+    assert await ledger.mark_results(answers) == [True] * 300
+    expected = {a.claim.key: a for a in answers}
+    found = [o async for o in ledger.results()]
+    assert [o.row for o in found] == [str(i) for i in range(1, 301)]
+    for outcome in found:
+        answer = expected[outcome.row]
+        assert (outcome.status, outcome.call_id, outcome.error) == \
+            (answer.state, answer.call_id, answer.error)
+    # The same answers again (and one new claim's) in one big batch: none holds now.
+    assert await ledger.mark_results(answers[:200]) == [False] * 200
+
+
 # -- one claim, one token (a frozen worker's stale claim never moves a row) -----------
 
 

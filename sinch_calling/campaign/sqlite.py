@@ -126,6 +126,25 @@ _SENDING = ("UPDATE rows SET state = 'sending', updated_at = ? WHERE state = 'cl
 _KEYS_AT_ONCE = 512  # under SQLite's smallest limit on parameters (999)
 _SENDING_ONE = ("UPDATE rows SET state = 'sending', updated_at = ? WHERE key = ? AND "
                 "state = 'claimed' AND worker = ? AND claim_token = ?")
+# Answers of one claim batch in one statement (one step, so one release of the GIL,
+# where ``executemany`` steps, and releases it, once per row): the VALUES rows are
+# (key, state, call_id, error).
+_ANSWERS = ("UPDATE rows SET state = v.column2, call_id = v.column3, error = v.column4, "
+            "lease_until = NULL, expired = 0, updated_at = ? FROM (VALUES {values}) AS v "
+            "WHERE rows.key = v.column1 AND rows.worker = ? AND rows.claim_token = ? AND "
+            "(rows.state = 'sending' OR (rows.state = 'uncertain' AND rows.expired = 1))")
+# Loaded rows, many per statement (one step: see _ANSWERS); the keys of one load are
+# distinct (duplicates are caught before), so a conflict is only with an earlier load.
+_UPSERT = ("INSERT INTO rows (key, position, line, destination, data, state, error, "
+           "load_run, updated_at) VALUES {values} "
+           "ON CONFLICT (key) DO UPDATE SET position = excluded.position, "
+           "line = excluded.line, destination = excluded.destination, "
+           "data = excluded.data, state = excluded.state, error = excluded.error, "
+           "load_run = excluded.load_run, updated_at = excluded.updated_at, "
+           "worker = NULL, lease_until = NULL, expired = 0, call_id = NULL, "
+           "attempts = 0, attempt_run = NULL, deferred = 0")
+_UPSERTS_AT_ONCE = 100  # 9 parameters each: under SQLite's smallest limit (999)
+_ANSWERS_AT_ONCE = 128  # 4 parameters each: under SQLite's smallest limit (999)
 _ANSWER = ("UPDATE rows SET state = ?, call_id = ?, error = ?, lease_until = NULL, "
            "expired = 0, updated_at = ? WHERE key = ? AND worker = ? AND claim_token = ? "
            "AND (state = 'sending' OR (state = 'uncertain' AND expired = 1))")
@@ -558,16 +577,13 @@ class SQLiteLedger(OneRowTransitions):
         if keeps:
             conn.executemany("UPDATE rows SET position = ?, line = ?, load_run = ? "
                              "WHERE key = ?", keeps)
-        if upserts:
-            conn.executemany(
-                "INSERT INTO rows (key, position, line, destination, data, state, error, "
-                "load_run, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET position = excluded.position, "
-                "line = excluded.line, destination = excluded.destination, "
-                "data = excluded.data, state = excluded.state, error = excluded.error, "
-                "load_run = excluded.load_run, updated_at = excluded.updated_at, "
-                "worker = NULL, lease_until = NULL, expired = 0, call_id = NULL, "
-                "attempts = 0, attempt_run = NULL, deferred = 0", upserts)
+        for at in range(0, len(upserts), _UPSERTS_AT_ONCE):
+            chunk = upserts[at:at + _UPSERTS_AT_ONCE]
+            params: list[Any] = []
+            for upsert in chunk:
+                params.extend(upsert)
+            conn.execute(_UPSERT.format(values=", ".join(
+                ("(?, ?, ?, ?, ?, ?, ?, ?, ?)",) * len(chunk))), params)
         return out
 
     # -- claiming and recording -----------------------------------------------------------
@@ -649,17 +665,25 @@ class SQLiteLedger(OneRowTransitions):
 
         def op(conn: sqlite3.Connection) -> list[bool]:
             now = time.time()
-            params = [(r.state, r.call_id, _error_json(r.error), now, r.claim.key,
-                       r.claim.worker, r.claim.token) for r in batch]
-            # Each statement changes at most one row (keys are unique): all of them
-            # changed one, or some claim lost its row and each is tried alone.
+            groups: dict[tuple[str, str], list[tuple[str, str, str | None, str | None]]] = {}
+            for r in batch:
+                claim = r.claim
+                groups.setdefault((claim.worker, claim.token), []).append(
+                    (claim.key, r.state, r.call_id,
+                     None if r.error is None else _error_json(r.error)))
+            # Keys are unique: every answer changed its row, or some claim lost its row
+            # (or a row was answered twice) and each is tried alone.
             conn.execute("SAVEPOINT answers")
-            if conn.executemany(_ANSWER, params).rowcount == len(params):
+            if all(_answers(conn, now, worker, token, rows[at:at + _ANSWERS_AT_ONCE])
+                   for (worker, token), rows in groups.items()
+                   for at in range(0, len(rows), _ANSWERS_AT_ONCE)):
                 conn.execute("RELEASE answers")
-                return [True] * len(params)
+                return [True] * len(batch)
             conn.execute("ROLLBACK TO answers")
             conn.execute("RELEASE answers")
-            return [conn.execute(_ANSWER, one).rowcount == 1 for one in params]
+            return [conn.execute(_ANSWER, (r.state, r.call_id, _error_json(r.error), now,
+                                           r.claim.key, r.claim.worker, r.claim.token)
+                                 ).rowcount == 1 for r in batch]
         return await self._run(op, atomic=True)
 
     async def release(self, claim: Claim, run: str, *, error: CallError | None = None,
@@ -840,6 +864,21 @@ def _sending(conn: sqlite3.Connection, now: float, worker: str, token: str,
     padded = keys + [keys[-1]] * (size - len(keys))
     statement = _SENDING.format(keys=", ".join("?" * size))
     return conn.execute(statement, (now, worker, token, *padded)).rowcount == len(keys)
+
+
+def _answers(conn: sqlite3.Connection, now: float, worker: str, token: str,
+             rows: list[tuple[str, str, str | None, str | None]]) -> bool:
+    """Record the answers ``rows`` (key, state, call id, error) of one claim batch;
+    whether each changed a row its claim held. Padded like :func:`_sending` (a repeated
+    VALUES row updates its row once)."""
+    size = 1 << (len(rows) - 1).bit_length()
+    padded = rows + [rows[-1]] * (size - len(rows))
+    statement = _ANSWERS.format(values=", ".join(("(?, ?, ?, ?)",) * size))
+    params: list[object] = [now]
+    for row in padded:
+        params.extend(row)
+    params += (worker, token)
+    return conn.execute(statement, params).rowcount == len(rows)
 
 
 def _account_key(account: str) -> str:
