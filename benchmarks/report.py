@@ -141,11 +141,10 @@ def _why_campaign(d: Mapping[str, Any], target_id: str) -> str:
             "start their requests together, and those allocation bursts set off young "
             "and then full collections the plain loop never runs. The campaign adds, per "
             "row, preflight, an atomic claim with a lease, and a ledger row of 22 columns "
-            "and four indexes that records errors and outcomes. Its writes are batched "
-            "(many rows per statement, one fsynced commit per batch), and a narrower row "
-            "table written by row id would save about 0.7 µs a row (measured). Sending a "
-            "row before its own `sending` commit would remove the bursts, but a crash "
-            "would then leave never-sent rows uncertain, so it is not done.")
+            "and four indexes that records errors and outcomes; its writes are batched "
+            "(many rows per statement, one fsynced commit per batch). Sending a row "
+            "before its own `sending` commit would remove the bursts, but a crash would "
+            "then leave never-sent rows uncertain, so it is not done.")
     phase = "first run" if target_id.startswith("first") else "resume"
     stall = _median(d, "memory", phase, "max_stall_ms")
     try:
