@@ -14,6 +14,7 @@ from sinch_calling.campaign import (
     LeaseLostError,
     LedgerBusyError,
     LedgerCorruptError,
+    LedgerError,
     LedgerMismatchError,
     RowStateError,
     SQLiteLedger,
@@ -492,3 +493,49 @@ async def test_a_version_1_ledger_file_gains_claim_tokens(tmp_path: Path) -> Non
         assert (await again.get(claim.key)).status == "placed"
     finally:
         await again.close()
+
+
+async def test_a_value_sqlite_refuses_is_not_called_corruption(ledger: SQLiteLedger) -> None:
+    """From the review: a constraint or a value SQLite cannot bind is the caller's
+    error, reported as a LedgerError; only a damaged file is LedgerCorruptError."""
+    broken = NewRow(key="1", position=None, destination="+46700000001")  # type: ignore[arg-type]
+    with pytest.raises(LedgerError, match="NOT NULL") as caught:
+        await ledger.load([broken])
+    assert not isinstance(caught.value, LedgerCorruptError)
+    assert [r.state for r in await ledger.load(_rows(2))] == ["pending", "pending"]
+
+
+async def test_a_load_fits_sqlites_smallest_parameter_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From the review: a 1,000-row load (the runner's batch) asked SQLite for 1,000
+    parameters at once; a library built with the old limit of 999 refused it."""
+    connect = SQLiteLedger._connect
+
+    def limited(self: SQLiteLedger) -> sqlite3.Connection:
+        conn = connect(self)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+        return conn
+
+    monkeypatch.setattr(SQLiteLedger, "_connect", limited)
+    led = SQLiteLedger(tmp_path / "limited.db")
+    await led.open(IDENTITY)
+    try:
+        assert len(await led.load(_rows(1000))) == 1000
+        again = await led.load(_rows(1000))  # every key and number seen before
+        assert {r.state for r in again} == {"pending"}
+        claims = await led.claim("w", "run", limit=1000, lease=60)
+        assert await led.mark_sending_many(claims) == [True] * 1000
+        assert await led.mark_results([RowResult(c, "placed", f"c{c.key}") for c in claims]
+                                      ) == [True] * 1000
+    finally:
+        await led.close()
+
+
+async def test_an_sqlite_too_old_for_the_ledger_is_a_clear_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    led = SQLiteLedger(tmp_path / "old.db")
+    with pytest.raises(LedgerError, match=r"needs SQLite 3\.35\.0 or newer.*uses 3\.31\.1"):
+        await led.open(IDENTITY)
+    assert not (tmp_path / "old.db").exists()

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import COMMAND, ChildEmulator, child_emulator, clean_environ, sinch_calling
+from tests.cli_helpers import (
+    COMMAND,
+    ChildEmulator,
+    child_emulator,
+    clean_environ,
+    sinch_calling,
+    slow_callouts,
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +33,14 @@ def _numbers(path: Path, count: int, prefix: str) -> Path:
     return path
 
 
-def test_a_second_ctrl_c_aborts_with_one_line_and_130(emu: ChildEmulator,
-                                                      tmp_path: Path) -> None:
+def test_a_second_ctrl_c_aborts_with_one_line_and_130(tmp_path: Path) -> None:
     source = _numbers(tmp_path / "big2.csv", 200, "11")
     argv = [*COMMAND, "campaign", str(source), "--text", "hi", "--rate", "5"]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=clean_environ(**emu.environ)) as child:
+    # Callouts answered 30 s late: the first Ctrl-C's graceful stop is still waiting for
+    # the call in flight when the second one comes.
+    with slow_callouts(30.0) as environ, subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=clean_environ(**environ)) as child:
         assert child.stderr is not None
         assert "ledger:" in child.stderr.readline()
         time.sleep(0.5)
@@ -44,7 +53,37 @@ def test_a_second_ctrl_c_aborts_with_one_line_and_130(emu: ChildEmulator,
     assert "CancelledError" not in stderr
     last = stderr.strip().splitlines()[-1]
     assert "aborted" in last
+    assert "recorded as uncertain" in last
     assert f"resume with: sinch-calling campaign {source}" in last
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_ctrl_c_while_the_stopped_command_exits_keeps_its_130(
+        emu: ChildEmulator, tmp_path: Path, attempt: int) -> None:
+    """The minimal input of the flake seen in CI: a graceful stop that ends at once, and
+    a second Ctrl-C landing as the command prints its summary or the interpreter shuts
+    down. It ended the process by SIGINT (-2, no message) instead of exit 130."""
+    source = _numbers(tmp_path / "late.csv", 200, f"2{attempt}")
+    argv = [*COMMAND, "campaign", str(source), "--text", "hi", "--rate", "5"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=clean_environ(**emu.environ)) as child:
+        assert child.stderr is not None
+        assert "ledger:" in child.stderr.readline()
+        time.sleep(0.5)
+        child.send_signal(signal.SIGINT)
+        lines = []
+        for line in child.stderr:  # until the stopped campaign's last line
+            lines.append(line)
+            if "resume with:" in line:
+                break
+        time.sleep(0.01 * attempt)
+        child.send_signal(signal.SIGINT)  # as the command finishes, or after
+        _, rest = child.communicate(timeout=60)
+    stderr = "".join(lines) + rest
+    assert child.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "CancelledError" not in stderr
+    assert f"resume with: sinch-calling campaign {source}" in stderr
 
 
 def test_campaign_out_never_overwrites_the_input_or_the_ledger(emu: ChildEmulator,

@@ -502,8 +502,33 @@ async def test_batches_larger_than_one_statement_are_recorded_whole(ledger: Any)
         answer = expected[outcome.row]
         assert (outcome.status, outcome.call_id, outcome.error) == \
             (answer.state, answer.call_id, answer.error)
-    # The same answers again (and one new claim's) in one big batch: none holds now.
+    # The same answers again in one big batch: none holds now.
     assert await ledger.mark_results(answers[:200]) == [False] * 200
+
+
+@pytest.mark.parametrize("lost", ["full statement", "padded statement", "small claim",
+                                  "one-row claim"])
+async def test_a_lost_row_among_many_answers_is_the_one_refused(ledger: Any,
+                                                                lost: str) -> None:
+    """One row is released before the answers come (its claim no longer holds it):
+    exactly that answer is refused, wherever it sits (among a full statement's worth of
+    rows, a padded one, the few rows of a small claim, a claim of one row), and every
+    other answer of the batch is recorded."""
+    await ledger.load(rows(*(f"+46702{i:06d}" for i in range(211))))
+    big = await ledger.claim("w", "run", limit=200, lease=30)
+    medium = await ledger.claim("w", "run", limit=5, lease=30)
+    small = await ledger.claim("w", "run", limit=2, lease=30)
+    singles = [await ledger.claim(f"w{i}", "run", limit=1, lease=30) for i in range(4)]
+    claims = big + medium + small + [c for one in singles for c in one]
+    assert await ledger.mark_sending_many(claims) == [True] * 211
+    gone = {"full statement": big[5], "padded statement": medium[2],
+            "small claim": small[1], "one-row claim": singles[2][0]}[lost]
+    await ledger.release(gone, "run")
+    answers = [RowResult(c, "placed", f"call-{c.key}") for c in claims]
+    assert await ledger.mark_results(answers) == [c.key != gone.key for c in claims]
+    found = {o.row: o.status async for o in ledger.results()}
+    assert [k for k, status in found.items() if status != "placed"] == [gone.key]
+    assert found[gone.key] == "pending"
 
 
 # -- one claim, one token (a frozen worker's stale claim never moves a row) -----------

@@ -68,9 +68,11 @@ from .records import (
     make_loaded_row,
 )
 
-__all__ = ["SQLiteLedger", "identity_differences"]
+__all__ = ["MIN_SQLITE", "SQLiteLedger", "identity_differences"]
 
 SCHEMA_VERSION = 2
+MIN_SQLITE = (3, 35, 0)
+"""The oldest SQLite library the ledger runs on (``UPDATE ... RETURNING``, 2021-03)."""
 # Operations queued within this many seconds go to the thread together: one wake-up,
 # one transaction, one fsync for many calls (a campaign is paced in calls per second,
 # so a millisecond or two of latency costs nothing; the CPU saved is measured).
@@ -145,6 +147,7 @@ _UPSERT = ("INSERT INTO rows (key, position, line, destination, data, state, err
            "attempts = 0, attempt_run = NULL, deferred = 0")
 _UPSERTS_AT_ONCE = 100  # 9 parameters each: under SQLite's smallest limit (999)
 _ANSWERS_AT_ONCE = 128  # 4 parameters each: under SQLite's smallest limit (999)
+_FEW_ANSWERS = 4  # fewer answers of one claim batch than this: one statement each
 _ANSWER = ("UPDATE rows SET state = ?, call_id = ?, error = ?, lease_until = NULL, "
            "expired = 0, updated_at = ? WHERE key = ? AND worker = ? AND claim_token = ? "
            "AND (state = 'sending' OR (state = 'uncertain' AND expired = 1))")
@@ -303,7 +306,10 @@ class SQLiteLedger(OneRowTransitions):
     ledger file: duplicates are still skipped within the run, nothing survives it).
     ``durable=False`` never fsyncs (``synchronous=OFF``): a crash of the process
     loses nothing, a crash of the machine may lose anything, ``sending`` included; for
-    scratch ledgers only (a dry run uses one).
+    scratch ledgers only (a dry run uses one). Needs SQLite :data:`MIN_SQLITE` or newer
+    (``sqlite3.sqlite_version``): :meth:`open` raises :class:`LedgerError` otherwise.
+    A damaged file is :class:`LedgerCorruptError`; a value SQLite refuses (a constraint)
+    or an operational failure (disk full, locked) is :class:`LedgerError`.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None, *, durable: bool = True) -> None:
@@ -333,7 +339,9 @@ class SQLiteLedger(OneRowTransitions):
             conn.execute("PRAGMA busy_timeout=30000")
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise self._corrupt(exc) from exc
+            if _corrupted(exc):
+                raise self._corrupt(exc) from exc
+            raise LedgerError(f"cannot open ledger {self.location}: {exc}") from exc
         return conn
 
     def _corrupt(self, exc: BaseException) -> LedgerCorruptError:
@@ -356,12 +364,12 @@ class SQLiteLedger(OneRowTransitions):
             loop.call_later(_GATHER, self._flush)
         try:
             return await fut
-        except sqlite3.OperationalError as exc:
-            if "malformed" in str(exc) or "not a database" in str(exc):
-                raise self._corrupt(exc) from exc
-            raise LedgerError(f"ledger {self.location}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
-            raise self._corrupt(exc) from exc
+            if _corrupted(exc):
+                raise self._corrupt(exc) from exc
+            # A value SQLite refused (a constraint, a type it cannot bind) or an
+            # operational error (locked, disk full): the ledger itself is fine.
+            raise LedgerError(f"ledger {self.location}: {exc}") from exc
 
     def _flush(self) -> None:
         outbox, self._outbox = self._outbox, []
@@ -382,6 +390,12 @@ class SQLiteLedger(OneRowTransitions):
         every lease a crashed run left."""
         if self._thread is not None:
             raise LedgerError(f"ledger {self.location} is already open")
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise LedgerError(
+                f"the SQLite ledger needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer "
+                f"(claims use UPDATE ... RETURNING); this Python's sqlite3 module uses "
+                f"{sqlite3.sqlite_version}: use a Python built with a newer SQLite, or the "
+                "PostgreSQL ledger")
         if self._path is not None:
             exists = await asyncio.to_thread(self._path.exists)
             if identity is None and not exists:
@@ -512,18 +526,19 @@ class SQLiteLedger(OneRowTransitions):
     def _load(conn: sqlite3.Connection, rows: list[NewRow], retry_failed: bool,
               run: str | None) -> list[LoadedRow]:
         now = time.time()
-        marks = ", ".join("?" for _ in rows)
         existing: dict[str, tuple[RowState, str | None, str | None]] = {
-            key: (state, destination, load_run) for key, state, destination, load_run in
-            conn.execute(f"SELECT key, state, destination, load_run FROM rows "
-                         f"WHERE key IN ({marks})", [r.key for r in rows])}
-        wanted = {r.destination for r in rows if r.state == "pending"}
+            key: (state, destination, load_run)
+            for keys in _chunks([r.key for r in rows], _KEYS_AT_ONCE)
+            for key, state, destination, load_run in conn.execute(
+                "SELECT key, state, destination, load_run FROM rows WHERE key IN "
+                f"({', '.join('?' * len(keys))})", keys)}
         owners: dict[str, set[str]] = {}
-        if wanted:
+        wanted = list({r.destination for r in rows if r.state == "pending"})
+        for destinations in _chunks(wanted, _KEYS_AT_ONCE):
             for destination, key in conn.execute(
                     "SELECT destination, key FROM rows WHERE destination IN "
-                    f"({', '.join('?' for _ in wanted)}) AND state NOT IN "
-                    "('invalid', 'skipped')", list(wanted)):
+                    f"({', '.join('?' * len(destinations))}) AND state NOT IN "
+                    "('invalid', 'skipped')", destinations):
                 owners.setdefault(destination, set()).add(key)
         out: list[LoadedRow] = []
         upserts: list[tuple[Any, ...]] = []
@@ -672,11 +687,17 @@ class SQLiteLedger(OneRowTransitions):
                     (claim.key, r.state, r.call_id,
                      None if r.error is None else _error_json(r.error)))
             # Keys are unique: every answer changed its row, or some claim lost its row
-            # (or a row was answered twice) and each is tried alone.
+            # (or a row was answered twice) and each is tried alone. Claims of a few
+            # rows (a small concurrency) go one statement per row, which is cheaper
+            # there than a VALUES list.
+            few = [(state, call_id, error, now, key, worker, token)
+                   for (worker, token), rows in groups.items() if len(rows) < _FEW_ANSWERS
+                   for key, state, call_id, error in rows]
             conn.execute("SAVEPOINT answers")
-            if all(_answers(conn, now, worker, token, rows[at:at + _ANSWERS_AT_ONCE])
-                   for (worker, token), rows in groups.items()
-                   for at in range(0, len(rows), _ANSWERS_AT_ONCE)):
+            if (not few or conn.executemany(_ANSWER, few).rowcount == len(few)) and all(
+                    _answers(conn, now, worker, token, rows[at:at + _ANSWERS_AT_ONCE])
+                    for (worker, token), rows in groups.items() if len(rows) >= _FEW_ANSWERS
+                    for at in range(0, len(rows), _ANSWERS_AT_ONCE)):
                 conn.execute("RELEASE answers")
                 return [True] * len(batch)
             conn.execute("ROLLBACK TO answers")
@@ -866,6 +887,10 @@ def _sending(conn: sqlite3.Connection, now: float, worker: str, token: str,
     return conn.execute(statement, (now, worker, token, *padded)).rowcount == len(keys)
 
 
+def _chunks(items: list[_T], size: int) -> list[list[_T]]:
+    return [items[at:at + size] for at in range(0, len(items), size)]
+
+
 def _answers(conn: sqlite3.Connection, now: float, worker: str, token: str,
              rows: list[tuple[str, str, str | None, str | None]]) -> bool:
     """Record the answers ``rows`` (key, state, call id, error) of one claim batch;
@@ -879,6 +904,15 @@ def _answers(conn: sqlite3.Connection, now: float, worker: str, token: str,
         params.extend(row)
     params += (worker, token)
     return conn.execute(statement, params).rowcount == len(rows)
+
+
+def _corrupted(exc: sqlite3.DatabaseError) -> bool:
+    """Whether ``exc`` says the file is damaged or not an SQLite database at all."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return type(exc) is sqlite3.DatabaseError or "malformed" in str(exc) \
+        or "not a database" in str(exc)
 
 
 def _account_key(account: str) -> str:

@@ -9,6 +9,7 @@ One small module per command group (:mod:`.numbers`, :mod:`.callbacks`,
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -16,7 +17,11 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``sinch-calling`` with ``argv`` (default: the process's); return the exit code."""
+    """Run ``sinch-calling`` with ``argv`` (default: the process's); return the exit code.
+
+    Run as the command (``argv`` None), a Ctrl-C after the command finished is ignored:
+    the interpreter's shutdown would otherwise die of it (exit status -2, no message)
+    instead of exiting with the command's code."""
     try:
         try:
             from .app import run
@@ -26,7 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("sinch-calling: error: the command needs the cli extra: "
                   "pip install 'sinch_calling[cli]'", file=sys.stderr)
             return 2
-        return run(argv)
+        code = run(argv)
     except KeyboardInterrupt:  # before the command started: nothing was done
         print("sinch-calling: error: interrupted before anything was sent", file=sys.stderr)
-        return 130
+        code = 130
+    if argv is None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code

@@ -155,4 +155,6 @@ def run(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         _quiet_pipe()
+    except KeyboardInterrupt:  # the command had finished: its own code stands
+        pass
     return code

@@ -104,8 +104,10 @@ async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: 
 
 async def _interruptible(ctx: Context, run: Any, ledger: str) -> Any:
     """Run the campaign; a first Ctrl-C stops it gracefully (calls in flight are
-    waited for and recorded), a second one aborts."""
+    waited for and recorded), a second one aborts. After a graceful stop, a Ctrl-C
+    while the command finishes (the summary, ``--out``) aborts the command."""
     task: asyncio.Task[Any] = asyncio.ensure_future(run)
+    command = asyncio.current_task()
     loop = asyncio.get_running_loop()
     presses = 0
 
@@ -115,7 +117,10 @@ async def _interruptible(ctx: Context, run: Any, ledger: str) -> Any:
         if presses == 1:
             ctx.out.errors.print("stopping: no new calls; waiting for the calls in flight "
                                  "(Ctrl-C again to abort)", markup=False)
-        task.cancel()
+        if not task.done():
+            task.cancel()
+        elif command is not None:
+            command.cancel()
 
     loop.add_signal_handler(signal.SIGINT, interrupt)
     ctx.interrupted = (f"aborted; calls that were in flight are recorded as uncertain in "
@@ -123,11 +128,16 @@ async def _interruptible(ctx: Context, run: Any, ledger: str) -> Any:
     try:
         return await task
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        if presses and "://" not in ledger and not await asyncio.to_thread(
-                Path(ledger).exists):
+        if not presses:
+            loop.remove_signal_handler(signal.SIGINT)
+        # Else the handler stays until the loop closes: the default one would raise
+        # KeyboardInterrupt wherever the command is when the next Ctrl-C comes.
+        elif "://" not in ledger and not await asyncio.to_thread(Path(ledger).exists):
             ctx.interrupted = (f"aborted before the ledger {ledger} was created: nobody was "
                                f"called; resume with: {ctx.command_line}")
+        elif task.done() and not task.cancelled() and task.exception() is None:
+            ctx.interrupted = (f"aborted after the campaign stopped; {ledger} holds every "
+                               f"answer; resume with: {ctx.command_line}")
 
 
 def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -> int:
