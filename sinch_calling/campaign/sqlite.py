@@ -615,8 +615,8 @@ class SQLiteLedger(OneRowTransitions):
                 self._expire(conn, now, everyone=False)
             found = sorted(conn.execute(
                 "UPDATE rows SET state = 'claimed', worker = ?, claim_token = ?, "
-                "lease_until = ?, expired = 0, updated_at = ? WHERE key IN "
-                "(SELECT key FROM rows WHERE state = 'pending' "
+                "lease_until = ?, expired = 0, updated_at = ? WHERE rowid IN "
+                "(SELECT rowid FROM rows WHERE state = 'pending' "
                 "AND NOT (deferred = 1 AND attempt_run IS ?) AND (? IS NULL OR load_run = ?) "
                 "ORDER BY position LIMIT ?) "
                 "RETURNING position, key, line, destination, data, attempts, attempt_run",
