@@ -20,10 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
-import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -41,6 +37,7 @@ from sinch_calling.campaign.records import (
     NewRow,
 )
 
+from ._callgrind import instructions
 from ._durable_floor import durable_loop
 from ._server import KEY, SECRET
 from ._wire import canned_server
@@ -157,16 +154,9 @@ async def _child(origin: str, contender: str, calls: int, concurrency: int) -> N
 
 
 def _count(origin: str, contender: str, calls: int, concurrency: int) -> int:
-    out = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-         "-m", "benchmarks.campaign_instructions", "--child", contender, "--origin", origin,
-         "--calls", str(calls), "--concurrency", str(concurrency)],
-        env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True,
-        check=True)
-    found = re.search(r"Collected : (\d+)", out.stderr)
-    if found is None:
-        raise RuntimeError(f"callgrind printed no total:\n{out.stderr[-2000:]}")
-    return int(found.group(1))
+    return instructions(["benchmarks.campaign_instructions", "--child", contender,
+                         "--origin", origin, "--calls", str(calls),
+                         "--concurrency", str(concurrency)])
 
 
 def main() -> None:

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from sinch_calling.campaign.records import CampaignIdentity, Claim, make_new_row, make_row_result
 from sinch_calling.campaign.sqlite import SQLiteLedger
+
+from ._callgrind import instructions
 
 PHASES = ("load", "claim", "sending", "answer")
 SIZES = (2000, 6000)
@@ -57,16 +55,8 @@ async def _child(rows: int, upto: int, path: str | None) -> None:
 def _count(rows: int, upto: int, kind: str) -> int:
     with tempfile.TemporaryDirectory(prefix="ledger-instructions-") as scratch:
         path = "memory" if kind == "memory" else str(Path(scratch) / "ledger.db")
-        out = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-             sys.executable, "-m", "benchmarks.ledger_instructions", "--child",
-             str(rows), str(upto), path],
-            env={**os.environ, "PYTHONHASHSEED": "0"}, capture_output=True, text=True,
-            check=True)
-    found = re.search(r"Collected : (\d+)", out.stderr)
-    if found is None:
-        raise RuntimeError(f"callgrind printed no total:\n{out.stderr[-2000:]}")
-    return int(found.group(1))
+        return instructions(["benchmarks.ledger_instructions", "--child", str(rows),
+                             str(upto), path])
 
 
 def main() -> None:
