@@ -542,6 +542,33 @@ async def test_a_number_removed_from_the_list_is_not_dialled_by_the_rerun(
     assert NUMBERS[1] not in _callouts(emulator)
 
 
+async def test_an_input_that_turns_out_empty_dials_no_removed_number(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    """From the review: row "b" was removed from the list (opted out) and stays pending;
+    a later run whose input is empty (a consumed generator, a CSV with only its header)
+    dialled it. Only an explicit ``run([])`` is a shared campaign's worker."""
+    ledger = tmp_path / "l.db"
+    emulator.faults.add("POST", "/calling/v1/callouts", status=401, times=None)
+    await Campaign(sinch, TTS, ledger=ledger, concurrency=1).run(
+        [{"id": "a", "number": NUMBERS[0]}, {"id": "b", "number": NUMBERS[1]}])
+    emulator.faults.clear()
+    await Campaign(sinch, TTS, ledger=ledger).run([{"id": "a", "number": NUMBERS[0]}])
+
+    consumed = iter([{"id": "a", "number": NUMBERS[0]}])
+    list(consumed)
+    header_only = tmp_path / "list.csv"
+    header_only.write_text("id,number\r\n")
+    for empty in (consumed, read_rows(header_only)):
+        report = await Campaign(sinch, TTS, ledger=ledger).run(empty)
+        assert (report.rows, report.placed, report.pending) == (0, 0, 1)
+        assert any("the input was empty" in w for w in report.warnings)
+    assert NUMBERS[1] not in _callouts(emulator)
+    worker = await Campaign(sinch, TTS, ledger=ledger).run([])  # documented: any pending
+    assert worker.placed == 1
+    assert _callouts(emulator)[-1:] == [NUMBERS[1]]
+
+
 async def test_ctrl_c_while_reading_the_input_dials_nothing(
     sinch: SinchCalling, emulator: Emulator, tmp_path: Path
 ) -> None:

@@ -28,6 +28,7 @@ from collections.abc import (
     Callable,
     Iterable,
     Sequence,
+    Sized,
 )
 from pathlib import Path
 from typing import IO, Any, Final
@@ -296,6 +297,7 @@ class _Dial:
         self.drained_at: float | None = None  # a claim found fewer rows than asked
         self.idle_claim = False       # ... none, while this run held none
         self.finished = False         # nothing left to claim, and nothing in flight
+        self.any_pending = False      # run([]): a worker of a shared campaign
         self.ledger_error: Exception | None = None  # raised by run() at the end
         self.writes: _Writes
 
@@ -533,7 +535,10 @@ class Campaign:
         :func:`~sinch_calling.campaign.rows.read_rows`). ``dry_run``: see
         :meth:`preflight`. Only rows of this input are dialled: a row an earlier run
         loaded that the input no longer has (a number removed from the list) stays as it
-        is in the ledger.
+        is in the ledger. An input that turns out empty (a consumed generator, a file
+        with only a header) dials nothing and says so in the report; only an explicitly
+        empty collection (``run([])``) makes this run a worker of a shared campaign,
+        dialling any pending row (what a Celery share does).
 
         Raises before anything is written: ``ValidationError`` (bad rows argument, no
         number column, a placeholder naming no column),
@@ -549,12 +554,14 @@ class Campaign:
             raise ValidationError("rows", "must be an iterable of numbers or of mappings "
                                           "(one string is not a list of numbers)")
         items = _aiter(rows)
+        any_pending = isinstance(rows, Sized) and len(rows) == 0
         try:
-            return await self._run(items, dry_run)
+            return await self._run(items, dry_run, any_pending=any_pending)
         finally:
             await items.aclose()
 
-    async def _run(self, items: AsyncIterator[Any], dry_run: bool) -> CampaignReport:
+    async def _run(self, items: AsyncIterator[Any], dry_run: bool, *,
+                   any_pending: bool = False) -> CampaignReport:
         report = CampaignReport(dry_run=dry_run, max_problems=self._max_problems)
         started = time.perf_counter()
         first = await anext(items, None)
@@ -590,7 +597,7 @@ class Campaign:
                 if current is not None:
                     current.uncancel()
             if report.stopped is None:
-                await self._run_dial(ledger, report, run_id)
+                await self._run_dial(ledger, report, run_id, any_pending=any_pending)
             totals = await ledger.counts()
         finally:
             await self._close()
@@ -691,9 +698,11 @@ class Campaign:
 
     # -- dialling -------------------------------------------------------------------------
 
-    async def _run_dial(self, ledger: Ledger, report: CampaignReport, run: str) -> None:
+    async def _run_dial(self, ledger: Ledger, report: CampaignReport, run: str, *,
+                        any_pending: bool = False) -> None:
         worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         dial = _Dial(report, run, worker)
+        dial.any_pending = any_pending
         dial.writes = _Writes(ledger, lambda results, written:
                               self._recorded(dial, results, written))
         self._dial = dial
@@ -814,12 +823,12 @@ class Campaign:
                     if dial.buffer or dial.stop_reason is not None or dial.finished:
                         continue
                     if self._may_claim(dial):
-                        # A run given no rows only dials (a worker sharing the campaign
-                        # with the run that loaded it): any pending row.
+                        # run([]) only dials (a worker sharing the campaign with the
+                        # run that loaded it): any pending row. Else rows of this input.
                         claims = await ledger.claim(
                             dial.worker, dial.run, limit=self._concurrency,
                             lease=self._lease,
-                            loaded_by=dial.run if dial.report.rows else None)
+                            loaded_by=None if dial.any_pending else dial.run)
                         if len(claims) < self._concurrency:
                             dial.drained_at = time.monotonic()
                             dial.idle_claim = dial.in_flight == 0 and not claims
@@ -860,7 +869,7 @@ class Campaign:
                 # process's transaction (a load in progress). Work that still exists.
                 dial.unclaimable = 0 if dial.held_elsewhere or not counts.states["pending"] \
                     else await ledger.claimable(
-                        dial.run, loaded_by=dial.run if dial.report.rows else None)
+                        dial.run, loaded_by=None if dial.any_pending else dial.run)
                 dial.held_checked = time.monotonic()
         if dial.stop_reason is not None:
             return False
