@@ -102,6 +102,12 @@ class SinchCalling:
         self.conferences = ConferencesApi(self._transport)
         """Conferences: get, mute, unmute, hold, resume, kick, kick_all."""
 
+    @property
+    def max_connections(self) -> int:
+        """Connections this client opens for API calls at most (the ``max_connections``
+        it was made with); more calls than this at once wait for a connection."""
+        return self._transport.max_connections
+
     @functools.cached_property
     def recordings(self) -> RecordingsApi:
         """Recordings: list, stream, download, delete, export."""

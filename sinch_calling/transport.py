@@ -327,6 +327,11 @@ class Transport:
 
     # -- connection budgets ---------------------------------------------------------
     #
+    @property
+    def max_connections(self) -> int:
+        """The connections API calls may use at once."""
+        return self._max_connections
+
     # API calls and recording bodies draw on separate budgets of one connector: its
     # limit is their sum, and bodies (downloads, streams) also hold a download slot,
     # so at most ``max_downloads`` connections ever carry a body and at least

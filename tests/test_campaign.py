@@ -388,6 +388,37 @@ async def test_a_second_cancellation_aborts_and_keeps_the_truth(
     assert {o.error.kind for o in interrupted} == {"interrupted"}  # type: ignore[union-attr]
 
 
+async def test_no_more_workers_than_the_client_has_connections(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """From the review: concurrency 500 on a client of fewer connections marked rows
+    sending that then waited for a connection; aborted there, every one was uncertain
+    (500) though only the connections' worth (200) had reached Sinch. The campaign now
+    has no more workers than connections: each uncertain row is one Sinch received."""
+    ledger = tmp_path / "l.db"
+    emulator.faults.add("POST", "/calling/v1/callouts", delay=30, times=None)
+    async with SinchCalling(emulator.application_key, emulator.application_secret,
+                            base_url=emulator.url, retry=FAST_RETRY,
+                            max_connections=3) as sinch:
+        campaign = Campaign(sinch, TTS, concurrency=10, ledger=ledger)
+        assert "concurrency 10 is over the client's max_connections 3" in caplog.text
+        task = asyncio.create_task(campaign.run(NUMBERS[:12]))
+        for _ in range(1000):  # the first three requests reach the server
+            if len(_callouts(emulator)) >= 3:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # a fourth request would have left by now
+        task.cancel()
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        emulator.faults.clear()
+        uncertain = [o.destination async for o in Campaign(sinch, TTS, ledger=ledger).results(
+            states=["uncertain"])]
+    assert sorted(uncertain) == sorted(_callouts(emulator)) == NUMBERS[:3]
+
+
 @pytest.mark.parametrize("retry_after", ["86400", "Fri, 31 Dec 9999 23:59:59 GMT"])
 async def test_a_429_storm_with_a_huge_retry_after_ends(
     sinch: SinchCalling, emulator: Emulator, tmp_path: Path, retry_after: str

@@ -325,7 +325,9 @@ class Campaign:
     window is widened by ``pacing_margin`` seconds for the jitter between here and Sinch,
     and starts are spaced evenly within it (one every ``(1 + pacing_margin) / rate``
     seconds, for ``rate >= 1``), never in bursts.
-    ``concurrency``: calls in flight at most. ``ledger``: an SQLite file path,
+    ``concurrency``: calls in flight at most, and at most the client's
+    ``max_connections`` (a larger value is lowered to it, with a warning: a row waiting
+    for a connection would be marked sending already). ``ledger``: an SQLite file path,
     ``"postgresql://..."``, a :class:`~sinch_calling.campaign.ledger.Ledger`, or
     ``None`` (memory: nothing survives the process, and nothing warns a rerun).
     ``track``: follow placed calls until FINAL by polling ``calls.get``; ``events``: a
@@ -420,6 +422,15 @@ class Campaign:
             raise ValidationError("events", "must be a CallbackRouter or None")
         self._sinch = sinch
         self._rate = rate
+        connections = getattr(sinch, "max_connections", None)
+        if isinstance(connections, int) and concurrency > connections:
+            # A worker past the client's connections would mark its row sending, then
+            # wait for a connection: stopped or killed there, the row is uncertain
+            # though it never left. More workers than connections place nothing faster.
+            logger.warning("concurrency %d is over the client's max_connections %d: "
+                           "using %d (raise max_connections for more)", concurrency,
+                           connections, connections)
+            concurrency = connections
         self._concurrency = concurrency
         self._ledger_spec = ledger
         self._ledger = open_ledger(ledger)

@@ -34,7 +34,11 @@ async def _run(ctx: Context, args: argparse.Namespace) -> int:
                             locale=args.locale)
     await _check_out(ctx, args.out, {"FILE": args.file, "--ledger": ledger})
     # A dry run sends nothing, so it needs no credentials.
-    client = SinchCalling("dry-run", "ZHJ5LXJ1bg==") if args.dry_run else ctx.client()
+    # As many connections as workers: a worker waiting for one would hold a row
+    # marked sending (see Campaign's concurrency).
+    connections = max(100, args.concurrency)
+    client = SinchCalling("dry-run", "ZHJ5LXJ1bg==", max_connections=connections) \
+        if args.dry_run else ctx.client(max_connections=connections)
     stdin = None
     if args.file == "-":
         from .stdin import text_stdin
