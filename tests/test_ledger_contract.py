@@ -178,6 +178,27 @@ async def test_load_is_idempotent_and_fixes_pending(ledger: Any) -> None:
     assert await ledger.get("nope") is None
 
 
+async def test_rows_swapping_numbers_are_both_dialled(ledger: Any) -> None:
+    """From the review: two rows not dialled yet swap numbers in the fixed list (or one
+    takes the number another row of the batch leaves): each was skipped as the other's
+    duplicate, and nobody was called. The batch decides, in input order."""
+    def keyed(*pairs: tuple[str, str]) -> list[NewRow]:
+        return [NewRow(key=key, position=i, destination=number, line=i + 2)
+                for i, (key, number) in enumerate(pairs)]
+
+    x, y, z = "+46703000001", "+46703000002", "+46703000003"
+    await ledger.load(keyed(("id1", x), ("id2", y), ("id3", z)), run="first")
+    swapped = await ledger.load(keyed(("id1", y), ("id2", x), ("new", z), ("id3", x)),
+                                run="second")
+    assert [(r.key, r.state) for r in swapped] == [
+        ("id1", "pending"), ("id2", "pending"), ("new", "pending"), ("id3", "skipped")]
+    assert swapped[3].error is not None and swapped[3].error.kind == "duplicate"
+    assert "id2" in swapped[3].error.message
+    claims = await ledger.claim("w", "second", limit=10, lease=30, loaded_by="second")
+    assert sorted((c.key, c.destination) for c in claims) == [
+        ("id1", y), ("id2", x), ("new", z)]
+
+
 async def test_duplicate_across_loads(ledger: Any) -> None:
     await ledger.load(rows("+46700000001"))
     later = await ledger.load(rows("+46700000001", start=5))

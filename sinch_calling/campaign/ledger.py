@@ -69,7 +69,7 @@ a commit is shared). The one-row methods (:meth:`Ledger.mark_sending`,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from typing import Protocol, get_args, runtime_checkable
 
 from ..errors import (
@@ -342,6 +342,33 @@ def answered(results: Iterable[RowResult]) -> list[RowResult]:
             raise ValidationError("state", f"must be one of {', '.join(sorted(_ANSWERED))}"
                                            f"; got {result.state!r}")
     return batch
+
+
+def release_rewritten(rows: Sequence[NewRow],
+                      current: Mapping[str, tuple[RowState, str | None, bool]],
+                      owners: dict[str, set[str]], *, retry_failed: bool,
+                      run: str | None) -> None:
+    """For implementations of :meth:`Ledger.load` (rule 5), before a batch is planned:
+    the rows the batch rewrites (not dialled yet: pending, invalid, skipped, or failed
+    with ``retry_failed``) give up the numbers they held, so that the batch's rows, in
+    input order, decide who holds each number. Without this, two rows that swap numbers
+    (or one taking a number another row of the batch leaves) were skipped as each
+    other's duplicates and nobody was called. ``current``: the stored rows of the
+    batch's keys, as (state, destination, loaded by this run already); ``owners``:
+    destination -> keys holding it, changed in place. Pure."""
+    rewritable = ("pending", "invalid", "skipped", *(("failed",) if retry_failed else ()))
+    seen: set[str] = set()
+    for row in rows:
+        if row.key in seen:
+            continue
+        seen.add(row.key)
+        now = current.get(row.key)
+        if now is None or now[1] is None or (run is not None and now[2]):
+            continue
+        if now[0] in rewritable:
+            holders = owners.get(now[1])
+            if holders is not None:
+                holders.discard(row.key)
 
 
 class OneRowTransitions:

@@ -70,6 +70,7 @@ from .ledger import (
     UnknownRowError,
     answered,
     held_in_order,
+    release_rewritten,
 )
 from .records import (
     ROW_STATES,
@@ -657,6 +658,10 @@ class PostgresLedger(OneRowTransitions):
                     "AND destination = ANY(%s) AND state NOT IN ('invalid', 'skipped')"),
                     (self._campaign, destinations))).fetchall():
                 owners.setdefault(destination, set()).add(key)
+            release_rewritten(batch, {key: (state, destination, run in load_runs)
+                                      for key, (state, destination, load_runs)
+                                      in current.items()},
+                              owners, retry_failed=retry_failed, run=run)
             out, keep, upsert = self._plan(batch, current, owners, retry_failed, run)
             async with conn.cursor() as cursor:
                 if keep:

@@ -50,6 +50,7 @@ from .ledger import (
     RowStateError,
     UnknownRowError,
     answered,
+    release_rewritten,
 )
 from .pacing import SlidingWindow
 from .records import (
@@ -540,6 +541,9 @@ class SQLiteLedger(OneRowTransitions):
                     f"({', '.join('?' * len(destinations))}) AND state NOT IN "
                     "('invalid', 'skipped')", destinations):
                 owners.setdefault(destination, set()).add(key)
+        release_rewritten(rows, {key: (state, destination, load_run == run)
+                                 for key, (state, destination, load_run) in existing.items()},
+                          owners, retry_failed=retry_failed, run=run)
         out: list[LoadedRow] = []
         upserts: list[tuple[Any, ...]] = []
         keeps: list[tuple[Any, ...]] = []
