@@ -600,6 +600,20 @@ async def test_an_input_that_turns_out_empty_dials_no_removed_number(
     assert _callouts(emulator)[-1:] == [NUMBERS[1]]
 
 
+async def test_a_quote_left_open_calls_nobody_with_the_rows_it_swallowed(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "list.csv"
+    source.write_text('number,name\n+46701000001,Ada\n+46701000002,"Bob\n'
+                      '+46701000003,Cid\n+46701000004,Dee\n')
+    report = await Campaign(sinch, Campaign.tts(text="Hi {name}"), ledger=tmp_path / "l.db"
+                            ).run(read_rows(source))
+    assert (report.rows, report.placed, report.invalid) == (2, 1, 1)
+    assert not report.ok
+    assert "lines 3 to 5 were read as one row" in report.problems[0].error.message  # type: ignore[union-attr]
+    assert _callouts(emulator) == ["+46701000001"]
+
+
 async def test_ctrl_c_while_reading_the_input_dials_nothing(
     sinch: SinchCalling, emulator: Emulator, tmp_path: Path
 ) -> None:

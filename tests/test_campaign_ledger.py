@@ -381,6 +381,45 @@ async def test_unreadable_files_are_clear_errors(data: bytes, message: str) -> N
         await _read(data)
 
 
+async def test_a_quote_left_open_never_swallows_rows_silently() -> None:
+    """From the review: ``+46701000001,"Bob`` made the csv module read the next rows
+    into Bob's name; they had no status, and the text spoken to Bob held the other
+    customers' names and numbers. The row is invalid now, naming the lines."""
+    data = ('number,name\r\n+46701000001,"Bob\r\n+46701000002,Ann\r\n'
+            '+46701000003,Cid\r\n')
+    rows = [r async for r in read_rows(io.StringIO(data))]
+    assert len(rows) == 1
+    assert rows[0].problem is not None
+    assert "lines 2 to 4 were read as one row" in rows[0].problem
+    assert "column 'name'" in rows[0].problem
+    assert "2 line(s)" in rows[0].problem
+    # A quoted field that legitimately spans lines is still one good row.
+    fine = ('number,address\n+46701000001,"Main St 5, floor 2\nStockholm, 111 22"\n'
+            '+46701000002,"c/o Dana\n\nGothenburg"\n')
+    assert [(r.line, r.problem) async for r in read_rows(io.StringIO(fine))] == [
+        (3, None), (6, None)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.from_regex(r"\+[1-9][0-9]{6,12}", fullmatch=True),
+                          st.text("abcxyz ÅÄÖé-", max_size=8)), min_size=2, max_size=12),
+       st.data(), st.sampled_from([",", ";", "\t"]), st.booleans())
+async def test_rows_after_an_open_quote_are_never_lost_silently(
+        rows: list[tuple[str, str]], data: st.DataObject, separator: str,
+        crlf: bool) -> None:
+    opened = data.draw(st.integers(0, len(rows) - 2), label="row with the open quote")
+    end = "\r\n" if crlf else "\n"
+    lines = [f"number{separator}name"] + [
+        f'{number}{separator}{chr(34) if i == opened else ""}{name}'
+        for i, (number, name) in enumerate(rows)]
+    read = [r async for r in read_rows(io.StringIO(end.join(lines) + end))]
+    assert [r.problem for r in read[:opened]] == [None] * opened
+    assert len(read) == opened + 1  # the rest went into the open quote...
+    problem = read[opened].problem  # ...and that row says so
+    assert problem is not None
+    assert f"lines {opened + 2} to " in problem
+
+
 async def test_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="no such file"):
         [row async for row in read_rows(tmp_path / "nope.csv")]

@@ -192,7 +192,8 @@ async def test_rows_swapping_numbers_are_both_dialled(ledger: Any) -> None:
                                 run="second")
     assert [(r.key, r.state) for r in swapped] == [
         ("id1", "pending"), ("id2", "pending"), ("new", "pending"), ("id3", "skipped")]
-    assert swapped[3].error is not None and swapped[3].error.kind == "duplicate"
+    assert swapped[3].error is not None
+    assert swapped[3].error.kind == "duplicate"
     assert "id2" in swapped[3].error.message
     claims = await ledger.claim("w", "second", limit=10, lease=30, loaded_by="second")
     assert sorted((c.key, c.destination) for c in claims) == [

@@ -38,6 +38,8 @@ from ..errors import ValidationError
 __all__ = ["MAX_LINE", "InputRow", "excerpt", "read_rows"]
 
 _NUMBERISH = re.compile(r"\s*\+?[0-9][0-9 ().-]*\s*")
+# A phone number inside a field's later line: a row a quote left open swallowed.
+_PHONEISH = re.compile(r"\s*\+?(?:[ ().-]*[0-9]){7,}[ ().-]*\s*")
 _SEPARATORS = (",", ";", "\t")
 _BATCH = 2000
 _CHUNK = 8192
@@ -177,6 +179,7 @@ def _rows(stream: IO[str], name: str) -> Iterator[InputRow]:
     reader = csv.reader(lines, delimiter=separator)
     while True:
         problem = None
+        start = lines.line_no + 1
         try:
             fields = next(reader)
         except StopIteration:
@@ -200,8 +203,28 @@ def _rows(stream: IO[str], name: str) -> Iterator[InputRow]:
         if len(fields) > len(columns) and any(f.strip() for f in fields[len(columns):]):
             problem = (f"has {len(fields)} fields but the header names {len(columns)} "
                        "columns")
+        elif line > start:
+            problem = _swallowed(fields, columns, separator, start, line)
         yield InputRow(data=dict(zip(columns, fields, strict=False)), line=line,
                        columns=columns, problem=problem)
+
+
+def _swallowed(fields: list[str], columns: tuple[str, ...], separator: str, start: int,
+               end: int) -> str | None:
+    """Why a row read over lines ``start``..``end`` looks like rows swallowed by a quote
+    left open (a line inside a field holding a separated phone number), or None. Such a
+    row is invalid, so the lines it swallowed are reported, not dialled under (or
+    spoken to) the row that opened the quote."""
+    for column, field in zip(columns, fields, strict=False):
+        inner = field.splitlines()[1:]
+        rows = sum(1 for text in inner if separator in text and any(
+            _PHONEISH.fullmatch(part) for part in text.split(separator)))
+        if rows:
+            return (f"lines {start} to {end} were read as one row: the quote that opens "
+                    f"column {column!r} on line {start} runs to line {end} and holds "
+                    f"{rows} line(s) that look like rows of their own; fix the quote "
+                    "(nothing of these lines is dialled)")
+    return None
 
 
 def _numbers(first: str, line_no: int, lines: _Lines) -> Iterator[InputRow]:
