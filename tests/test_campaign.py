@@ -24,6 +24,7 @@ from sinch_calling.campaign import (
     CampaignRow,
     LedgerMismatchError,
     SQLiteLedger,
+    UnknownRowError,
     read_rows,
 )
 from sinch_calling.campaign.pacing import most_in_window
@@ -612,6 +613,24 @@ async def test_a_quote_left_open_calls_nobody_with_the_rows_it_swallowed(
     assert not report.ok
     assert "lines 3 to 5 were read as one row" in report.problems[0].error.message  # type: ignore[union-attr]
     assert _callouts(emulator) == ["+46701000001"]
+
+
+async def test_results_and_settle_on_the_running_campaign_itself(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    """From the review: the docs say results can be read while a run is going on, but
+    the running Campaign object itself raised "already open"."""
+    emulator.faults.add("POST", "/calling/v1/callouts", delay=0.5, times=None)
+    campaign = Campaign(sinch, TTS, concurrency=2, ledger=tmp_path / "l.db")
+    task = asyncio.create_task(campaign.run(NUMBERS[:4]))
+    await asyncio.sleep(0.2)
+    during = [o.status async for o in campaign.results()]
+    assert len(during) == 4
+    assert set(during) <= {"pending", "claimed", "sending"}
+    with pytest.raises(UnknownRowError):
+        await campaign.settle("nobody", call_id=None)
+    assert (await task).placed == 4
+    assert [o.status async for o in campaign.results()] == ["placed"] * 4
 
 
 async def test_ctrl_c_while_reading_the_input_dials_nothing(

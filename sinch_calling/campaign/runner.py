@@ -453,6 +453,7 @@ class Campaign:
                               "first_poll": track_first_poll, "max_interval": track_max_interval,
                               "timeout": track_timeout}
         self._dial: _Dial | None = None
+        self._running = False  # run() holds the ledger open: results and settle use it
         self._stop_requested: str | None = None
         if events is not None:
             events.dice(self.record_dice)
@@ -598,6 +599,7 @@ class Campaign:
         await self._open(self.identity)
         ledger = self._ledger
         report.ledger = ledger.location
+        self._running = True
         try:
             try:
                 await self._load(ledger, checker, first, items, report, run_id)
@@ -611,6 +613,7 @@ class Campaign:
                 await self._run_dial(ledger, report, run_id, any_pending=any_pending)
             totals = await ledger.counts()
         finally:
+            self._running = False
             await self._close()
         report.totals = totals
         report.pending = totals.states["pending"]
@@ -1163,12 +1166,9 @@ class Campaign:
         """One :class:`CallOutcome` per row, in input order, read from the ledger page by
         page (any time, also while a run is going on); ``states`` filters."""
         wanted = None if states is None else frozenset(states)
-        await self._open(None)
-        try:
-            async for outcome in self._ledger.results(states=wanted):
+        async with self._reading() as ledger:
+            async for outcome in ledger.results(states=wanted):
                 yield outcome
-        finally:
-            await self._close()
 
     async def export(self, target: str | os.PathLike[str] | IO[str], *,
                      format: str = "jsonl") -> int:
@@ -1180,9 +1180,18 @@ class Campaign:
         """Settle an uncertain row: ``call_id`` given -> placed with that call id (you
         found it in Sinch's logs); ``None`` -> not placed, so the next run dials it.
         Raises ``UnknownRowError`` or ``RowStateError`` (not uncertain)."""
+        async with self._reading() as ledger:
+            return await ledger.settle(row, call_id=call_id)
+
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[Ledger]:
+        """The ledger, open: this campaign's running one, or opened for the moment."""
+        if self._running:
+            yield self._ledger
+            return
         await self._open(None)
         try:
-            return await self._ledger.settle(row, call_id=call_id)
+            yield self._ledger
         finally:
             await self._close()
 
