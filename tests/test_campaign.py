@@ -790,3 +790,36 @@ async def test_pacing_keeps_its_rate_when_marking_sending_is_slow(sinch: SinchCa
     assert most_in_window(starts) <= 40
     achieved = len(starts) / (starts[-1] - began)  # wasted slots lengthen the run
     assert achieved > 0.7 * 40, achieved  # 0.48 before: every call wasted a slot
+
+
+async def test_a_shielded_ledger_write_failing_after_a_cancellation_is_not_lost() -> None:
+    """From the review: after a double cancellation, asyncio logged "Task exception was
+    never retrieved: SQLiteLedger.release() ... ledger is closed". A shielded ledger write
+    that fails once its caller is gone is retrieved (and logged at debug) instead."""
+    import gc
+
+    from sinch_calling.campaign.ledger import LedgerError
+    from sinch_calling.campaign.runner import _shielded
+
+    loop = asyncio.get_running_loop()
+    unretrieved: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: unretrieved.append(context))
+    try:
+        gate = asyncio.Event()
+
+        async def release_on_a_closed_ledger() -> None:
+            await gate.wait()
+            raise LedgerError("ledger l.db is closed")
+
+        caller = asyncio.create_task(_shielded(release_on_a_closed_ledger()))
+        await asyncio.sleep(0)
+        caller.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        gate.set()
+        await asyncio.sleep(0.01)
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert unretrieved == []

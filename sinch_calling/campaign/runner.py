@@ -25,13 +25,14 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Iterable,
     Sequence,
     Sized,
 )
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, TypeVar
 
 from ..client import SinchCalling
 from ..errors import (
@@ -77,6 +78,7 @@ from .tracking import Tracker, outcome_from_event
 __all__ = ["Campaign", "open_ledger"]
 
 logger = logging.getLogger("sinch_calling.campaign")
+_T = TypeVar("_T")
 
 _LOAD_BATCH = 1000
 _YIELD_EVERY = 200  # rows checked between two turns of the event loop (a few ms)
@@ -157,6 +159,20 @@ def _error_of(exc: BaseException) -> CallError:
 
 _ABORT_WRITES: Final = 5.0
 """Seconds an aborted run still gives the ledger to record answers already received."""
+
+
+async def _shielded(work: Awaitable[_T]) -> _T:
+    """``await asyncio.shield(work)``; when the caller is cancelled meanwhile and the
+    work then fails (a ledger closed under it), its error is still retrieved and
+    logged, not left to asyncio's "Task exception was never retrieved"."""
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(_retrieve)
+    return await asyncio.shield(task)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("shielded ledger work failed: %r", task.exception())
 
 
 async def _drain_through_cancellation(writes: _Writes, bound: float) -> None:
@@ -660,7 +676,7 @@ class Campaign:
                     await self._load_batch(ledger, full, report, run, by_number=by_number)
         except asyncio.CancelledError:
             if batch:  # the rows read so far are recorded: a rerun dials them
-                await asyncio.shield(self._load_batch(ledger, batch, report, run,
+                await _shielded(self._load_batch(ledger, batch, report, run,
                                                       by_number=by_number))
             raise
         if batch:
@@ -814,7 +830,7 @@ class Campaign:
     async def _release_buffered(self, ledger: Ledger, dial: _Dial) -> None:
         while dial.buffer:
             claim = dial.buffer.popleft()
-            await asyncio.shield(ledger.release(claim, dial.run))
+            await _shielded(ledger.release(claim, dial.run))
 
     async def _heartbeat(self, ledger: Ledger, dial: _Dial) -> None:
         while True:
@@ -976,7 +992,7 @@ class Campaign:
                                             count_attempt=False, defer=False)
                         return
             except asyncio.CancelledError:
-                await asyncio.shield(ledger.release(claim, dial.run))
+                await _shielded(ledger.release(claim, dial.run))
                 raise
             started = time.monotonic()
             try:
@@ -1072,7 +1088,7 @@ class Campaign:
 
     async def _release(self, ledger: Ledger, dial: _Dial, claim: Claim,
                        error: CallError | None, *, count_attempt: bool, defer: bool) -> None:
-        await asyncio.shield(ledger.release(claim, dial.run, error=error,
+        await _shielded(ledger.release(claim, dial.run, error=error,
                                             count_attempt=count_attempt, defer=defer))
         if not defer:
             dial.drained_at = None  # pending again in this run: claim it
