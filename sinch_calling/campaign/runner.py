@@ -571,7 +571,10 @@ class Campaign:
         Raises before anything is written: ``ValidationError`` (bad rows argument, no
         number column, a placeholder naming no column),
         :class:`~sinch_calling.campaign.ledger.LedgerMismatchError` (the ledger belongs
-        to other options), ``LedgerCorruptError``, ``LedgerBusyError``.
+        to other options), ``LedgerCorruptError``, ``LedgerBusyError``. Input that
+        fails part-way (a file with bytes that are not UTF-8 at line 2,730) raises its
+        ``ValidationError`` before anything is dialled; the rows read before it are in
+        the ledger as pending, and a rerun of the fixed file takes them as its own.
 
         A first cancellation (Ctrl-C) stops gracefully: no new call, calls in flight
         are waited for (``stop_timeout``) and recorded, and the report is returned with
