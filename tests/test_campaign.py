@@ -50,6 +50,15 @@ def _callouts(emulator: Emulator) -> list[str]:
     return out
 
 
+async def _abort(task: asyncio.Task[Any]) -> None:
+    """Cancel a running campaign twice (a graceful stop, then an abort): it raises."""
+    task.cancel()
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 def _bodies(emulator: Emulator) -> dict[str, dict[str, Any]]:
     return {r.json()["ttsCallout"]["destination"]["endpoint"]: r.json()["ttsCallout"]
             for r in emulator.requests if r.path == "/calling/v1/callouts"}
@@ -376,11 +385,7 @@ async def test_a_second_cancellation_aborts_and_keeps_the_truth(
         NUMBERS[:6]))
     await three.wait()
     await asyncio.sleep(0.05)  # the three requests reach the server
-    task.cancel()
-    await asyncio.sleep(0.05)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await _abort(task)
     emulator.faults.clear()
     report = await Campaign(sinch, place, ledger=ledger).run(NUMBERS[:6])
     assert (report.placed, report.earlier_uncertain) == (3, 3)
@@ -409,11 +414,7 @@ async def test_no_more_workers_than_the_client_has_connections(
                 break
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)  # a fourth request would have left by now
-        task.cancel()
-        await asyncio.sleep(0.05)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _abort(task)
         emulator.faults.clear()
         uncertain = [o.destination async for o in Campaign(sinch, TTS, ledger=ledger).results(
             states=["uncertain"])]
