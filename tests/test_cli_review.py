@@ -259,3 +259,27 @@ def test_a_timed_out_row_says_so() -> None:
     said = _problem(outcome, 5.0)
     assert said.endswith("timed out: timed out after 5 s")
     assert "TimeoutError" not in said
+
+
+def test_a_ctrl_c_during_a_stalled_export_aborts_and_says_the_ledger_is_complete(
+        emu: ChildEmulator, tmp_path: Path) -> None:
+    """From the review: a campaign that ran to its end, then ``--out -`` writing to a
+    reader that stopped reading (a pager). Ctrl-C must abort the blocked export (exit
+    130), and the last line must not claim calls were in flight."""
+    source = _numbers(tmp_path / "export.csv", 1500, "31")
+    argv = [*COMMAND, "campaign", str(source), "--text", "hi", "--out", "-", "--rate", "2000",
+            "--concurrency", "32"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=clean_environ(**emu.environ)) as child:
+        for _ in range(600):  # every call placed; then the export fills the pipe
+            if emu.log_text().count("POST /calling/v1/callouts 200") >= 1500:
+                break
+            time.sleep(0.05)
+        time.sleep(1.0)
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert "aborted after the campaign ended" in last, stderr
+    assert "in flight" not in last

@@ -1185,9 +1185,18 @@ class Campaign:
         """One :class:`CallOutcome` per row, in input order, read from the ledger page by
         page (any time, also while a run is going on); ``states`` filters."""
         wanted = None if states is None else frozenset(states)
-        async with self._reading() as ledger:
-            async for outcome in ledger.results(states=wanted):
+        # Not through _reading(): an async generator inside another one fails to close
+        # when a KeyboardInterrupt stopped it midway (asyncio's shutdown then prints
+        # "athrow(): asynchronous generator is already running").
+        opened = not self._running  # else run() holds the ledger open: read through it
+        if opened:
+            await self._open(None)
+        try:
+            async for outcome in self._ledger.results(states=wanted):
                 yield outcome
+        finally:
+            if opened:
+                await self._close()
 
     async def export(self, target: str | os.PathLike[str] | IO[str], *,
                      format: str = "jsonl") -> int:

@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("sinch-calling: error: the command needs the cli extra: "
                   "pip install 'sinch_calling[cli]'", file=sys.stderr)
             return 2
-        code = run(argv)
+        code = run(argv, exiting=argv is None)
     except KeyboardInterrupt:  # before the command started: nothing was done
         print("sinch-calling: error: interrupted before anything was sent", file=sys.stderr)
         code = 130

@@ -107,8 +107,11 @@ def expand_shorthand(parser: argparse.ArgumentParser, argv: Sequence[str]) -> li
     return argv
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``sinch-calling``; returns the exit code."""
+def run(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
+    """Entry point of ``sinch-calling``; returns the exit code. ``exiting``: the process
+    ends with the command (``main()`` run as the command), so from the moment the
+    command's event loop is done a Ctrl-C is ignored: Python's own handler would raise
+    wherever the interpreter is on its way out, or end it by SIGINT (exit -2)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     out = Output()
     parser = build_parser()
@@ -132,7 +135,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         _warnings(out)
     try:
-        code: int = asyncio.run(args.run(ctx, args))
+        try:
+            code: int = asyncio.run(args.run(ctx, args))
+        finally:
+            if exiting:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
     except (KeyboardInterrupt, asyncio.CancelledError):
         # A second Ctrl-C cancels the command's task: asyncio.run re-raises the
         # cancellation (a BaseException), which is still an interruption, not a bug.

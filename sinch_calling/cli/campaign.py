@@ -108,10 +108,10 @@ async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: 
 
 async def _interruptible(ctx: Context, run: Any, ledger: str) -> Any:
     """Run the campaign; a first Ctrl-C stops it gracefully (calls in flight are
-    waited for and recorded), a second one aborts. After a graceful stop, a Ctrl-C
-    while the command finishes (the summary, ``--out``) aborts the command."""
+    waited for and recorded), a second one aborts. Once the campaign has ended, a
+    Ctrl-C (during the summary, ``--out``) aborts the rest of the command as Python's
+    own handler does, with a last line that says the ledger is complete."""
     task: asyncio.Task[Any] = asyncio.ensure_future(run)
-    command = asyncio.current_task()
     loop = asyncio.get_running_loop()
     presses = 0
 
@@ -121,10 +121,7 @@ async def _interruptible(ctx: Context, run: Any, ledger: str) -> Any:
         if presses == 1:
             ctx.out.errors.print("stopping: no new calls; waiting for the calls in flight "
                                  "(Ctrl-C again to abort)", markup=False)
-        if not task.done():
-            task.cancel()
-        elif command is not None:
-            command.cancel()
+        task.cancel()
 
     loop.add_signal_handler(signal.SIGINT, interrupt)
     ctx.interrupted = (f"aborted; calls that were in flight are recorded as uncertain in "
@@ -132,16 +129,17 @@ async def _interruptible(ctx: Context, run: Any, ledger: str) -> Any:
     try:
         return await task
     finally:
-        if not presses:
-            loop.remove_signal_handler(signal.SIGINT)
-        # Else the handler stays until the loop closes: the default one would raise
-        # KeyboardInterrupt wherever the command is when the next Ctrl-C comes.
-        elif "://" not in ledger and not await asyncio.to_thread(Path(ledger).exists):
+        # Removed while the loop runs: a handler left for loop.close() would meet its
+        # closed wake-up pipe, and a blocked write (a stalled --out -) would never see
+        # the Ctrl-C.
+        loop.remove_signal_handler(signal.SIGINT)
+        if task.done() and not task.cancelled() and task.exception() is None:
+            ctx.interrupted = (f"aborted after the campaign ended; {ledger} holds every "
+                               f"answer; resume with: {ctx.command_line}")
+        elif presses and "://" not in ledger and not await asyncio.to_thread(
+                Path(ledger).exists):
             ctx.interrupted = (f"aborted before the ledger {ledger} was created: nobody was "
                                f"called; resume with: {ctx.command_line}")
-        elif task.done() and not task.cancelled() and task.exception() is None:
-            ctx.interrupted = (f"aborted after the campaign stopped; {ledger} holds every "
-                               f"answer; resume with: {ctx.command_line}")
 
 
 def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -> int:
