@@ -596,8 +596,7 @@ class SQLiteLedger(OneRowTransitions):
         if keeps:
             conn.executemany("UPDATE rows SET position = ?, line = ?, load_run = ? "
                              "WHERE key = ?", keeps)
-        for at in range(0, len(upserts), _UPSERTS_AT_ONCE):
-            chunk = upserts[at:at + _UPSERTS_AT_ONCE]
+        for chunk in _chunks(upserts, _UPSERTS_AT_ONCE):
             params: list[Any] = []
             for upsert in chunk:
                 params.extend(upsert)
@@ -664,9 +663,9 @@ class SQLiteLedger(OneRowTransitions):
             for claim in batch:
                 groups.setdefault((claim.worker, claim.token), []).append(claim.key)
             conn.execute("SAVEPOINT sending")
-            if all(_sending(conn, now, worker, token, keys[at:at + _KEYS_AT_ONCE])
+            if all(_sending(conn, now, worker, token, chunk)
                    for (worker, token), keys in groups.items()
-                   for at in range(0, len(keys), _KEYS_AT_ONCE)):
+                   for chunk in _chunks(keys, _KEYS_AT_ONCE)):
                 conn.execute("RELEASE sending")
                 return [True] * len(batch)
             # Some claim lost its row (or a claim came twice): each is tried alone.
@@ -699,9 +698,9 @@ class SQLiteLedger(OneRowTransitions):
                    for key, state, call_id, error in rows]
             conn.execute("SAVEPOINT answers")
             if (not few or conn.executemany(_ANSWER, few).rowcount == len(few)) and all(
-                    _answers(conn, now, worker, token, rows[at:at + _ANSWERS_AT_ONCE])
+                    _answers(conn, now, worker, token, chunk)
                     for (worker, token), rows in groups.items() if len(rows) >= _FEW_ANSWERS
-                    for at in range(0, len(rows), _ANSWERS_AT_ONCE)):
+                    for chunk in _chunks(rows, _ANSWERS_AT_ONCE)):
                 conn.execute("RELEASE answers")
                 return [True] * len(batch)
             conn.execute("ROLLBACK TO answers")
@@ -885,9 +884,8 @@ def _sending(conn: sqlite3.Connection, now: float, worker: str, token: str,
     """Mark the rows of ``keys`` sending; whether each key was a row its claim held
     (a key given twice counts twice, so it is not). The list is padded to a power of
     two by repeating a key: a few statement texts serve every batch size."""
-    size = 1 << (len(keys) - 1).bit_length()
-    padded = keys + [keys[-1]] * (size - len(keys))
-    statement = _SENDING.format(keys=", ".join("?" * size))
+    padded = _padded(keys)
+    statement = _SENDING.format(keys=", ".join("?" * len(padded)))
     return conn.execute(statement, (now, worker, token, *padded)).rowcount == len(keys)
 
 
@@ -895,14 +893,20 @@ def _chunks(items: list[_T], size: int) -> list[list[_T]]:
     return [items[at:at + size] for at in range(0, len(items), size)]
 
 
+def _padded(items: list[_T]) -> list[_T]:
+    """``items`` (not empty) padded to a power of two by repeating the last one: a few
+    statement texts serve every batch size (SQLite caches them by text)."""
+    size = 1 << (len(items) - 1).bit_length()
+    return items + [items[-1]] * (size - len(items))
+
+
 def _answers(conn: sqlite3.Connection, now: float, worker: str, token: str,
              rows: list[tuple[str, str, str | None, str | None]]) -> bool:
     """Record the answers ``rows`` (key, state, call id, error) of one claim batch;
     whether each changed a row its claim held. Padded like :func:`_sending` (a repeated
     VALUES row updates its row once)."""
-    size = 1 << (len(rows) - 1).bit_length()
-    padded = rows + [rows[-1]] * (size - len(rows))
-    statement = _ANSWERS.format(values=", ".join(("(?, ?, ?, ?)",) * size))
+    padded = _padded(rows)
+    statement = _ANSWERS.format(values=", ".join(("(?, ?, ?, ?)",) * len(padded)))
     params: list[object] = [now]
     for row in padded:
         params.extend(row)
