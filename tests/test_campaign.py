@@ -824,3 +824,40 @@ async def test_a_shielded_ledger_write_failing_after_a_cancellation_is_not_lost(
     finally:
         loop.set_exception_handler(None)
     assert unretrieved == []
+
+
+class _LateClaims(SQLiteLedger):
+    """Claims rows at once, then answers late: a worker aborted while it waits has
+    rows claimed in the ledger that it never received."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.claiming = asyncio.Event()
+
+    async def claim(self, worker: str, run: str, *, limit: int, lease: float,
+                    loaded_by: str | None = None) -> Sequence[Claim]:
+        claims = await super().claim(worker, run, limit=limit, lease=lease,
+                                     loaded_by=loaded_by)
+        self.claiming.set()
+        await asyncio.sleep(0.5)
+        return claims
+
+
+async def test_an_abort_during_a_claim_releases_the_claimed_rows(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    """From the review: a second Ctrl-C 10-35 ms into a graceful stop, while a claim was
+    under way, left its rows claimed by a worker that no longer existed; the rerun then
+    waited the whole lease (120 s) for them. They are released when the run ends."""
+    ledger = _LateClaims(tmp_path / "l.db")
+    task = asyncio.create_task(Campaign(sinch, TTS, concurrency=4, ledger=ledger).run(
+        NUMBERS[:10]))
+    await ledger.claiming.wait()
+    await _abort(task)
+    states = Counter([o.status async for o in Campaign(
+        sinch, TTS, ledger=tmp_path / "l.db").results()])
+    assert states == {"pending": 10}
+    assert _callouts(emulator) == []
+    report = await Campaign(sinch, TTS, ledger=tmp_path / "l.db", lease=3600).run(
+        NUMBERS[:10])
+    assert report.placed == 10

@@ -578,3 +578,56 @@ async def test_an_sqlite_too_old_for_the_ledger_is_a_clear_error(
     with pytest.raises(LedgerError, match=r"needs SQLite 3\.35\.0 or newer.*uses 3\.31\.1"):
         await led.open(IDENTITY)
     assert not (tmp_path / "old.db").exists()
+
+
+_ANY_CHARACTER = st.text(st.characters(blacklist_categories=()), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ident=_ANY_CHARACTER, number=st.one_of(_ANY_CHARACTER, st.just("+46700000001")),
+       name=_ANY_CHARACTER, column=_ANY_CHARACTER)
+def test_a_row_any_ledger_can_store_or_an_invalid_one_saying_why(
+        ident: str, number: str, name: str, column: str) -> None:
+    """Any text a Python iterable gives (lone surrogates, NUL included) becomes a row
+    every ledger can store: a lone surrogate raised a raw UnicodeEncodeError from the
+    SQLite ledger, a NUL stopped a run on the PostgreSQL one. Both make the row invalid,
+    naming the column."""
+    checker = RowChecker(TtsTemplate(text="Hi {name}"))
+    checker.check_columns(InputRow(data={}, columns=("number", "name", "id", column)))
+    row = checker.check(InputRow(data={"number": number, "name": name, "id": ident,
+                                       column: "x"}), 0)
+    stored = [row.key, row.destination or "", *(row.data or {}).keys(),
+              *(str(v) for v in (row.data or {}).values()),
+              row.error.message if row.error else ""]
+    for text in stored:
+        text.encode()  # no lone surrogate
+        assert "\x00" not in text
+    bad = [t for t in (ident, number, name, column) if "\x00" in t or not _utf8(t)]
+    if bad:  # invalid: for that reason, or one found before it (an empty id)
+        assert row.state == "invalid"
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"number": "+46700000001", "id": "a\udc80"}, "id: holds a character that is not Unicode"),
+    ({"number": "+46700000001", "name": "x\ud800"}, "name: holds a character"),
+    ({"number": "+4670000\udc800001"}, "number: holds a character"),
+    ({"number": "+46700000001", "name": "a\x00b"}, "name: holds a NUL character"),
+])
+def test_a_value_no_ledger_or_sinch_takes_is_an_invalid_row(data: dict[str, str],
+                                                             message: str) -> None:
+    """The minimal inputs from the review: each raised or failed only at dialling."""
+    checker = RowChecker(TtsTemplate(text="Hi {name}" if "name" in data else "Hi"))
+    checker.check_columns(InputRow(data={}, columns=(*data, "name")))
+    row = checker.check(InputRow(data=data, line=2), 0)
+    assert row.state == "invalid"
+    assert row.key == ("+46700000001" if data["number"] == "+46700000001" and "id" not in data
+                       else "#1")
+    assert message in row.error.message  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ checks that must come before any call (each a subprocess, as a user types it).""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -33,22 +34,29 @@ def _numbers(path: Path, count: int, prefix: str) -> Path:
     return path
 
 
-def test_a_second_ctrl_c_aborts_with_one_line_and_130(tmp_path: Path) -> None:
-    source = _numbers(tmp_path / "big2.csv", 200, "11")
+def _two_signals(source: Path, first: signal.Signals, second: signal.Signals
+                 ) -> tuple[int, str]:
+    """Run a campaign of ``source`` against callouts answered 30 s late, send ``first``
+    while calls are in flight (a graceful stop that goes on waiting for them), then
+    ``second``; the exit code and stderr."""
     argv = [*COMMAND, "campaign", str(source), "--text", "hi", "--rate", "5"]
-    # Callouts answered 30 s late: the first Ctrl-C's graceful stop is still waiting for
-    # the call in flight when the second one comes.
     with slow_callouts(30.0) as environ, subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=clean_environ(**environ)) as child:
         assert child.stderr is not None
         assert "ledger:" in child.stderr.readline()
         time.sleep(0.5)
-        child.send_signal(signal.SIGINT)
+        child.send_signal(first)
         time.sleep(0.05)
-        child.send_signal(signal.SIGINT)
+        child.send_signal(second)
         _, stderr = child.communicate(timeout=60)
-    assert child.returncode == 130, stderr
+    return child.returncode, stderr
+
+
+def test_a_second_ctrl_c_aborts_with_one_line_and_130(tmp_path: Path) -> None:
+    source = _numbers(tmp_path / "big2.csv", 200, "11")
+    code, stderr = _two_signals(source, signal.SIGINT, signal.SIGINT)
+    assert code == 130, stderr
     assert "Traceback" not in stderr
     assert "CancelledError" not in stderr
     last = stderr.strip().splitlines()[-1]
@@ -283,3 +291,97 @@ def test_a_ctrl_c_during_a_stalled_export_aborts_and_says_the_ledger_is_complete
     last = stderr.strip().splitlines()[-1]
     assert "aborted after the campaign ended" in last, stderr
     assert "in flight" not in last
+
+
+def test_sigterm_stops_a_campaign_gracefully_with_143(tmp_path: Path) -> None:
+    """systemd, Kubernetes and ``kill`` stop a service with SIGTERM: before, the process
+    died at once and every call in flight stayed ``sending`` (uncertain). Now it is a
+    graceful stop: the call in flight (answered 1.5 s late) is waited for and placed."""
+    source = _numbers(tmp_path / "term.csv", 200, "41")
+    ledger = tmp_path / "term.ledger"
+    argv = [*COMMAND, "campaign", str(source), "--text", "hi", "--rate", "5",
+            "--ledger", str(ledger)]
+    with slow_callouts(1.5) as environ, subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=clean_environ(**environ)) as child:
+        assert child.stderr is not None
+        assert "ledger:" in child.stderr.readline()
+        time.sleep(0.5)  # the first call is in flight, answered 1 s from now
+        child.send_signal(signal.SIGTERM)
+        stdout, stderr = child.communicate(timeout=60)
+    assert child.returncode == 143, stderr
+    assert "stopping (SIGTERM)" in stderr
+    assert "Traceback" not in stderr
+    assert "stopped: interrupted" in stdout
+    assert " 0 uncertain" in stdout, stdout
+    assert re.search(r"rows: [1-9]\d* placed", stdout), stdout
+    assert f"resume with: sinch-calling campaign {source}" in stderr
+    status = sinch_calling(["campaign", "status", "--ledger", str(ledger), "--json"],
+                           emulator=None)
+    states = json.loads(status.stdout)["states"]
+    assert states["uncertain"] == states["sending"] == states["claimed"] == 0, states
+    assert states["placed"] >= 1
+
+
+def test_sigterm_then_ctrl_c_aborts_with_143(tmp_path: Path) -> None:
+    code, stderr = _two_signals(_numbers(tmp_path / "term2.csv", 200, "42"),
+                                signal.SIGTERM, signal.SIGINT)
+    assert code == 143, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert re.search(r"aborted; [1-9]\d* calls? in flight (is|are) recorded as uncertain",
+                     last), stderr
+    assert "campaign resolve" in last
+
+
+async def test_an_abort_with_no_call_in_flight_says_the_ledger_holds_every_answer(
+        tmp_path: Path) -> None:
+    """The abort line said calls in flight were recorded as uncertain even when none
+    was; it counts them now (here none: the campaign was aborted between calls)."""
+    import argparse
+    import asyncio
+    import os
+
+    from sinch_calling.cli.campaign import _interruptible
+    from sinch_calling.cli.context import Context
+    from sinch_calling.cli.output import Output
+
+    ledger = tmp_path / "x.ledger"
+    ledger.write_bytes(b"")
+    ctx = Context(argparse.Namespace(), Output())
+    ctx.command_line = "sinch-calling campaign x.csv"
+
+    async def graceful() -> None:  # the first cancellation is a graceful stop
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(30)
+
+    async def signals() -> None:
+        for _ in range(2):
+            await asyncio.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = asyncio.create_task(signals())
+    with pytest.raises(asyncio.CancelledError):
+        await _interruptible(ctx, graceful(), str(ledger), lambda: 0)
+    await sender
+    assert ctx.interrupted_code == 143
+    assert ctx.interrupted == (f"aborted; no call was in flight: {ledger} holds every "
+                               "answer received; resume with: sinch-calling campaign x.csv")
+
+
+def test_resolve_names_the_argument_that_is_not_text(emu: ChildEmulator,
+                                                     tmp_path: Path) -> None:
+    """A byte that is not UTF-8 in ROW or --placed (Python sees a lone surrogate) was a
+    raw encoding error; it is a usage error naming the argument, exit 2."""
+    ledger = tmp_path / "r.ledger"
+    source = _numbers(tmp_path / "r.csv", 1, "43")
+    assert sinch_calling(["campaign", str(source), "--text", "hi", "--ledger", str(ledger)],
+                         emulator=emu).returncode == 0
+    for argv, flag in ((["\udcff", "--not-placed"], "ROW"),
+                       (["+46704300000", "--placed", "ab\udcff"], "--placed")):
+        done = sinch_calling(["campaign", "resolve", "--ledger", str(ledger), *argv],
+                             emulator=None)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(f"sinch-calling: error: {flag}: must be valid Unicode"), \
+            done.stderr

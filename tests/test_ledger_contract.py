@@ -720,3 +720,45 @@ def test_claim_protocol_state_machine(store: str, tmp_path: Path) -> None:
             suppress_health_check=list(HealthCheck)))
     finally:
         cleanup()
+
+
+async def test_rows_with_nul_or_lone_surrogates_load_as_invalid(ledger: Any) -> None:
+    """From the review: a NUL in a column stopped a run on the PostgreSQL ledger
+    ("text fields cannot contain NUL"), a lone surrogate in an id raised a raw
+    UnicodeEncodeError from the SQLite one. Preflight makes both invalid rows, which
+    every ledger stores."""
+    from sinch_calling.campaign.preflight import RowChecker
+    from sinch_calling.campaign.rows import InputRow
+    from sinch_calling.campaign.templates import TtsTemplate
+
+    checker = RowChecker(TtsTemplate(text="Hi {name}"))
+    checker.check_columns(InputRow(data={}, columns=("number", "name", "id")))
+    data = [{"number": "+46700000001", "name": "a\x00b", "id": "1"},
+            {"number": "+46700000002", "name": "b", "id": "2\udc80"},
+            {"number": "+46700000003", "name": "c\ud800", "id": "3"},
+            {"number": "+46700000004", "name": "d", "id": "4\x00"},
+            {"number": "+46700000005", "name": "e", "id": "5"}]
+    checked = [checker.check(InputRow(data=d, line=i + 2), i) for i, d in enumerate(data)]
+    loaded = await ledger.load(checked)
+    assert [row.state for row in loaded] == ["invalid"] * 4 + ["pending"]
+    results = {o.row: o async for o in ledger.results()}
+    assert "NUL" in results["1"].error.message
+    assert set(results) == {"1", "#2", "3", "#4", "5"}
+    assert "surrogate" in results["#2"].error.message
+
+
+@pytest.mark.parametrize(("key", "call_id", "field"), [
+    ("\udcff", None, "row"), ("a\x00", None, "row"), ("", None, "row"),
+    ("1", "ab\udcff", "call_id"), ("1", "ab\x00", "call_id"), ("1", " ", "call_id"),
+])
+async def test_settle_and_get_refuse_keys_and_call_ids_no_ledger_holds(
+        ledger: Any, key: str, call_id: str | None, field: str) -> None:
+    """From the review: ``campaign resolve`` with a byte that is not UTF-8 in ROW (the
+    shell hands Python a lone surrogate) raised a raw UnicodeEncodeError."""
+    await ledger.load(rows("+46700000001"))
+    with pytest.raises(ValidationError) as caught:
+        await ledger.settle(key, call_id=call_id)
+    assert caught.value.field == field
+    if field == "row":
+        with pytest.raises(ValidationError):
+            await ledger.get(key)

@@ -319,6 +319,38 @@ class Ledger(Protocol):
         ...
 
 
+def checked_key(key: object) -> str:
+    """A row key given by a caller (``settle``, ``get``), or :class:`ValidationError`
+    (field ``row``): no ledger holds a key that is not a string, holds a NUL or a lone
+    surrogate (preflight makes such a row ``#<row number>``), and asking for one must
+    not reach the store as its encoding error."""
+    if not isinstance(key, str) or not key:
+        raise ValidationError("row", f"must be a row key (a non-empty str); got {key!r}")
+    _storable("row", key)
+    return key
+
+
+def checked_call_id(call_id: object) -> str | None:
+    """``settle``'s ``call_id``: ``None``, or the stripped, non-empty callId text;
+    else :class:`ValidationError` naming ``call_id``."""
+    if call_id is None:
+        return None
+    if not isinstance(call_id, str) or not call_id.strip():
+        raise ValidationError("call_id", "must be the call's non-empty callId, or None")
+    return _storable("call_id", call_id.strip())
+
+
+def _storable(field: str, text: str) -> str:
+    if "\x00" in text:
+        raise ValidationError(field, "must not hold a NUL character (U+0000)")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise ValidationError(field, "must be valid Unicode text (no lone surrogates)") \
+            from None
+    return text
+
+
 def held_in_order(claims: Sequence[Claim], changed: Iterable[tuple[str, str, str]]
                   ) -> list[bool]:
     """For implementations of the batch methods: one ``bool`` per claim, in order,

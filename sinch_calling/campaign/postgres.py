@@ -69,6 +69,8 @@ from .ledger import (
     RowStateError,
     UnknownRowError,
     answered,
+    checked_call_id,
+    checked_key,
     held_in_order,
     release_rewritten,
 )
@@ -889,8 +891,7 @@ class PostgresLedger(OneRowTransitions):
 
     async def settle(self, key: str, *, call_id: str | None) -> CallOutcome:
         """See :meth:`Ledger.settle`."""
-        if call_id is not None and (not isinstance(call_id, str) or not call_id.strip()):
-            raise ValidationError("call_id", "must be the call's non-empty callId, or None")
+        key, call_id = checked_key(key), checked_call_id(call_id)
         async with self._connection_once() as conn, conn.transaction():
             found = await (await conn.execute(self._sql(
                 "SELECT state FROM {s}.campaign_rows WHERE campaign = %s AND key = %s "
@@ -906,7 +907,7 @@ class PostgresLedger(OneRowTransitions):
                     "error = NULL, expired = false, worker = NULL, "
                     f"updated_at = clock_timestamp() WHERE campaign = %s AND key = %s "
                     f"RETURNING {_COLUMNS}")
-                params: tuple[Any, ...] = (call_id.strip(), self._campaign, key)
+                params: tuple[Any, ...] = (call_id, self._campaign, key)
             else:
                 query = self._sql(
                     "UPDATE {s}.campaign_rows SET state = 'pending', call_id = NULL, "
@@ -967,6 +968,7 @@ class PostgresLedger(OneRowTransitions):
 
     async def get(self, key: str) -> CallOutcome | None:
         """See :meth:`Ledger.get`."""
+        key = checked_key(key)
         rows = await self._execute(f"SELECT {_COLUMNS} FROM {{s}}.campaign_rows "
                                    "WHERE campaign = %s AND key = %s", (self._campaign, key))
         return _outcome(rows[0]) if rows else None

@@ -5,7 +5,8 @@ An input item is a number (``str``), a mapping (a CSV row) or an
 :class:`~sinch_calling.campaign.records.NewRow`: ``pending`` with its normalised E.164
 destination, or ``invalid`` with the reason (bad number, missing placeholder value, text
 too long, bad per-row cli/dtmf, more fields than the header, a row over
-:data:`~sinch_calling.campaign.rows.MAX_LINE` characters, repeated id).
+:data:`~sinch_calling.campaign.rows.MAX_LINE` characters, repeated id, a NUL or a lone
+surrogate in any column).
 
 A row's identity (its ledger key, which reruns match it by) is its ``id`` column when
 the input has one; otherwise its destination, the normalised E.164 number (the dedupe
@@ -75,6 +76,35 @@ def check_number(value: object) -> str:
     raise RowError(f"number: {excerpt(text)} is not an E.164 number ('+' then 1 to 15 digits)")
 
 
+def _unusable(data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first column whose name or value cannot be a call's text, and why
+    (``"column: ..."``), else ``None``: a lone surrogate (only Python input holds one: a
+    file is decoded strictly) or a NUL character (a corrupt export; PostgreSQL cannot
+    store it, Sinch would not speak it)."""
+    for name, value in data.items():
+        for text in (name, value):
+            if not isinstance(text, str):
+                continue
+            if "\x00" in text:
+                return name, f"{_shown(name)}: holds a NUL character (U+0000)"
+            if not text.isascii():
+                try:
+                    text.encode()
+                except UnicodeEncodeError:
+                    return name, (f"{_shown(name)}: holds a character that is not Unicode "
+                                  "text (a lone surrogate, U+D800 to U+DFFF)")
+    return None
+
+
+def _shown(text: Any) -> Any:
+    """``text`` with lone surrogates as ``\\udc80`` and NUL as ``\\x00`` escapes
+    (storable in any ledger, printable)."""
+    if not isinstance(text, str):
+        return text
+    text = text.replace("\x00", "\\x00")
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode()
+
+
 class RowChecker:
     """Checks rows for one campaign: the header once (:meth:`check_columns`), then each
     row (:meth:`check`)."""
@@ -137,12 +167,17 @@ class RowChecker:
                 data = {k: str(v)[:40] for k, v in data.items()}
                 raise RowError(f"the row holds {size} characters, over the limit of "
                                f"{MAX_LINE}")
+            unusable = _unusable(data)
+            if unusable is not None:
+                data = {_shown(k): _shown(v) for k, v in data.items()}
             if self._uses_ids:
                 assert self.id_column is not None
                 ident = str(data.get(self.id_column) or "").strip()
                 if not ident:
                     raise RowError(f"{self.id_column}: empty (every row needs an id when "
                                    "the input has an id column)")
+                if unusable is not None and unusable[0] == self.id_column:
+                    raise RowError(unusable[1])
                 key = ident
             bad_number = None
             try:
@@ -151,6 +186,8 @@ class RowChecker:
                 bad_number = exc
             if destination is not None and not self._uses_ids:
                 key = destination
+            if unusable is not None:
+                raise RowError(unusable[1])
             if row.problem is not None:  # the reader's reason comes first (line too long)
                 raise RowError(row.problem)
             if bad_number is not None:

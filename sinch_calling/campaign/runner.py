@@ -315,6 +315,7 @@ class _Dial:
         self.finished = False         # nothing left to claim, and nothing in flight
         self.any_pending = False      # run([]): a worker of a shared campaign
         self.ledger_error: Exception | None = None  # raised by run() at the end
+        self.orphaned: list[asyncio.Future[Sequence[Claim]]] = []  # see Campaign._claim
         self.writes: _Writes
 
     def stop(self, reason: str) -> None:
@@ -831,6 +832,11 @@ class Campaign:
                 current.uncancel()
 
     async def _release_buffered(self, ledger: Ledger, dial: _Dial) -> None:
+        for claiming in dial.orphaned:  # claims whose worker was cancelled meanwhile
+            with contextlib.suppress(Exception, TimeoutError):
+                dial.buffer.extend(await asyncio.wait_for(asyncio.shield(claiming),
+                                                          _ABORT_WRITES))
+        dial.orphaned.clear()
         while dial.buffer:
             claim = dial.buffer.popleft()
             await _shielded(ledger.release(claim, dial.run))
@@ -858,10 +864,7 @@ class Campaign:
                     if self._may_claim(dial):
                         # run([]) only dials (a worker sharing the campaign with the
                         # run that loaded it): any pending row. Else rows of this input.
-                        claims = await ledger.claim(
-                            dial.worker, dial.run, limit=self._concurrency,
-                            lease=self._lease,
-                            loaded_by=None if dial.any_pending else dial.run)
+                        claims = await self._claim(ledger, dial)
                         if len(claims) < self._concurrency:
                             dial.drained_at = time.monotonic()
                             dial.idle_claim = dial.in_flight == 0 and not claims
@@ -878,6 +881,20 @@ class Campaign:
                 return None
             dial.changed.clear()
             await dial.changed.wait()
+
+    async def _claim(self, ledger: Ledger, dial: _Dial) -> Sequence[Claim]:
+        """Claim up to ``concurrency`` rows. Cancelled meanwhile (an abort), the claim
+        still completes in the ledger: its rows are then released when the run ends
+        (:meth:`_release_buffered`), not left claimed until their lease runs out."""
+        claiming = asyncio.ensure_future(ledger.claim(
+            dial.worker, dial.run, limit=self._concurrency, lease=self._lease,
+            loaded_by=None if dial.any_pending else dial.run))
+        try:
+            return await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            claiming.add_done_callback(_retrieve)
+            dial.orphaned.append(claiming)
+            raise
 
     @staticmethod
     def _may_claim(dial: _Dial) -> bool:

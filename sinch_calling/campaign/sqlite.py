@@ -50,6 +50,8 @@ from .ledger import (
     RowStateError,
     UnknownRowError,
     answered,
+    checked_call_id,
+    checked_key,
     release_rewritten,
 )
 from .pacing import SlidingWindow
@@ -754,8 +756,7 @@ class SQLiteLedger(OneRowTransitions):
 
     async def settle(self, key: str, *, call_id: str | None) -> CallOutcome:
         """See :meth:`Ledger.settle`."""
-        if call_id is not None and (not isinstance(call_id, str) or not call_id.strip()):
-            raise ValidationError("call_id", "must be the call's non-empty callId, or None")
+        key, call_id = checked_key(key), checked_call_id(call_id)
 
         def op(conn: sqlite3.Connection) -> CallOutcome:
             current = conn.execute("SELECT state FROM rows WHERE key = ?", (key,)).fetchone()
@@ -768,7 +769,7 @@ class SQLiteLedger(OneRowTransitions):
             if call_id is not None:
                 conn.execute("UPDATE rows SET state = 'placed', call_id = ?, error = NULL, "
                              "expired = 0, worker = NULL, updated_at = ? WHERE key = ?",
-                             (call_id.strip(), now, key))
+                             (call_id, now, key))
             else:
                 conn.execute("UPDATE rows SET state = 'pending', call_id = NULL, error = NULL, "
                              "expired = 0, worker = NULL, attempts = 0, deferred = 0, "
@@ -843,6 +844,7 @@ class SQLiteLedger(OneRowTransitions):
 
     async def get(self, key: str) -> CallOutcome | None:
         """See :meth:`Ledger.get`."""
+        key = checked_key(key)
         row = await self._run(lambda conn: conn.execute(
             f"SELECT {_COLUMNS} FROM rows WHERE key = ?", (key,)).fetchone(), write=False)
         return None if row is None else _outcome(row)

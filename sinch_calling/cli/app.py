@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from . import callbacks, callout, calls, campaign, conferences, demo, emulator, numbers, recordings
 from .context import Context
-from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, _UsageError, describe, is_bug
+from .errors import EXIT_OK, EXIT_USAGE, _UsageError, describe, is_bug
 from .output import Output
 from .parser import GLOBAL_DEFAULTS, GLOBALS, PROG, Parser, Registry, flags_of, typed_flag
 
@@ -36,7 +36,7 @@ def build_parser() -> Parser:
                "exit codes: 0 success; 1 an API or network failure (or a campaign or export "
                "with failed, uncertain or invalid rows, reruns included); 2 a usage or "
                "validation error, nothing sent; "
-               "130 interrupted.")
+               "130 interrupted (Ctrl-C); 143 a campaign stopped by SIGTERM.")
     registry = Registry(parser)
     for group in _GROUPS:
         group.register(registry)
@@ -147,7 +147,7 @@ def run(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
         # must not turn exit 130 into death by SIGINT (or a traceback) on the way out.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         out.error(ctx.interrupted or "interrupted")
-        return EXIT_INTERRUPTED
+        return ctx.interrupted_code
     except BrokenPipeError:
         _quiet_pipe()
         return EXIT_OK

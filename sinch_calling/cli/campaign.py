@@ -7,14 +7,14 @@ import asyncio
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from ..client import SinchCalling
 from . import options
 from .context import Context
-from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, _UsageError
+from .errors import EXIT_FAILURE, _UsageError
 from .parser import Registry
 from .progress import Tracker
 
@@ -60,11 +60,13 @@ async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: 
     bar: Tracker | None = None
     total = None if args.file == "-" or args.dry_run else \
         await asyncio.to_thread(_count_rows, args.file)
-    done = 0
+    done = lost = 0
 
     def on_outcome(outcome: CallOutcome) -> None:
-        nonlocal done
+        nonlocal done, lost
         done += 1
+        if outcome.error is not None and outcome.error.kind == "interrupted":
+            lost += 1  # in flight when the run was aborted
         # A row settled in an earlier run comes back as its old state without this run's
         # call id: it counts as done, not as placed now (the summary says "skipped").
         earlier = outcome.status in ("skipped", "claimed", "sending") or (
@@ -87,7 +89,8 @@ async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: 
                      "called twice)")
         bar = ctx.progress(f"campaign {Path(args.file).name}", "campaign")
         try:
-            report = await _interruptible(ctx, campaign.run(rows), shown)
+            report = await _interruptible(ctx, campaign.run(rows), shown,
+                                          lambda: lost)
         except LedgerMismatchError as exc:
             changed = "; ".join(f"{name} was {before!r}, now {now!r}"
                                 for name, (before, now) in sorted(exc.differences.items()))
@@ -103,27 +106,35 @@ async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: 
             if args.out != "-":
                 ctx.out.note(f"wrote {written} results to {args.out}")
     code = _summary(ctx, args, report, shown)
-    return EXIT_INTERRUPTED if report.stopped == "interrupted" else code
+    return ctx.interrupted_code if report.stopped == "interrupted" else code
 
 
-async def _interruptible(ctx: Context, run: Any, ledger: str) -> Any:
-    """Run the campaign; a first Ctrl-C stops it gracefully (calls in flight are
-    waited for and recorded), a second one aborts. Once the campaign has ended, a
-    Ctrl-C (during the summary, ``--out``) aborts the rest of the command as Python's
-    own handler does, with a last line that says the ledger is complete."""
+async def _interruptible(ctx: Context, run: Any, ledger: str,
+                         lost: Callable[[], int]) -> Any:
+    """Run the campaign; a first Ctrl-C or SIGTERM (what systemd, Kubernetes and
+    ``kill`` send) stops it gracefully (calls in flight are waited for and recorded), a
+    second signal aborts. Once the campaign has ended, a signal (during the summary,
+    ``--out``) aborts the rest of the command as Python's own handler does, with a last
+    line that says the ledger is complete. ``lost()``: how many calls in flight were
+    recorded as uncertain by the abort (for the last line). Sets
+    ``ctx.interrupted_code``: 130 for Ctrl-C, 143 for SIGTERM (128 + the signal)."""
     task: asyncio.Task[Any] = asyncio.ensure_future(run)
     loop = asyncio.get_running_loop()
     presses = 0
 
-    def interrupt() -> None:
+    def interrupt(signum: int) -> None:
         nonlocal presses
         presses += 1
         if presses == 1:
-            ctx.out.errors.print("stopping: no new calls; waiting for the calls in flight "
-                                 "(Ctrl-C again to abort)", markup=False)
+            ctx.interrupted_code = 128 + signum
+            what = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+            ctx.out.errors.print(f"stopping ({what}): no new calls; waiting for the calls "
+                                 f"in flight ({what} again to abort)", markup=False)
         task.cancel()
 
-    loop.add_signal_handler(signal.SIGINT, interrupt)
+    handled = (signal.SIGINT, signal.SIGTERM)
+    for signum in handled:
+        loop.add_signal_handler(signum, interrupt, signum)
     ctx.interrupted = (f"aborted; calls that were in flight are recorded as uncertain in "
                        f"{ledger}; resume with: {ctx.command_line}")
     try:
@@ -132,7 +143,8 @@ async def _interruptible(ctx: Context, run: Any, ledger: str) -> Any:
         # Removed while the loop runs: a handler left for loop.close() would meet its
         # closed wake-up pipe, and a blocked write (a stalled --out -) would never see
         # the Ctrl-C.
-        loop.remove_signal_handler(signal.SIGINT)
+        for signum in handled:
+            loop.remove_signal_handler(signum)
         if task.done() and not task.cancelled() and task.exception() is None:
             ctx.interrupted = (f"aborted after the campaign ended; {ledger} holds every "
                                f"answer; resume with: {ctx.command_line}")
@@ -140,6 +152,14 @@ async def _interruptible(ctx: Context, run: Any, ledger: str) -> Any:
                 Path(ledger).exists):
             ctx.interrupted = (f"aborted before the ledger {ledger} was created: nobody was "
                                f"called; resume with: {ctx.command_line}")
+        elif presses:
+            count = lost()
+            ctx.interrupted = (
+                f"aborted; {count} {'call' if count == 1 else 'calls'} in flight "
+                f"{'is' if count == 1 else 'are'} recorded as uncertain in {ledger} "
+                f"(settle with: sinch-calling campaign resolve --ledger {ledger} ROW); "
+                if count else f"aborted; no call was in flight: {ledger} holds every "
+                              "answer received; ") + f"resume with: {ctx.command_line}"
 
 
 def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -> int:
@@ -172,7 +192,10 @@ def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -
                 ctx.out.errors.print(f"  ... and {report.problems_omitted} more: "
                                      f"sinch-calling campaign results --ledger {ledger}",
                                      markup=False)
-        if report.stopped:
+        if report.stopped and ctx.out.quiet:  # the summary above was dropped
+            ctx.out.warn(f"stopped: {report.stopped}; {report.pending} rows still "
+                         f"pending; resume with: {ctx.command_line}")
+        elif report.stopped:
             ctx.out.note(f"resume with: {ctx.command_line}")
         if report.uncertain or report.earlier_uncertain:
             ctx.out.note(f"settle uncertain rows with: sinch-calling campaign resolve "
@@ -392,7 +415,8 @@ async def _resolve(ctx: Context, args: argparse.Namespace) -> int:
 
 _FIELDS = {"text": "--text", "prompts": "--prompts", "cli": "--cli", "locale": "--locale",
            "rate": "--rate", "concurrency": "--concurrency", "ledger": "--ledger",
-           "file": "FILE", "rows": "FILE", "number_column": "--number-column", "row": "ROW"}
+           "file": "FILE", "rows": "FILE", "number_column": "--number-column", "row": "ROW",
+           "call_id": "--placed"}
 
 
 def register(registry: Registry) -> None:

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from ..client import SinchCalling
 from ..errors import ValidationError
-from .errors import _CommandFailed, _UsageError
+from .errors import EXIT_INTERRUPTED, _CommandFailed, _UsageError
 from .output import Output
 from .progress import Tracker, tracker
 
@@ -58,6 +58,9 @@ class Context:
         self.stdin = stdin or sys.stdin
         self.interrupted: str | None = None
         """What to print if Ctrl-C stops the command: what was done, how to resume."""
+        self.interrupted_code = EXIT_INTERRUPTED
+        """The exit code of an interrupted command: 130 (Ctrl-C); 143 when a campaign
+        was stopped by SIGTERM (128 + the signal's number, as a shell reports it)."""
         self.flags: dict[str, str] = {}
         self.command_line = "sinch-calling"
         """The command line as typed, for "resume with: ..." hints."""

@@ -2,7 +2,9 @@
 
 Exit codes: 0 success; 1 an API or network failure (or a campaign or export with
 failed or uncertain rows); 2 a usage or validation error, found before anything was
-sent; 130 interrupted (Ctrl-C). Every message is one line, naming the flag as typed.
+sent; 130 interrupted (Ctrl-C); 143 a campaign stopped by SIGTERM (a first SIGTERM
+stops it gracefully, as a first Ctrl-C does). Every message is one line, naming the
+flag as typed.
 """
 
 from __future__ import annotations
