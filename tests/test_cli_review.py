@@ -385,3 +385,26 @@ def test_resolve_names_the_argument_that_is_not_text(emu: ChildEmulator,
         assert done.returncode == 2, done.stderr
         assert done.stderr.startswith(f"sinch-calling: error: {flag}: must be valid Unicode"), \
             done.stderr
+
+
+def test_a_quiet_stopped_campaign_still_says_how_to_resume(emu: ChildEmulator,
+                                                           tmp_path: Path) -> None:
+    """``--quiet`` dropped the whole summary of a stopped campaign, the resume line
+    with it: a script saw exit 130 and nothing to run next."""
+    source = _numbers(tmp_path / "quiet.csv", 200, "44")
+    argv = [*COMMAND, "campaign", str(source), "--text", "hi", "--rate", "5", "--quiet"]
+    posts = emu.log_text().count("POST /calling/v1/callouts")
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=clean_environ(**emu.environ)) as child:
+        for _ in range(600):  # the first call went out
+            if emu.log_text().count("POST /calling/v1/callouts") > posts:
+                break
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr
+    assert stdout == ""
+    last = stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"warning: stopped: interrupted; \d+ rows still pending; resume "
+                        rf"with: sinch-calling campaign {re.escape(str(source))} .*--quiet",
+                        last), stderr
