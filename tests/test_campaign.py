@@ -861,3 +861,27 @@ async def test_an_abort_during_a_claim_releases_the_claimed_rows(
     report = await Campaign(sinch, TTS, ledger=tmp_path / "l.db", lease=3600).run(
         NUMBERS[:10])
     assert report.placed == 10
+
+
+async def test_a_dry_run_reads_an_existing_ledger_and_refuses_as_the_run_would(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    """From the new-user review: a dry run after a real run said "2 pending" although
+    the run would call nobody, and a dry run with changed text passed while the real
+    run then refused the ledger. The dry run reads the ledger (writing nothing)."""
+    ledger = tmp_path / "l.db"
+    assert (await Campaign(sinch, TTS, ledger=ledger).preflight(NUMBERS[:3])).pending == 3
+    assert not ledger.exists()  # no ledger yet: none is made
+    await Campaign(sinch, TTS, ledger=ledger).run(NUMBERS[:2])
+    before = ledger.read_bytes()
+    dry = await Campaign(sinch, TTS, ledger=ledger).preflight(NUMBERS[:3])
+    assert (dry.pending, dry.ledger_decided, dry.earlier_uncertain) == (3, 2, 0)
+    assert "the ledger already holds 2 rows earlier runs decided" in str(dry)
+    other = Campaign.tts(text="Another text", cli="+46000000000")
+    with pytest.raises(LedgerMismatchError) as caught:
+        await Campaign(sinch, other, ledger=ledger).preflight(NUMBERS[:3])
+    assert "text" in caught.value.differences
+    forced = await Campaign(sinch, other, ledger=ledger, force=True).preflight(NUMBERS[:3])
+    assert forced.ledger_decided == 2
+    assert ledger.read_bytes() == before
+    assert len(_callouts(emulator)) == 2

@@ -408,3 +408,23 @@ def test_a_quiet_stopped_campaign_still_says_how_to_resume(emu: ChildEmulator,
     assert re.fullmatch(r"warning: stopped: interrupted; \d+ rows still pending; resume "
                         rf"with: sinch-calling campaign {re.escape(str(source))} .*--quiet",
                         last), stderr
+
+
+def test_a_dry_run_is_refused_where_the_run_would_be(emu: ChildEmulator,
+                                                      tmp_path: Path) -> None:
+    """From the new-user review: after a run, a dry run with another --text passed (exit
+    1 for an invalid row only), then the real run refused the ledger with exit 2."""
+    source = tmp_path / "dry.csv"
+    source.write_text("phone,first_name\n+46704500001,A\n+46704500002,B\n")
+    argv = ["campaign", str(source), "--number-column", "phone"]
+    assert sinch_calling([*argv, "--text", "Hi {first_name}"], emulator=emu).returncode == 0
+    again = sinch_calling([*argv, "--text", "Hi {first_name}", "--dry-run"], emulator=None)
+    assert again.returncode == 0, again.stderr
+    assert "the ledger already holds 2 rows earlier runs decided" in again.stdout
+    other = sinch_calling([*argv, "--text", "Hello {first_name}", "--dry-run"],
+                          emulator=None)
+    assert other.returncode == 2, other.stderr
+    assert other.stderr.startswith(
+        f"sinch-calling: error: --ledger: {source}.ledger (the default ledger of FILE) "
+        "belongs to a different campaign (text was 'Hi {first_name}', now "
+        "'Hello {first_name}')"), other.stderr

@@ -19,10 +19,13 @@ class CampaignReport:
 
     This run: ``placed`` (calls Sinch accepted), ``failed`` (refused with a 4xx; not
     redialled unless ``retry_failed``), ``uncertain`` (may have been placed: never
-    redialled; settle them), ``skipped`` (rows an earlier run settled, and duplicates),
+    redialled; settle them), ``skipped`` (rows an earlier run settled, and duplicates:
+    ``duplicates`` of them repeat an earlier row's number or id),
     ``invalid`` (preflight refused them; fix the input and rerun), ``rows`` (input rows
     read). Afterwards: ``pending`` (rows still to dial: a rerun dials them),
     ``earlier_uncertain`` (uncertain rows left by earlier runs, to settle),
+    ``ledger_decided`` (dry runs: placed, failed and uncertain rows the campaign's
+    existing ledger holds; a run skips those of its input),
     ``stopped`` (why the run ended early: ``None``, ``"interrupted"``,
     ``"credentials rejected"``, ``"rate limited"``, ``"unreachable"``, ...),
     ``problems`` (the first ``max_problems`` failed, uncertain and invalid rows of this
@@ -36,11 +39,13 @@ class CampaignReport:
     failed: int = 0
     uncertain: int = 0
     skipped: int = 0
+    duplicates: int = 0
     invalid: int = 0
     rows: int = 0
     changed: int = 0
     pending: int = 0
     earlier_uncertain: int = 0
+    ledger_decided: int = 0
     stopped: str | None = None
     dry_run: bool = False
     problems: list[CallOutcome] = attrs.Factory(list)
@@ -85,9 +90,13 @@ class CampaignReport:
         """A short human summary, one fact per line."""
         head = "dry run: " if self.dry_run else ""
         out = [f"{head}{self.rows} rows: {self.placed} placed, {self.failed} failed, "
-               f"{self.uncertain} uncertain, {self.skipped} skipped, {self.invalid} invalid, "
-               f"{self.pending} pending"]
+               f"{self.uncertain} uncertain, {self.skipped} skipped{self._why_skipped()}, "
+               f"{self.invalid} invalid, {self.pending} pending"]
         out.extend(f"warning: {w}" for w in self.warnings)
+        if self.dry_run and self.ledger_decided:
+            out.append(f"the ledger already holds {self.ledger_decided} rows earlier runs "
+                       "decided (placed, failed or uncertain): a run skips those of this "
+                       "input, so it dials at most the pending rows above")
         if self.changed:
             out.append(f"{self.changed} rows give another number for an id an earlier run "
                        "already handled; not dialled (see problems)")
@@ -107,6 +116,14 @@ class CampaignReport:
                                                 for currency, amount in
                                                 sorted(self.totals.cost.items())))
         return out
+
+    def _why_skipped(self) -> str:
+        """`` (4 done in earlier runs, 1 duplicate)``: the two kinds of skipped rows."""
+        earlier = self.skipped - self.duplicates
+        parts = ([f"{earlier} done in earlier runs"] if earlier else []) + (
+            [f"{self.duplicates} duplicate{'s' if self.duplicates != 1 else ''}"]
+            if self.duplicates else [])
+        return f" ({', '.join(parts)})" if parts else ""
 
     def __str__(self) -> str:
         return "\n".join(self.lines())

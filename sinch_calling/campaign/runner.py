@@ -50,7 +50,7 @@ from ..events import DisconnectedCallEvent
 from ..retry import RetryPolicy
 from ..webhooks import CallbackRouter
 from .export import export_results
-from .ledger import Ledger, LedgerError
+from .ledger import Ledger, LedgerError, LedgerMismatchError
 from .pacing import spacing_for_rate, window_for_rate
 from .preflight import RowChecker, to_input_row
 from .records import (
@@ -65,7 +65,7 @@ from .records import (
     make_row_result,
 )
 from .report import CampaignReport
-from .sqlite import SQLiteLedger
+from .sqlite import SQLiteLedger, identity_differences
 from .templates import (
     ConferenceTemplate,
     CustomTemplate,
@@ -550,8 +550,11 @@ class Campaign:
     async def preflight(self, rows: Iterable[Any] | AsyncIterable[Any]) -> CampaignReport:
         """A dry run: check the options and every row, dial nothing, write nothing to
         the campaign's ledger. The report counts ``invalid`` rows (with their line and
-        reason in ``problems``), ``skipped`` duplicates and ``pending`` rows that a run
-        would dial (from the input alone: an earlier run's ledger is not consulted)."""
+        reason in ``problems``), ``skipped`` duplicates and ``pending`` rows (from the
+        input alone). When the campaign's ledger exists already, it is read: a ledger
+        of other options raises ``LedgerMismatchError`` as the run would (unless
+        ``force``), and ``ledger_decided`` and ``earlier_uncertain`` count the rows
+        earlier runs decided (a run does not dial those again)."""
         return await self.run(rows, dry_run=True)
 
     async def run(self, rows: Iterable[Any] | AsyncIterable[Any], *,
@@ -603,6 +606,7 @@ class Campaign:
             checker.check_columns(to_input_row(first, self._number_column))
         run_id = uuid.uuid4().hex
         if dry_run:
+            await self._compare_ledger(report)
             with tempfile.TemporaryDirectory(prefix="sinch-preflight-") as scratch:
                 scratch_ledger = SQLiteLedger(Path(scratch) / "preflight.db", durable=False)
                 await scratch_ledger.open(self.identity)
@@ -643,6 +647,33 @@ class Campaign:
         for line in report.lines():
             logger.info("%s", line)
         return report
+
+    async def _compare_ledger(self, report: CampaignReport) -> None:
+        """A dry run on a campaign whose ledger exists already: refuse as the run would
+        (:class:`LedgerMismatchError` when it belongs to other options, unless
+        ``force``), and count in the report what earlier runs decided (a run does not
+        dial those rows again). Read only; no ledger yet (or in memory) is no error."""
+        if self._memory:
+            return
+        try:
+            await self._ledger.open(None)
+        except LedgerError as exc:
+            if type(exc) is LedgerError:  # no ledger there yet
+                return
+            raise
+        try:
+            stored = await self._ledger.identity()
+            counts = await self._ledger.counts()
+        finally:
+            await self._ledger.close()
+        identity = self.identity
+        if stored is not None and stored.fingerprint != identity.fingerprint \
+                and not self._force:
+            raise LedgerMismatchError(self._ledger.location, identity_differences(
+                stored.options, identity.options))
+        states = counts.states
+        report.ledger_decided = states["placed"] + states["failed"] + states["uncertain"]
+        report.earlier_uncertain = states["uncertain"]
 
     @staticmethod
     def _warn_empty(report: CampaignReport) -> None:
@@ -727,7 +758,8 @@ class Campaign:
             report.problem(outcome)
             logger.warning("row %s: %s", new.key, error.message)
         else:
-            report.skipped += 1  # skipped, placed, failed, claimed, sending
+            report.skipped += 1  # skipped (a duplicate), placed, failed, claimed, sending
+            report.duplicates += state == "skipped"
         self._emit(outcome)
 
     # -- dialling -------------------------------------------------------------------------

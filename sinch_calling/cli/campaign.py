@@ -67,37 +67,34 @@ async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: 
         done += 1
         if outcome.error is not None and outcome.error.kind == "interrupted":
             lost += 1  # in flight when the run was aborted
-        # A row settled in an earlier run comes back as its old state without this run's
-        # call id: it counts as done, not as placed now (the summary says "skipped").
-        earlier = outcome.status in ("skipped", "claimed", "sending") or (
-            outcome.status == "placed" and not outcome.call_id)
-        if outcome.status in counts and not earlier:
-            counts[outcome.status] += 1
+        status = counted_status(outcome)
+        if status in counts:
+            counts[status] += 1
         if bar is not None:
             bar.update(done, total, **counts)
 
     async with client as sinch:
         campaign = Campaign(sinch, template, rate=args.rate, concurrency=args.concurrency,
-                            ledger=None if args.dry_run else ledger, track=args.track,
+                            ledger=ledger, track=args.track,
                             number_column=args.number_column, retry_failed=args.retry_failed,
                             force=args.force, on_outcome=on_outcome)
         rows = read_rows(source)
-        if args.dry_run:
-            report = await campaign.preflight(rows)
-            return _summary(ctx, args, report, shown)
-        ctx.out.note(f"ledger: {shown} (a rerun of the same command resumes; nobody is "
-                     "called twice)")
-        bar = ctx.progress(f"campaign {Path(args.file).name}", "campaign")
         try:
+            if args.dry_run:  # reads an existing ledger: refused as the run would be
+                return _summary(ctx, args, await campaign.preflight(rows), shown)
+            ctx.out.note(f"ledger: {shown} (a rerun of the same command resumes; nobody "
+                         "is called twice)")
+            bar = ctx.progress(f"campaign {Path(args.file).name}", "campaign")
             report = await _interruptible(ctx, campaign.run(rows), shown,
                                           lambda: lost)
         except LedgerMismatchError as exc:
             changed = "; ".join(f"{name} was {before!r}, now {now!r}"
                                 for name, (before, now) in sorted(exc.differences.items()))
-            raise _UsageError(f"--ledger: {_masked(exc.location)} belongs to a different campaign "
-                             f"({changed or 'other options'}): rerun with the original "
-                             "options, give another --ledger, or add --force to reuse "
-                             "it") from None
+            which = "" if args.ledger else " (the default ledger of FILE)"
+            raise _UsageError(f"--ledger: {_masked(exc.location)}{which} belongs to a "
+                              f"different campaign ({changed or 'other options'}): rerun "
+                              "with the original options, give another --ledger, or add "
+                              "--force to reuse it") from None
         finally:
             if bar is not None:
                 bar.close()
@@ -107,6 +104,27 @@ async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: 
                 ctx.out.note(f"wrote {written} results to {args.out}")
     code = _summary(ctx, args, report, shown)
     return ctx.interrupted_code if report.stopped == "interrupted" else code
+
+
+def counted_status(outcome: Any) -> str | None:
+    """The state a progress count gives a row's outcome: ``None`` for a row an earlier
+    run settled (it comes back as its old state without this run's call id: done, not
+    placed now; the summary says "skipped"), else its status."""
+    earlier = outcome.status in ("skipped", "claimed", "sending") or (
+        outcome.status == "placed" and not outcome.call_id)
+    return None if earlier else str(outcome.status)
+
+
+def problem_lines(report: Any, timeout: float | None = None) -> list[str]:
+    """The lines the command prints after its summary for rows that need attention."""
+    if not report.problems:
+        return []
+    count = len(report.problems) + report.problems_omitted
+    lines = [f"warning: {count} {'row needs' if count == 1 else 'rows need'} attention:"]
+    lines += [f"  {_problem(problem, timeout)}" for problem in report.problems]
+    if report.problems_omitted:
+        lines.append(f"  ... and {report.problems_omitted} more")
+    return lines
 
 
 async def _interruptible(ctx: Context, run: Any, ledger: str,
@@ -172,8 +190,10 @@ def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -
         ctx.out.document({
             "rows": report.rows, "placed": report.placed, "failed": report.failed,
             "uncertain": report.uncertain, "skipped": report.skipped,
+            "duplicates": report.duplicates,
             "invalid": report.invalid, "pending": report.pending,
             "earlierUncertain": report.earlier_uncertain, "stopped": report.stopped,
+            "ledgerDecided": report.ledger_decided,
             "dryRun": report.dry_run, "ledger": None if args.dry_run else ledger,
             "elapsed": round(report.elapsed, 3),
             "results": dict(totals.results) if totals is not None else {},
@@ -372,7 +392,7 @@ async def _results(ctx: Context, args: argparse.Namespace) -> int:
             written = await export_results(ledger.results(), _out_target(args.out),
                                            format=_format(args.out))
             if args.out != "-":
-                ctx.out.done(f"Wrote {written} results to {args.out}",
+                ctx.out.done(f"wrote {written} results to {args.out}",
                              {"written": written, "out": args.out})
             return 0
 
@@ -425,7 +445,9 @@ def register(registry: Registry) -> None:
         "campaign", help="call every row of a CSV or number list, never anyone twice",
         description="Run a callout campaign from FILE, or look at one by its ledger. "
                     "'sinch-calling campaign FILE ...' is short for "
-                    "'sinch-calling campaign run FILE ...'.",
+                    "'sinch-calling campaign run FILE ...': its options (--text, --cli, "
+                    "--rate, --dry-run, --ledger, --out, ...) are in "
+                    "'sinch-calling campaign run --help'.",
         examples=["sinch-calling campaign reminders.csv --text 'Hi {first_name}, see you at "
                   "{time}' --cli +46000000000",
                   "sinch-calling campaign status --ledger reminders.csv.ledger"])

@@ -66,6 +66,10 @@ class Demo:
     def say(self, text: str) -> None:
         self.console.print(text, highlight=False)
 
+    def output(self, line: str) -> None:
+        """A line as the command itself prints it (no markup)."""
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
     def table(self, title: str | None, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
               ) -> None:
         table = Table(title=title, title_justify="left", header_style="bold")
@@ -145,6 +149,7 @@ def _write_csv(path: Path) -> None:
 
 async def _campaign(demo: Demo, emu: Emulator, sinch: SinchCalling, directory: Path) -> None:
     from ..campaign import CallOutcome, Campaign, read_rows
+    from .campaign import counted_status, problem_lines
 
     demo.step(4, "A campaign from a CSV, with per-row text")
     csv_path = directory / "reminders.csv"
@@ -167,11 +172,8 @@ async def _campaign(demo: Demo, emu: Emulator, sinch: SinchCalling, directory: P
 
     demo.command(command + " --dry-run")
     checked = await campaign().preflight(read_rows(csv_path))
-    demo.table("preflight: rows nobody will call", ("line", "number", "why"),
-               [(p.line, p.destination or "", p.error.message if p.error else p.status)
-                for p in checked.problems])
-    demo.say(f"{checked.pending} rows to call, {checked.invalid} invalid, "
-             f"{checked.skipped} duplicate")
+    for line in checked.lines() + problem_lines(checked):  # as the command prints them
+        demo.output(line)
 
     async def run(label: str, stop_after: int | None) -> Any:
         bar = tracker(label, "campaign", stderr=demo.errors.file, enabled=demo.progress)
@@ -182,8 +184,9 @@ async def _campaign(demo: Demo, emu: Emulator, sinch: SinchCalling, directory: P
         def on_outcome(outcome: CallOutcome) -> None:
             nonlocal seen
             seen += 1
-            if outcome.status in counts:
-                counts[outcome.status] += 1
+            status = counted_status(outcome)  # this run's calls, as the command counts
+            if status in counts:
+                counts[status] += 1
             bar.update(seen, checked.rows, **counts)
             if stop_after is not None and counts["placed"] == stop_after:
                 asyncio.get_running_loop().call_soon(task.cancel)  # as Ctrl-C does

@@ -143,7 +143,8 @@ def _plain_export(label: str) -> Callable[[int, int | None, dict[str, Any], floa
         size = int(fields.get("bytes", 0))
         of = f" of {total} listed" if total is not None else ""
         failed = int(fields.get("failed", 0))
-        return (f"{label}: {completed} files{of}, {_bytes(size)}, "
+        files = "file" if completed == 1 else "files"
+        return (f"{label}: {completed} {files}{of}, {_bytes(size)}, "
                 f"{_bytes(int(size / elapsed))}/s"
                 + (f", {failed} failed" if failed else "") + f", {elapsed:.0f} s")
     return describe
