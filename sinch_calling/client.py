@@ -103,6 +103,12 @@ class SinchCalling:
         """Conferences: get, mute, unmute, hold, resume, kick, kick_all."""
 
     @property
+    def timeout(self) -> float | None:
+        """Seconds one API call may take at most, retries included (the total of the
+        ``timeout`` it was made with; ``None`` when that sets no total)."""
+        return self._transport.timeout.total
+
+    @property
     def max_connections(self) -> int:
         """Connections this client opens for API calls at most (the ``max_connections``
         it was made with); more calls than this at once wait for a connection."""

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sinch_calling import SinchCalling
 from sinch_calling.campaign import (
@@ -885,3 +887,121 @@ async def test_a_dry_run_reads_an_existing_ledger_and_refuses_as_the_run_would(
     assert forced.ledger_decided == 2
     assert ledger.read_bytes() == before
     assert len(_callouts(emulator)) == 2
+
+
+@pytest.mark.parametrize(("second", "why"), [
+    ("+46740000001,Smith, John", "has 3 fields"),
+    ("+46740000001,", "{name} is empty"),
+    ("+46740000001,B\x00y", "NUL"),
+])
+async def test_an_invalid_row_repeating_a_number_stays_invalid(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path, second: str, why: str
+) -> None:
+    """From the review: a second row with the same number as an invalid first one was
+    rebuilt as a pending duplicate: dialled with its bad data (an extra field, a NUL),
+    or, when the template refused it, recorded uncertain though nothing was sent, so
+    the fixed row of a rerun was skipped behind it."""
+    source = tmp_path / "extra.csv"
+    source.write_text(f"number,name\n{second}\n{second}\n")
+    report = await Campaign(sinch, Campaign.tts(text="Hi {name}"), ledger=tmp_path / "l.db"
+                            ).run(read_rows(source))
+    assert (report.invalid, report.placed, report.uncertain, report.pending) == (2, 0, 0, 0)
+    assert all(why in p.error.message for p in report.problems)  # type: ignore[union-attr]
+    assert _callouts(emulator) == []
+    source.write_text("number,name\n+46740000001,Anna\n+46740000001,Anna\n")
+    fixed = await Campaign(sinch, Campaign.tts(text="Hi {name}"), ledger=tmp_path / "l.db"
+                           ).run(read_rows(source))
+    assert (fixed.placed, fixed.duplicates, fixed.invalid) == (1, 1, 0)
+    assert _callouts(emulator) == ["+46740000001"]
+
+
+_ROW_VALUES = st.sampled_from(["Anna", "", "B\x00", "Smith, John", "x" * 700])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["+46740000001", "+46740000002", "0701"]),
+                          _ROW_VALUES), min_size=1, max_size=6))
+def test_only_a_numbers_valid_rows_are_ever_dialled(rows: list[tuple[str, str]]) -> None:
+    """Property (the kind of the bug above): whatever mix of valid, invalid and repeated
+    rows, a number is dialled once exactly when one of its rows is valid, invalid rows
+    are reported and never dialled, and nothing is uncertain."""
+    async def run() -> None:
+        async with Emulator() as emu, SinchCalling(
+                emu.application_key, emu.application_secret, base_url=emu.url,
+                retry=FAST_RETRY) as sinch:
+            campaign = Campaign(sinch, Campaign.tts(text="Hi {name}"))
+            text = "number,name\n" + "".join(f"{n},{v}\n" for n, v in rows)
+            report = await campaign.run(read_rows(io.StringIO(text)))
+            await campaign.close()
+            valid = {n for n, v in rows if n != "0701" and v == "Anna"}
+            assert sorted(_callouts(emu)) == sorted(valid)
+            assert report.uncertain == report.pending == 0
+            assert report.placed == len(valid)
+            assert report.invalid == sum(1 for n, v in rows if n == "0701" or v != "Anna")
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("position", [0, 1])
+async def test_a_none_item_is_a_clear_error_wherever_it_is(sinch: SinchCalling,
+                                                            emulator: Emulator,
+                                                            position: int) -> None:
+    """From the review: a None first item read as the end of the input: "the input was
+    empty: nothing was dialled", the two numbers after it silently dropped."""
+    rows: list[Any] = ["+46700000001", "+46700000002"]
+    rows.insert(position, None)
+    with pytest.raises(ValidationError, match="each row must be a number"):
+        await Campaign(sinch, TTS).run(rows)
+    assert _callouts(emulator) == []
+
+
+async def test_options_the_review_found_unchecked(sinch: SinchCalling) -> None:
+    """``lease=1e-9`` made the lease heartbeat a busy loop; ``on_outcome="x"`` failed
+    only at the first outcome. The graceful stop's wait follows the client's timeout."""
+    with pytest.raises(ValidationError, match="lease: must be at least 1 s"):
+        Campaign(sinch, TTS, lease=1e-9)
+    with pytest.raises(ValidationError, match="on_outcome: must be a callable"):
+        Campaign(sinch, TTS, on_outcome="x")  # type: ignore[arg-type]
+    assert Campaign(sinch, TTS)._stop_timeout == 35.0  # the default client: 30 s calls
+    async with SinchCalling("k", "c2VjcmV0", timeout=60) as slow:
+        assert slow.timeout == 60
+        assert Campaign(slow, TTS)._stop_timeout == 65.0
+        assert Campaign(slow, TTS, stop_timeout=2)._stop_timeout == 2.0
+
+
+class _SlowLoads(SQLiteLedger):
+    """Loads land in the ledger at once and answer late: a stop meanwhile must still
+    count them."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.loads = 0
+        self.second = asyncio.Event()
+
+    async def load(self, rows: Sequence[Any], *, retry_failed: bool = False,
+                   run: str | None = None) -> Any:
+        loaded = await super().load(rows, retry_failed=retry_failed, run=run)
+        self.loads += 1
+        if self.loads == 2:
+            self.second.set()
+        await asyncio.sleep(0.3)
+        return loaded
+
+
+async def test_a_stop_while_reading_counts_every_row_it_recorded(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    """From the review: stopped 2 s into a 200,000-row file, the report said "60000 rows
+    ... 61000 pending": the batch on its way into the ledger was recorded, not counted;
+    and nothing said the rest of the file was never read."""
+    ledger = _SlowLoads(tmp_path / "l.db")
+    numbers = [f"+4670{i:07d}" for i in range(5000)]
+    task = asyncio.create_task(Campaign(sinch, TTS, ledger=ledger).run(numbers))
+    await ledger.second.wait()
+    task.cancel()
+    report = await task
+    assert report.stopped == "interrupted"
+    assert report.totals is not None
+    assert report.rows == report.totals.total == report.pending == 2000
+    assert "stopped while reading the input, after 2000 rows" in str(report)
+    assert _callouts(emulator) == []

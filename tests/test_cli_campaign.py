@@ -156,3 +156,9 @@ def test_a_ledger_password_is_never_printed() -> None:
     assert _masked("campaign f --ledger postgresql://app:s3cr%40t@db/calls?campaign=a") == \
         "campaign f --ledger postgresql://app:***@db/calls?campaign=a"
     assert _masked("reminders.csv.ledger") == "reminders.csv.ledger"
+    # From the review: a password given as a query parameter was printed everywhere.
+    assert _masked("--ledger postgresql://db/test?password=s3cr3t&schema=x&campaign=pw "
+                   "--text hi") == ("--ledger postgresql://db/test?password=***&schema=x"
+                                    "&campaign=pw --text hi")
+    assert _masked("postgresql://db/t?sslmode=require&sslpassword=k3y") == \
+        "postgresql://db/t?sslmode=require&sslpassword=***"

@@ -428,3 +428,14 @@ def test_a_dry_run_is_refused_where_the_run_would_be(emu: ChildEmulator,
         f"sinch-calling: error: --ledger: {source}.ledger (the default ledger of FILE) "
         "belongs to a different campaign (text was 'Hi {first_name}', now "
         "'Hello {first_name}')"), other.stderr
+
+
+def test_an_empty_ledger_flag_is_a_usage_error(tmp_path: Path) -> None:
+    """``--ledger ''`` silently used FILE.ledger."""
+    source = _numbers(tmp_path / "e.csv", 1, "46")
+    done = sinch_calling(["campaign", str(source), "--text", "hi", "--ledger", ""],
+                         emulator=None)
+    assert done.returncode == 2
+    assert done.stderr == ("sinch-calling: error: --ledger: must be a file path or a "
+                           "postgresql:// URL; got ''\n")
+    assert not (tmp_path / "e.csv.ledger").exists()

@@ -86,6 +86,9 @@ _MAX_CONCURRENCY = 10_000  # one task each; far above what any account's rate al
 _FIRST_FAILURES = 10  # the run stops when its first calls are all refused alike
 _DRAINED = 0.1  # seconds between claims while the pending rows look used up
 _MAX_LEAD = 1.0  # seconds a paced row may be marked sending before its start slot
+_MIN_LEASE = 1.0  # seconds; a run renews its leases every third of the lease
+_STOP_TIMEOUT = 30.0  # seconds a graceful stop waits for calls in flight, at least
+_END: Final = object()  # no first item: the input is empty (a None item is not)
 
 
 def open_ledger(ledger: str | os.PathLike[str] | Ledger | None) -> Ledger:
@@ -360,7 +363,9 @@ class Campaign:
     in a row with nothing placed stops the run. ``max_retry_after``: cap on a 429's
     ``Retry-After`` (default: the client's ``RetryPolicy.max_retry_after``);
     ``backoff``: first pause when Sinch gives none, doubling while 429s continue.
-    ``stop_timeout``: seconds a graceful stop waits for calls in flight. ``on_outcome``:
+    ``stop_timeout``: seconds a graceful stop waits for calls in flight (default: the
+    client's ``timeout`` plus 5 s, at least 30 s: every call in flight has ended by
+    then, answered or timed out). ``on_outcome``:
     called with each row's :class:`CallOutcome` as this run decides it (progress).
 
     Raises :class:`~sinch_calling.errors.ValidationError` for a bad option, naming it.
@@ -383,7 +388,7 @@ class Campaign:
         max_requeues: int = 5,
         max_retry_after: float | None = None,
         backoff: float = 1.0,
-        stop_timeout: float = 30.0,
+        stop_timeout: float | None = None,
         pacing_margin: float = 0.05,
         lease: float = 120.0,
         on_outcome: Callable[[CallOutcome], None] | None = None,
@@ -413,8 +418,19 @@ class Campaign:
                                                  f"got {concurrency}")
         _positive("max_requeues", max_requeues, integer=True, zero=True)
         _positive("backoff", backoff)
+        if stop_timeout is None:
+            # Long enough for every call in flight to end by the client's own timeout.
+            total = getattr(sinch, "timeout", None)
+            stop_timeout = max(_STOP_TIMEOUT, float(total) + 5.0) \
+                if isinstance(total, int | float) else _STOP_TIMEOUT
         _positive("stop_timeout", stop_timeout, zero=True)
         _positive("lease", lease)
+        if lease < _MIN_LEASE:
+            raise ValidationError("lease", f"must be at least {_MIN_LEASE:g} s (a run renews "
+                                           f"its leases every third of it); got {lease!r}")
+        if on_outcome is not None and not callable(on_outcome):
+            raise ValidationError("on_outcome", "must be a callable taking a CallOutcome, "
+                                                f"or None; got {type(on_outcome).__name__}")
         _positive("max_problems", max_problems, integer=True, zero=True)
         for name, value in (("track_concurrency", track_concurrency),):
             _positive(name, value, integer=True)
@@ -599,10 +615,10 @@ class Campaign:
                    any_pending: bool = False) -> CampaignReport:
         report = CampaignReport(dry_run=dry_run, max_problems=self._max_problems)
         started = time.perf_counter()
-        first = await anext(items, None)
+        first = await anext(items, _END)
         checker = RowChecker(self._template, number_column=self._number_column,
                              id_column=self._id_column)
-        if first is not None:
+        if first is not _END:
             checker.check_columns(to_input_row(first, self._number_column))
         run_id = uuid.uuid4().hex
         if dry_run:
@@ -693,11 +709,13 @@ class Campaign:
 
     async def _load(self, ledger: Ledger, checker: RowChecker, first: Any,
                     items: AsyncIterator[Any], report: CampaignReport, run: str) -> None:
-        if first is None:
+        if first is _END:
             return
         by_number = not checker.uses_ids
         batch: list[NewRow] = [checker.check_item(first, 0)]
         position = 1
+        loading: asyncio.Future[None] | None = None  # a batch on its way into the ledger
+        exhausted = False
         try:
             async for item in items:
                 batch.append(checker.check_item(item, position))
@@ -705,17 +723,29 @@ class Campaign:
                 if not position % _YIELD_EVERY:
                     await asyncio.sleep(0)  # let calls in flight be answered meanwhile
                 if len(batch) >= _LOAD_BATCH:
-                    # Cancelled while this awaits, the batch is loaded all the same
-                    # (already queued); it must not be loaded twice.
                     full, batch = batch, []
-                    await self._load_batch(ledger, full, report, run, by_number=by_number)
+                    loading = asyncio.ensure_future(self._load_batch(
+                        ledger, full, report, run, by_number=by_number))
+                    await asyncio.shield(loading)
+                    loading = None
+            exhausted = True
+            if batch:
+                full, batch = batch, []
+                loading = asyncio.ensure_future(self._load_batch(
+                    ledger, full, report, run, by_number=by_number))
+                await asyncio.shield(loading)
         except asyncio.CancelledError:
-            if batch:  # the rows read so far are recorded: a rerun dials them
+            # The rows read so far are recorded (a rerun dials them) and counted: the
+            # batch under way is waited for, not loaded twice.
+            if loading is not None:
+                await asyncio.shield(loading)
+            if batch:
                 await _shielded(self._load_batch(ledger, batch, report, run,
-                                                      by_number=by_number))
+                                                 by_number=by_number))
+            if not exhausted:
+                report.warn(f"stopped while reading the input, after {report.rows} rows: "
+                            "the rows after them were not read (a rerun reads them)")
             raise
-        if batch:
-            await self._load_batch(ledger, batch, report, run, by_number=by_number)
 
     async def _load_batch(self, ledger: Ledger, batch: list[NewRow], report: CampaignReport,
                           run: str, *, by_number: bool = False) -> None:
@@ -726,9 +756,11 @@ class Campaign:
                 if by_number and new.key == new.destination:
                     # The same number again (keys are numbers): skipped as a duplicate
                     # of the row holding it, under a key of its own.
+                    # An invalid row stays invalid (its own reason), never pending.
                     again.append(NewRow(key=f"{new.key}#{new.position + 1}",
                                         position=new.position, line=new.line,
-                                        destination=new.destination, data=new.data))
+                                        destination=new.destination, data=new.data,
+                                        state=new.state, error=new.error))
                     continue
                 again.append(NewRow(key=f"{new.key}#{new.position + 1}", position=new.position,
                                     line=new.line, destination=new.destination,

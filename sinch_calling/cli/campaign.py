@@ -90,7 +90,7 @@ async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: 
         except LedgerMismatchError as exc:
             changed = "; ".join(f"{name} was {before!r}, now {now!r}"
                                 for name, (before, now) in sorted(exc.differences.items()))
-            which = "" if args.ledger else " (the default ledger of FILE)"
+            which = "" if args.ledger is not None else " (the default ledger of FILE)"
             raise _UsageError(f"--ledger: {_masked(exc.location)}{which} belongs to a "
                               f"different campaign ({changed or 'other options'}): rerun "
                               "with the original options, give another --ledger, or add "
@@ -226,11 +226,13 @@ def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -
 
 
 _PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+_PASSWORD_PARAMETER = re.compile(r"([?&](?:ssl)?password=)[^&#\s]*")
 
 
 def _masked(text: str) -> str:
-    """``postgresql://app:secret@db/calls`` -> ``postgresql://app:***@db/calls``."""
-    return _PASSWORD.sub(r"\1***@", text)
+    """``postgresql://app:secret@db/calls`` -> ``postgresql://app:***@db/calls``; a
+    ``password`` (or ``sslpassword``) query parameter likewise."""
+    return _PASSWORD_PARAMETER.sub(r"\1***", _PASSWORD.sub(r"\1***@", text))
 
 
 def _count_rows(path: str) -> int | None:
@@ -272,7 +274,9 @@ def _problem(outcome: Any, timeout: float | None = None) -> str:
 
 def _ledger_path(args: argparse.Namespace) -> str:
     """``--ledger``, or FILE.ledger next to FILE; stdin needs ``--ledger``."""
-    if args.ledger:
+    if args.ledger is not None:
+        if not str(args.ledger).strip():
+            raise _UsageError("--ledger: must be a file path or a postgresql:// URL; got ''")
         return str(args.ledger)
     if args.file == "-":
         raise _UsageError("--ledger: required when FILE is - (stdin): without a ledger a "
