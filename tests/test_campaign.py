@@ -1005,3 +1005,15 @@ async def test_a_stop_while_reading_counts_every_row_it_recorded(
     assert report.rows == report.totals.total == report.pending == 2000
     assert "stopped while reading the input, after 2000 rows" in str(report)
     assert _callouts(emulator) == []
+
+
+async def test_exporting_to_a_directory_is_a_clear_error(sinch: SinchCalling,
+                                                         tmp_path: Path) -> None:
+    """From the review: a raw IsADirectoryError, and ``DIR.partial`` left behind."""
+    campaign = Campaign(sinch, TTS, ledger=tmp_path / "l.db")
+    await campaign.run(NUMBERS[:2])
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ValidationError, match="target: .* is a directory"):
+        await campaign.export(tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.db", "l.db.lock", "out"]
+    assert await campaign.export(tmp_path / "out" / "r.jsonl") == 2

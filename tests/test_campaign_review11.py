@@ -261,3 +261,14 @@ async def test_a_binary_source_of_multibyte_text_keeps_its_lines_whole(tmp_path:
     assert rows[1][1] is not None
     assert rows[1][2] == 3
     assert len(rows) == 2
+
+
+async def test_an_oversize_id_says_the_line_is_too_long(sinch: SinchCalling,
+                                                        tmp_path: Path) -> None:
+    """From the review: an id field over 64 KiB was reported as "id: empty"."""
+    path = tmp_path / "ids.csv"
+    path.write_text("id,number\n" + "7" * (2 * MAX_LINE) + ",+46700000001\n")
+    report = await Campaign(sinch, TTS, ledger=tmp_path / "i.db").run(read_rows(path))
+    [problem] = report.problems
+    assert "over the limit" in str(problem.error)
+    assert "empty" not in str(problem.error)

@@ -343,6 +343,7 @@ async def test_an_abort_with_no_call_in_flight_says_the_ledger_holds_every_answe
 
     from sinch_calling.cli.campaign import _interruptible
     from sinch_calling.cli.context import Context
+    from sinch_calling.cli.interrupts import Interrupts
     from sinch_calling.cli.output import Output
 
     ledger = tmp_path / "x.ledger"
@@ -362,8 +363,8 @@ async def test_an_abort_with_no_call_in_flight_says_the_ledger_holds_every_answe
             os.kill(os.getpid(), signal.SIGTERM)
 
     sender = asyncio.create_task(signals())
-    with pytest.raises(asyncio.CancelledError):
-        await _interruptible(ctx, graceful(), str(ledger), lambda: 0)
+    with pytest.raises(asyncio.CancelledError), Interrupts(ctx, exiting=False) as interrupts:
+        await _interruptible(ctx, interrupts, graceful(), str(ledger), lambda: 0)
     await sender
     assert ctx.interrupted_code == 143
     assert ctx.interrupted == (f"aborted; no call was in flight: {ledger} holds every "
@@ -439,3 +440,58 @@ def test_an_empty_ledger_flag_is_a_usage_error(tmp_path: Path) -> None:
     assert done.stderr == ("sinch-calling: error: --ledger: must be a file path or a "
                            "postgresql:// URL; got ''\n")
     assert not (tmp_path / "e.csv.ledger").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stalled_out_dash_never_keeps_the_command_alive(
+        emu: ChildEmulator, tmp_path: Path, signum: signal.Signals) -> None:
+    """From the review: with ``--out -`` into a pipe nobody reads, a Ctrl-C printed the
+    abort line and the process then never exited (asyncio waited for the write's
+    thread, with Ctrl-C ignored by then); a SIGTERM killed it with no line at all. The
+    reader here never reads, so nothing drains the pipe for the command."""
+    source = _numbers(tmp_path / "stall.csv", 1500, "47")
+    argv = [*COMMAND, "campaign", str(source), "--text", "hi", "--out", "-", "--rate", "2000",
+            "--concurrency", "32"]
+    errors = tmp_path / "stderr.txt"
+    before = emu.log_text().count("POST /calling/v1/callouts 200")
+    with errors.open("w") as stderr, subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            env=clean_environ(**emu.environ)) as child:
+        for _ in range(600):  # every call placed; then the export fills the pipe
+            if emu.log_text().count("POST /calling/v1/callouts 200") >= before + 1500:
+                break
+            time.sleep(0.05)
+        time.sleep(1.0)
+        child.send_signal(signum)
+        try:
+            code = child.wait(timeout=30)
+        finally:
+            child.kill()
+    said = errors.read_text()
+    assert code == 128 + signum, said
+    assert "Traceback" not in said
+    assert "aborted after the campaign ended" in said.strip().splitlines()[-1], said
+
+
+def test_a_flood_of_signals_ends_with_one_true_line(tmp_path: Path) -> None:
+    """From the review: 40 signals 1 ms apart raised KeyboardInterrupt tracebacks ("Task
+    exception was never retrieved") or killed the process without a last line."""
+    source = _numbers(tmp_path / "flood.csv", 300, "48")
+    argv = [*COMMAND, "campaign", str(source), "--text", "hi", "--rate", "100",
+            "--concurrency", "16"]
+    with slow_callouts(3.0) as environ, subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=clean_environ(**environ)) as child:
+        assert child.stderr is not None
+        assert "ledger:" in child.stderr.readline()
+        time.sleep(1.0)
+        for index in range(40):
+            child.send_signal(signal.SIGTERM if index % 2 else signal.SIGINT)
+            time.sleep(0.001)
+        _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stderr
+    for noise in ("Traceback", "KeyboardInterrupt", "never retrieved", "never awaited"):
+        assert noise not in stderr, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert re.search(r"aborted; [1-9]\d* calls? in flight (is|are) recorded as uncertain",
+                     last), stderr

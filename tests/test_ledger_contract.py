@@ -750,6 +750,7 @@ async def test_rows_with_nul_or_lone_surrogates_load_as_invalid(ledger: Any) -> 
 @pytest.mark.parametrize(("key", "call_id", "field"), [
     ("\udcff", None, "row"), ("a\x00", None, "row"), ("", None, "row"),
     ("1", "ab\udcff", "call_id"), ("1", "ab\x00", "call_id"), ("1", " ", "call_id"),
+    ("1", "x\ny", "call_id"), ("1", "x\ty", "call_id"),
 ])
 async def test_settle_and_get_refuse_keys_and_call_ids_no_ledger_holds(
         ledger: Any, key: str, call_id: str | None, field: str) -> None:

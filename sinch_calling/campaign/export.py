@@ -3,19 +3,24 @@
 Each record: ``row``, ``line``, ``destination``, ``status``, ``call_id``, the error's
 ``error_kind``/``error_status``/``error_code``/``error_message``, and when tracked the
 outcome's ``result``/``reason``/``duration``/``debit``/``currency``. Written on a thread
-in blocks, so the event loop never waits on the disk and memory stays flat.
+in blocks, so the event loop never waits on the disk and memory stays flat. Writes to a
+stream the caller gives go on a daemon thread of their own: one a reader never takes (a
+stalled pipe) can be abandoned by a cancellation, and cannot hold up the process's exit
+as a write in asyncio's default executor would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from ..errors import ValidationError
 from .records import CallOutcome
@@ -26,6 +31,7 @@ FIELDS = ("row", "line", "destination", "status", "call_id", "error_kind", "erro
           "error_code", "error_message", "result", "reason", "duration", "debit",
           "currency")
 _BLOCK = 1000
+_T = TypeVar("_T")
 
 
 def outcome_record(outcome: CallOutcome) -> dict[str, Any]:
@@ -55,6 +61,31 @@ def _csv_safe(value: object) -> object:
     return value
 
 
+async def _detached(call: Callable[[], _T]) -> _T:
+    """``call()`` on a daemon thread of its own (see the module docs); its result."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: _T | None, error: BaseException | None) -> None:
+        if future.done():  # the awaiting task was cancelled meanwhile
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = call(), None
+        except BaseException as exc:  # handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="sinch-export-write", daemon=True).start()
+    return await future
+
+
 async def export_results(outcomes: AsyncIterator[CallOutcome],
                          target: str | os.PathLike[str] | IO[str], *,
                          format: str = "jsonl") -> int:
@@ -65,10 +96,19 @@ async def export_results(outcomes: AsyncIterator[CallOutcome],
         raise ValidationError("format", f"must be 'jsonl' or 'csv'; got {format!r}")
     own = isinstance(target, str | os.PathLike)
     final = Path(target) if own else None  # type: ignore[arg-type]
+    if final is not None and await asyncio.to_thread(final.is_dir):
+        raise ValidationError("target", f"{final} is a directory; give a file path")
     partial = None if final is None else final.with_name(final.name + ".partial")
     stream: IO[str] = (await asyncio.to_thread(open, partial, "w", encoding="utf-8",
                                                newline="")
                        if partial is not None else target)  # type: ignore[assignment]
+
+    async def write(text: str) -> None:
+        if partial is not None:
+            await asyncio.to_thread(stream.write, text)
+        else:
+            await _detached(lambda: stream.write(text))
+
     count = 0
     try:
         block = io.StringIO()
@@ -87,18 +127,20 @@ async def export_results(outcomes: AsyncIterator[CallOutcome],
             count += 1
             pending += 1
             if pending >= _BLOCK:
-                await asyncio.to_thread(stream.write, block.getvalue())
+                await write(block.getvalue())
                 block.seek(0)
                 block.truncate()
                 pending = 0
-        await asyncio.to_thread(stream.write, block.getvalue())
-        await asyncio.to_thread(stream.flush)
+        await write(block.getvalue())
+        if partial is not None:
+            await asyncio.to_thread(stream.flush)
+            await asyncio.to_thread(stream.close)
+            await asyncio.to_thread(os.replace, partial, final)  # type: ignore[arg-type]
+        else:
+            await _detached(stream.flush)
     except BaseException:
         if partial is not None:
             await asyncio.to_thread(stream.close)
             await asyncio.to_thread(partial.unlink, True)
         raise
-    if partial is not None and final is not None:
-        await asyncio.to_thread(stream.close)
-        await asyncio.to_thread(os.replace, partial, final)
     return count

@@ -337,6 +337,9 @@ def checked_call_id(call_id: object) -> str | None:
         return None
     if not isinstance(call_id, str) or not call_id.strip():
         raise ValidationError("call_id", "must be the call's non-empty callId, or None")
+    if any(ord(c) < 32 or ord(c) == 127 for c in call_id.strip()):
+        raise ValidationError("call_id", "must not hold control characters (a line break, "
+                                         f"a tab); got {call_id!r}")
     return _storable("call_id", call_id.strip())
 
 

@@ -173,9 +173,9 @@ class RowChecker:
             if self._uses_ids:
                 assert self.id_column is not None
                 ident = str(data.get(self.id_column) or "").strip()
-                if not ident:
-                    raise RowError(f"{self.id_column}: empty (every row needs an id when "
-                                   "the input has an id column)")
+                if not ident:  # a line cut short by the reader says why first
+                    raise RowError(row.problem or f"{self.id_column}: empty (every row "
+                                   "needs an id when the input has an id column)")
                 if unusable is not None and unusable[0] == self.id_column:
                     raise RowError(unusable[1])
                 key = ident

@@ -130,6 +130,7 @@ def run(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
             setattr(args, name, value)
     out = Output(json_mode=args.json, quiet=args.quiet)
     ctx = Context(args, out)
+    ctx.exiting = exiting
     ctx.flags = flags_of(args.parser, args.fields)
     ctx.command_line = shlex.join([PROG, *argv])
     if not args.verbose:
@@ -139,7 +140,8 @@ def run(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
             code: int = asyncio.run(args.run(ctx, args))
         finally:
             if exiting:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(signum, signal.SIG_IGN)
     except (KeyboardInterrupt, asyncio.CancelledError):
         # A second Ctrl-C cancels the command's task: asyncio.run re-raises the
         # cancellation (a BaseException), which is still an interruption, not a bug.

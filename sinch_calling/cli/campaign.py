@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
-import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,6 +15,7 @@ from ..client import SinchCalling
 from . import options
 from .context import Context
 from .errors import EXIT_FAILURE, _UsageError
+from .interrupts import Interrupts, lost_line
 from .parser import Registry
 from .progress import Tracker
 
@@ -44,16 +45,18 @@ async def _run(ctx: Context, args: argparse.Namespace) -> int:
         from .stdin import text_stdin
 
         source, stdin = text_stdin()
+    ctx.interrupted = "interrupted before the campaign started: nobody was called"
     try:
-        return await _place(ctx, args, client, template, source if stdin else args.file,
-                            ledger, shown)
+        with Interrupts(ctx, exiting=ctx.exiting) as interrupts:
+            return await _place(ctx, args, client, template,
+                                source if stdin else args.file, ledger, shown, interrupts)
     finally:
         if stdin is not None:
             stdin.release()  # a read still waiting on stdin must not hold up the exit
 
 
 async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: Any,
-                 source: Any, ledger: str, shown: str) -> int:
+                 source: Any, ledger: str, shown: str, interrupts: Interrupts) -> int:
     from ..campaign import CallOutcome, Campaign, LedgerMismatchError, read_rows
 
     counts = {"placed": 0, "failed": 0, "uncertain": 0, "invalid": 0}
@@ -85,7 +88,7 @@ async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: 
             ctx.out.note(f"ledger: {shown} (a rerun of the same command resumes; nobody "
                          "is called twice)")
             bar = ctx.progress(f"campaign {Path(args.file).name}", "campaign")
-            report = await _interruptible(ctx, campaign.run(rows), shown,
+            report = await _interruptible(ctx, interrupts, campaign.run(rows), shown,
                                           lambda: lost)
         except LedgerMismatchError as exc:
             changed = "; ".join(f"{name} was {before!r}, now {now!r}"
@@ -127,57 +130,28 @@ def problem_lines(report: Any, timeout: float | None = None) -> list[str]:
     return lines
 
 
-async def _interruptible(ctx: Context, run: Any, ledger: str,
+async def _interruptible(ctx: Context, interrupts: Interrupts, run: Any, ledger: str,
                          lost: Callable[[], int]) -> Any:
-    """Run the campaign; a first Ctrl-C or SIGTERM (what systemd, Kubernetes and
-    ``kill`` send) stops it gracefully (calls in flight are waited for and recorded), a
-    second signal aborts. Once the campaign has ended, a signal (during the summary,
-    ``--out``) aborts the rest of the command as Python's own handler does, with a last
-    line that says the ledger is complete. ``lost()``: how many calls in flight were
-    recorded as uncertain by the abort (for the last line). Sets
-    ``ctx.interrupted_code``: 130 for Ctrl-C, 143 for SIGTERM (128 + the signal)."""
-    task: asyncio.Task[Any] = asyncio.ensure_future(run)
-    loop = asyncio.get_running_loop()
-    presses = 0
-
-    def interrupt(signum: int) -> None:
-        nonlocal presses
-        presses += 1
-        if presses == 1:
-            ctx.interrupted_code = 128 + signum
-            what = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
-            ctx.out.errors.print(f"stopping ({what}): no new calls; waiting for the calls "
-                                 f"in flight ({what} again to abort)", markup=False)
-        task.cancel()
-
-    handled = (signal.SIGINT, signal.SIGTERM)
-    for signum in handled:
-        loop.add_signal_handler(signum, interrupt, signum)
-    ctx.interrupted = (f"aborted; calls that were in flight are recorded as uncertain in "
-                       f"{ledger}; resume with: {ctx.command_line}")
+    """Run the campaign under :class:`Interrupts` (a first Ctrl-C or SIGTERM stops it
+    gracefully, a second aborts) and leave in ``ctx.interrupted`` the last line an
+    abort from here on prints: how many calls in flight it recorded as uncertain
+    (``lost()``), or, once the campaign has ended, that the ledger is complete."""
+    ctx.interrupted = lost_line(ledger, 0, ctx.command_line)
+    ended = False
     try:
-        return await task
-    finally:
-        # Removed while the loop runs: a handler left for loop.close() would meet its
-        # closed wake-up pipe, and a blocked write (a stalled --out -) would never see
-        # the Ctrl-C.
-        for signum in handled:
-            loop.remove_signal_handler(signum)
-        if task.done() and not task.cancelled() and task.exception() is None:
+        result = await interrupts.campaign(run)
+        ended = True
+        return result
+    finally:  # no await here (one stat below, on the loop): a signal would cut it short
+        if ended:
             ctx.interrupted = (f"aborted after the campaign ended; {ledger} holds every "
                                f"answer; resume with: {ctx.command_line}")
-        elif presses and "://" not in ledger and not await asyncio.to_thread(
-                Path(ledger).exists):
+        elif interrupts.signals and "://" not in ledger \
+                and not os.path.exists(ledger):  # noqa: ASYNC240
             ctx.interrupted = (f"aborted before the ledger {ledger} was created: nobody was "
                                f"called; resume with: {ctx.command_line}")
-        elif presses:
-            count = lost()
-            ctx.interrupted = (
-                f"aborted; {count} {'call' if count == 1 else 'calls'} in flight "
-                f"{'is' if count == 1 else 'are'} recorded as uncertain in {ledger} "
-                f"(settle with: sinch-calling campaign resolve --ledger {ledger} ROW); "
-                if count else f"aborted; no call was in flight: {ledger} holds every "
-                              "answer received; ") + f"resume with: {ctx.command_line}"
+        else:
+            ctx.interrupted = lost_line(ledger, lost(), ctx.command_line)
 
 
 def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -> int:
@@ -328,7 +302,34 @@ def _format(target: str) -> str:
 
 
 def _out_target(target: str) -> Any:
-    return sys.stdout if target == "-" else target
+    if target != "-":
+        return target
+    try:
+        return _RawStdout()
+    except (AttributeError, OSError, ValueError):  # a stdout without a descriptor
+        return sys.stdout
+
+
+class _RawStdout:
+    """Standard output as the text stream ``--out -`` writes to, straight to its file
+    descriptor: a write blocked on a pipe nobody reads holds no lock of ``sys.stdout``,
+    so an aborted command can leave it behind and exit (the interpreter's last flush
+    of ``sys.stdout`` would otherwise wait for that lock, or abort the process)."""
+
+    def __init__(self) -> None:
+        sys.stdout.flush()
+        self._fd = sys.stdout.fileno()
+        self._encoding = sys.stdout.encoding or "utf-8"
+        self._errors = sys.stdout.errors or "strict"
+
+    def write(self, text: str) -> int:
+        data = memoryview(text.encode(self._encoding, self._errors))
+        while data:
+            data = data[os.write(self._fd, data):]
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"

@@ -58,6 +58,8 @@ class Context:
         self.stdin = stdin or sys.stdin
         self.interrupted: str | None = None
         """What to print if Ctrl-C stops the command: what was done, how to resume."""
+        self.exiting = False
+        """The process ends with the command (``main()`` run as the command)."""
         self.interrupted_code = EXIT_INTERRUPTED
         """The exit code of an interrupted command: 130 (Ctrl-C); 143 when a campaign
         was stopped by SIGTERM (128 + the signal's number, as a shell reports it)."""
