@@ -1013,7 +1013,8 @@ async def test_exporting_to_a_directory_is_a_clear_error(sinch: SinchCalling,
     campaign = Campaign(sinch, TTS, ledger=tmp_path / "l.db")
     await campaign.run(NUMBERS[:2])
     (tmp_path / "out").mkdir()
-    with pytest.raises(ValidationError, match="target: .* is a directory"):
+    with pytest.raises(ValidationError, match=r"target: .* is a directory"):
         await campaign.export(tmp_path / "out")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.db", "l.db.lock", "out"]
+    assert sorted(p.name for p in await asyncio.to_thread(tmp_path.iterdir)) == [
+        "l.db", "l.db.lock", "out"]
     assert await campaign.export(tmp_path / "out" / "r.jsonl") == 2

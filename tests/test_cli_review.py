@@ -34,23 +34,30 @@ def _numbers(path: Path, count: int, prefix: str) -> Path:
     return path
 
 
-def _two_signals(source: Path, first: signal.Signals, second: signal.Signals
-                 ) -> tuple[int, str]:
-    """Run a campaign of ``source`` against callouts answered 30 s late, send ``first``
-    while calls are in flight (a graceful stop that goes on waiting for them), then
-    ``second``; the exit code and stderr."""
-    argv = [*COMMAND, "campaign", str(source), "--text", "hi", "--rate", "5"]
-    with slow_callouts(30.0) as environ, subprocess.Popen(
+def _signalled(source: Path, signals: list[signal.Signals], *, gap: float = 0.05,
+               late: float = 30.0, after: float = 0.5,
+               options: tuple[str, ...] = ("--rate", "5")) -> tuple[int, str]:
+    """Run a campaign of ``source`` against callouts answered ``late`` seconds late and
+    send ``signals`` ``gap`` seconds apart, from ``after`` seconds into the run, while
+    calls are in flight (the first starts a graceful stop that goes on waiting for
+    them); the exit code and stderr."""
+    argv = [*COMMAND, "campaign", str(source), "--text", "hi", *options]
+    with slow_callouts(late) as environ, subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=clean_environ(**environ)) as child:
         assert child.stderr is not None
         assert "ledger:" in child.stderr.readline()
-        time.sleep(0.5)
-        child.send_signal(first)
-        time.sleep(0.05)
-        child.send_signal(second)
+        time.sleep(after)
+        for signum in signals:
+            child.send_signal(signum)
+            time.sleep(gap)
         _, stderr = child.communicate(timeout=60)
     return child.returncode, stderr
+
+
+def _two_signals(source: Path, first: signal.Signals, second: signal.Signals
+                 ) -> tuple[int, str]:
+    return _signalled(source, [first, second])
 
 
 def test_a_second_ctrl_c_aborts_with_one_line_and_130(tmp_path: Path) -> None:
@@ -476,20 +483,11 @@ def test_a_stalled_out_dash_never_keeps_the_command_alive(
 def test_a_flood_of_signals_ends_with_one_true_line(tmp_path: Path) -> None:
     """From the review: 40 signals 1 ms apart raised KeyboardInterrupt tracebacks ("Task
     exception was never retrieved") or killed the process without a last line."""
-    source = _numbers(tmp_path / "flood.csv", 300, "48")
-    argv = [*COMMAND, "campaign", str(source), "--text", "hi", "--rate", "100",
-            "--concurrency", "16"]
-    with slow_callouts(3.0) as environ, subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=clean_environ(**environ)) as child:
-        assert child.stderr is not None
-        assert "ledger:" in child.stderr.readline()
-        time.sleep(1.0)
-        for index in range(40):
-            child.send_signal(signal.SIGTERM if index % 2 else signal.SIGINT)
-            time.sleep(0.001)
-        _, stderr = child.communicate(timeout=60)
-    assert child.returncode == 130, stderr
+    code, stderr = _signalled(
+        _numbers(tmp_path / "flood.csv", 300, "48"),
+        [signal.SIGTERM if index % 2 else signal.SIGINT for index in range(40)],
+        gap=0.001, late=3.0, after=1.0, options=("--rate", "100", "--concurrency", "16"))
+    assert code == 130, stderr
     for noise in ("Traceback", "KeyboardInterrupt", "never retrieved", "never awaited"):
         assert noise not in stderr, stderr
     last = stderr.strip().splitlines()[-1]
