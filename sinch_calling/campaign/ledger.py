@@ -319,6 +319,14 @@ class Ledger(Protocol):
         ...
 
 
+def identity_differences(stored: Mapping[str, object],
+                         new: Mapping[str, object]) -> dict[str, tuple[object, object]]:
+    """Options that differ between two identities' options: ``{name: (stored, new)}``
+    (what :class:`LedgerMismatchError` reports)."""
+    return {name: (stored.get(name), new.get(name))
+            for name in sorted(set(stored) | set(new)) if stored.get(name) != new.get(name)}
+
+
 def checked_key(key: object) -> str:
     """A row key given by a caller (``settle``, ``get``), or :class:`ValidationError`
     (field ``row``): no ledger holds a key that is not a string, holds a NUL or a lone

@@ -72,6 +72,7 @@ from .ledger import (
     checked_call_id,
     checked_key,
     held_in_order,
+    identity_differences,
     release_rewritten,
 )
 from .records import (
@@ -272,12 +273,6 @@ def _outcome(row: Sequence[Any]) -> CallOutcome:
     return CallOutcome(row=key, position=position, line=line, destination=destination,
                        status=state, call_id=call_id, error=_error(error), outcome=final,
                        updated_at=updated_at if isinstance(updated_at, datetime) else None)
-
-
-def _differences(stored: Mapping[str, object],
-                 new: Mapping[str, object]) -> dict[str, tuple[object, object]]:
-    return {name: (stored.get(name), new.get(name))
-            for name in sorted(set(stored) | set(new)) if stored.get(name) != new.get(name)}
 
 
 def _account_key(account: str) -> str:
@@ -555,7 +550,7 @@ class PostgresLedger(OneRowTransitions):
             campaign, stored, options = row
             if identity is not None and stored != identity.fingerprint:
                 if stored is not None and not force:
-                    raise LedgerMismatchError(self._location, _differences(
+                    raise LedgerMismatchError(self._location, identity_differences(
                         options if isinstance(options, dict) else {}, identity.options))
                 await conn.execute(self._sql(
                     "UPDATE {s}.campaigns SET fingerprint = %s, options = %s WHERE id = %s"),

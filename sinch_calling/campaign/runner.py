@@ -50,7 +50,7 @@ from ..events import DisconnectedCallEvent
 from ..retry import RetryPolicy
 from ..webhooks import CallbackRouter
 from .export import export_results
-from .ledger import Ledger, LedgerError, LedgerMismatchError
+from .ledger import Ledger, LedgerError, LedgerMismatchError, identity_differences
 from .pacing import spacing_for_rate, window_for_rate
 from .preflight import RowChecker, to_input_row
 from .records import (
@@ -65,7 +65,7 @@ from .records import (
     make_row_result,
 )
 from .report import CampaignReport
-from .sqlite import SQLiteLedger, identity_differences
+from .sqlite import SQLiteLedger
 from .templates import (
     ConferenceTemplate,
     CustomTemplate,

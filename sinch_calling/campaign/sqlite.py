@@ -35,7 +35,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -52,6 +52,7 @@ from .ledger import (
     answered,
     checked_call_id,
     checked_key,
+    identity_differences,
     release_rewritten,
 )
 from .pacing import SlidingWindow
@@ -167,13 +168,6 @@ _WINDOWS: dict[str, SlidingWindow] = {}
 
 _COLUMNS = ("key, position, line, destination, state, call_id, error, result, reason, "
             "duration, debit, currency, updated_at")
-
-
-def identity_differences(stored: Mapping[str, object],
-                         new: Mapping[str, object]) -> dict[str, tuple[object, object]]:
-    """Options that differ between two identities: ``{name: (stored, new)}``."""
-    return {name: (stored.get(name), new.get(name))
-            for name in sorted(set(stored) | set(new)) if stored.get(name) != new.get(name)}
 
 
 def _error_json(error: CallError | None) -> str | None:
