@@ -103,10 +103,11 @@ class SinchCalling:
         """Conferences: get, mute, unmute, hold, resume, kick, kick_all."""
 
     @property
-    def timeout(self) -> float | None:
-        """Seconds one API call may take at most, retries included (the total of the
-        ``timeout`` it was made with; ``None`` when that sets no total)."""
-        return self._transport.timeout.total
+    def timeout(self) -> aiohttp.ClientTimeout:
+        """The timeout of each API call, retries included: the ``timeout`` this client
+        was made with, as an ``aiohttp.ClientTimeout`` (seconds: ``.total``, ``None``
+        when unbounded), or :data:`DEFAULT_TIMEOUT`."""
+        return self._transport.timeout
 
     @property
     def max_connections(self) -> int:

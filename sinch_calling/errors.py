@@ -25,6 +25,7 @@ __all__ = [
     "LedgerCorruptError",
     "LedgerError",
     "LedgerMismatchError",
+    "LedgerNotFoundError",
     "LedgerUnavailableError",
     "NotFoundError",
     "RateLimitedError",
@@ -340,6 +341,11 @@ class LedgerMismatchError(LedgerError):
             "use the original options, another ledger, or force=True to reuse it")
         self.location = location
         self.differences = dict(differences)
+
+
+class LedgerNotFoundError(LedgerError):
+    """A look at a ledger (``open(None)``: status, results, settle, a dry run) found no
+    campaign ledger there: no file, no ledger schema, or no campaign of that name."""
 
 
 class LedgerBusyError(LedgerError):

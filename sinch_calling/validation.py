@@ -48,6 +48,7 @@ __all__ = [
     "positive_int",
     "positive_seconds",
     "text",
+    "unstorable",
     "validator",
     "whole_number",
 ]
@@ -78,6 +79,23 @@ def _unicode(field: str, value: str) -> str:
     except UnicodeEncodeError:
         raise ValidationError(field, "must be valid Unicode text (no lone surrogates)") from None
     return value
+
+
+def unstorable(value: str) -> str | None:
+    """Why ``value`` can be neither sent nor stored, else ``None``: it ``"holds a NUL
+    character (U+0000)"`` (PostgreSQL cannot store one, Sinch would not speak it) or
+    ``"holds a character that is not Unicode text (a lone surrogate, U+D800 to
+    U+DFFF)"`` (no UTF-8 encoding exists; only Python text, never a decoded file,
+    holds one)."""
+    if "\x00" in value:
+        return "holds a NUL character (U+0000)"
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return ("holds a character that is not Unicode text (a lone surrogate, "
+                    "U+D800 to U+DFFF)")
+    return None
 
 
 def text(field: str, value: object, *, blank: bool = False) -> str:

@@ -845,16 +845,22 @@ class _LateClaims(SQLiteLedger):
         return claims
 
 
+@pytest.mark.parametrize("cancels", [2, 3, 6])
 async def test_an_abort_during_a_claim_releases_the_claimed_rows(
-    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path, cancels: int
 ) -> None:
     """From the review: a second Ctrl-C 10-35 ms into a graceful stop, while a claim was
-    under way, left its rows claimed by a worker that no longer existed; the rerun then
-    waited the whole lease (120 s) for them. They are released when the run ends."""
+    under way, left its rows claimed by a worker that no longer existed (a PostgreSQL
+    ledger's rerun then waited the whole lease, 120 s, for them). They are released
+    when the run ends, however many more cancellations come meanwhile (a third one
+    undid the first fix)."""
     ledger = _LateClaims(tmp_path / "l.db")
     task = asyncio.create_task(Campaign(sinch, TTS, concurrency=4, ledger=ledger).run(
         NUMBERS[:10]))
     await ledger.claiming.wait()
+    for _ in range(cancels - 2):
+        task.cancel()
+        await asyncio.sleep(0.05)
     await _abort(task)
     states = Counter([o.status async for o in Campaign(
         sinch, TTS, ledger=tmp_path / "l.db").results()])
@@ -875,7 +881,11 @@ async def test_a_dry_run_reads_an_existing_ledger_and_refuses_as_the_run_would(
     assert (await Campaign(sinch, TTS, ledger=ledger).preflight(NUMBERS[:3])).pending == 3
     assert not ledger.exists()  # no ledger yet: none is made
     await Campaign(sinch, TTS, ledger=ledger).run(NUMBERS[:2])
-    before = ledger.read_bytes()
+
+    def files() -> dict[str, bytes]:  # the ledger, its WAL and lock files, byte for byte
+        return {p.name: p.read_bytes() for p in sorted(tmp_path.iterdir())}
+
+    before = await asyncio.to_thread(files)
     dry = await Campaign(sinch, TTS, ledger=ledger).preflight(NUMBERS[:3])
     assert (dry.pending, dry.ledger_decided, dry.earlier_uncertain) == (3, 2, 0)
     assert "the ledger already holds 2 rows earlier runs decided" in str(dry)
@@ -885,7 +895,7 @@ async def test_a_dry_run_reads_an_existing_ledger_and_refuses_as_the_run_would(
     assert "text" in caught.value.differences
     forced = await Campaign(sinch, other, ledger=ledger, force=True).preflight(NUMBERS[:3])
     assert forced.ledger_decided == 2
-    assert ledger.read_bytes() == before
+    assert await asyncio.to_thread(files) == before
     assert len(_callouts(emulator)) == 2
 
 
@@ -964,7 +974,7 @@ async def test_options_the_review_found_unchecked(sinch: SinchCalling) -> None:
         Campaign(sinch, TTS, on_outcome="x")  # type: ignore[arg-type]
     assert Campaign(sinch, TTS)._stop_timeout == 35.0  # the default client: 30 s calls
     async with SinchCalling("k", "c2VjcmV0", timeout=60) as slow:
-        assert slow.timeout == 60
+        assert slow.timeout.total == 60
         assert Campaign(slow, TTS)._stop_timeout == 65.0
         assert Campaign(slow, TTS, stop_timeout=2)._stop_timeout == 2.0
 

@@ -133,3 +133,38 @@ async def test_a_second_cancel_still_records_them_on_postgresql(
     got = _pg_states(dsn, schema)
     assert dials(emulator) == Counter(NUMBERS[:8])
     assert {k: v[0] for k, v in got.items() if v[0] != "placed"} == {}, got
+
+
+async def test_an_abort_during_a_claim_releases_its_rows_on_postgresql(
+        sinch: SinchCalling, emulator: Emulator,
+        postgres_schema: tuple[str, str]) -> None:  # noqa: F811
+    """Where the orphaned claim mattered (from the review): a PostgreSQL ledger keeps a
+    dead worker's claimed rows until their lease runs out (120 s), so a rerun waited.
+    Claims that land in the ledger after the abort began are released at its end,
+    whatever further cancellations come."""
+    from sinch_calling.campaign.postgres import PostgresLedger
+
+    dsn, schema = postgres_schema
+    claiming = asyncio.Event()
+
+    class LateClaims(PostgresLedger):
+        async def claim(self, worker: str, run: str, *, limit: int, lease: float,
+                        loaded_by: str | None = None) -> Sequence[Any]:
+            claims = await super().claim(worker, run, limit=limit, lease=lease,
+                                         loaded_by=loaded_by)
+            claiming.set()
+            await asyncio.sleep(0.5)
+            return claims
+
+    ledger = LateClaims(dsn, schema=schema, campaign="c")
+    task = asyncio.create_task(Campaign(sinch, TTS, concurrency=4, ledger=ledger).run(
+        NUMBERS[:10]))
+    await claiming.wait()
+    for _ in range(3):
+        task.cancel()
+        await asyncio.sleep(0.05)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    got = _pg_states(dsn, schema)
+    assert {state for state, _, _ in got.values()} == {"pending"}, got
+    assert dials(emulator) == Counter()

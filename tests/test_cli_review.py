@@ -4,6 +4,7 @@ checks that must come before any call (each a subprocess, as a user types it).""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -370,7 +371,7 @@ async def test_an_abort_with_no_call_in_flight_says_the_ledger_holds_every_answe
             os.kill(os.getpid(), signal.SIGTERM)
 
     sender = asyncio.create_task(signals())
-    with pytest.raises(asyncio.CancelledError), Interrupts(ctx, exiting=False) as interrupts:
+    with pytest.raises(asyncio.CancelledError), Interrupts(ctx) as interrupts:
         await _interruptible(ctx, interrupts, graceful(), str(ledger), lambda: 0)
     await sender
     assert ctx.interrupted_code == 143
@@ -391,7 +392,8 @@ def test_resolve_names_the_argument_that_is_not_text(emu: ChildEmulator,
         done = sinch_calling(["campaign", "resolve", "--ledger", str(ledger), *argv],
                              emulator=None)
         assert done.returncode == 2, done.stderr
-        assert done.stderr.startswith(f"sinch-calling: error: {flag}: must be valid Unicode"), \
+        assert done.stderr.startswith(f"sinch-calling: error: {flag}: holds a character "
+                                      "that is not Unicode text"), \
             done.stderr
 
 
@@ -493,3 +495,28 @@ def test_a_flood_of_signals_ends_with_one_true_line(tmp_path: Path) -> None:
     last = stderr.strip().splitlines()[-1]
     assert re.search(r"aborted; [1-9]\d* calls? in flight (is|are) recorded as uncertain",
                      last), stderr
+
+
+def test_a_command_stuck_in_a_thread_still_ends_on_the_next_signal(tmp_path: Path) -> None:
+    """From the review: FILE a FIFO nobody writes to, so reading it blocks a thread;
+    Ctrl-C cancelled the command, but asyncio's shutdown then waited for that thread for
+    ever with Ctrl-C and SIGTERM ignored (only SIGKILL ended it). The next signal now
+    says why the command ends, and ends it."""
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    argv = [*COMMAND, "campaign", str(fifo), "--text", "hi", "--dry-run"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=clean_environ()) as child:
+        time.sleep(1.5)  # started, and blocked opening the FIFO
+        child.send_signal(signal.SIGINT)
+        time.sleep(1.0)
+        assert child.poll() is None  # still waiting for the thread
+        child.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = child.communicate(timeout=30)
+        finally:
+            child.kill()  # a failure here must not hang the suite
+    assert child.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "sinch-calling: error: interrupted before the campaign started: nobody was called")

@@ -91,7 +91,9 @@ async def export_results(outcomes: AsyncIterator[CallOutcome],
                          format: str = "jsonl") -> int:
     """Write ``outcomes`` to ``target`` (a path, written through a temporary file and
     renamed when complete, or an open text stream) as ``"jsonl"`` or ``"csv"``; return
-    the count. Raises :class:`ValidationError` for another format."""
+    the count. Raises :class:`ValidationError` for another format (``format``) or a
+    directory (``target``). Cancelled while writing to a stream, the block being
+    written may still land on it afterwards (its daemon thread is left to finish)."""
     if format not in ("jsonl", "csv"):
         raise ValidationError("format", f"must be 'jsonl' or 'csv'; got {format!r}")
     own = isinstance(target, str | os.PathLike)

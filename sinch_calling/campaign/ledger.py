@@ -78,11 +78,13 @@ from ..errors import (
     LedgerCorruptError,
     LedgerError,
     LedgerMismatchError,
+    LedgerNotFoundError,
     LedgerUnavailableError,
     RowStateError,
     UnknownRowError,
     ValidationError,
 )
+from ..validation import unstorable
 from .records import (
     AnsweredState,
     CallError,
@@ -106,10 +108,14 @@ __all__ = [
     "LedgerCorruptError",
     "LedgerError",
     "LedgerMismatchError",
+    "LedgerNotFoundError",
     "LedgerUnavailableError",
     "OneRowTransitions",
     "RowStateError",
     "UnknownRowError",
+    "checked_call_id",
+    "checked_key",
+    "identity_differences",
 ]
 
 
@@ -267,7 +273,8 @@ class Ledger(Protocol):
         with that call id (tracking then follows it); ``None`` -> not placed, ``pending``
         again (the next run dials it). Returns the row's new outcome. Raises
         :class:`UnknownRowError` for an unknown key, :class:`RowStateError` when the row
-        is not uncertain."""
+        is not uncertain, ``ValidationError`` (``row``, ``call_id``) for a key or call
+        id no ledger can hold (:func:`checked_key`, :func:`checked_call_id`)."""
         ...
 
     async def record_outcome(self, call_id: str, outcome: FinalOutcome) -> str | None:
@@ -291,7 +298,9 @@ class Ledger(Protocol):
         ...
 
     async def get(self, key: str) -> CallOutcome | None:
-        """The outcome of one row, or ``None`` for an unknown key."""
+        """The outcome of one row, or ``None`` for an unknown key; ``ValidationError``
+        (``row``) for a key no ledger can hold (:func:`checked_key`: empty, a NUL, a
+        lone surrogate)."""
         ...
 
     async def counts(self) -> LedgerCounts:
@@ -352,13 +361,9 @@ def checked_call_id(call_id: object) -> str | None:
 
 
 def _storable(field: str, text: str) -> str:
-    if "\x00" in text:
-        raise ValidationError(field, "must not hold a NUL character (U+0000)")
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        raise ValidationError(field, "must be valid Unicode text (no lone surrogates)") \
-            from None
+    problem = unstorable(text)
+    if problem is not None:
+        raise ValidationError(field, problem)
     return text
 
 

@@ -65,6 +65,7 @@ from .ledger import (
     LedgerCorruptError,
     LedgerError,
     LedgerMismatchError,
+    LedgerNotFoundError,
     OneRowTransitions,
     RowStateError,
     UnknownRowError,
@@ -529,7 +530,7 @@ class PostgresLedger(OneRowTransitions):
                        identity: CampaignIdentity | None, force: bool) -> int:
         version = await self._schema_version(conn)
         if version is None and identity is None:
-            raise LedgerError(f"no campaign ledger at {self._location}")
+            raise LedgerNotFoundError(f"no campaign ledger at {self._location}")
         if version is None or version < SCHEMA_VERSION:
             await self._migrate(conn)
         async with conn.transaction():
@@ -538,7 +539,7 @@ class PostgresLedger(OneRowTransitions):
                 "FOR UPDATE"), (self._campaign_name,))).fetchone()
             if row is None:
                 if identity is None:
-                    raise LedgerError(f"no campaign {self._campaign_name!r} in ledger "
+                    raise LedgerNotFoundError(f"no campaign {self._campaign_name!r} in ledger "
                                       f"{self._location}")
                 row = await (await conn.execute(self._sql(
                     "INSERT INTO {s}.campaigns (name, fingerprint, options) "

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ValidationError
-from ..validation import e164
+from ..validation import e164, unstorable
 from .records import CallError, NewRow, make_new_row
 from .rows import MAX_LINE, InputRow, excerpt
 from .templates import RowError, Template
@@ -78,21 +78,13 @@ def check_number(value: object) -> str:
 
 def _unusable(data: Mapping[str, Any]) -> tuple[str, str] | None:
     """The first column whose name or value cannot be a call's text, and why
-    (``"column: ..."``), else ``None``: a lone surrogate (only Python input holds one: a
-    file is decoded strictly) or a NUL character (a corrupt export; PostgreSQL cannot
-    store it, Sinch would not speak it)."""
+    (``"column: ..."``, see :func:`~sinch_calling.validation.unstorable`), else
+    ``None``."""
     for name, value in data.items():
         for text in (name, value):
-            if not isinstance(text, str):
-                continue
-            if "\x00" in text:
-                return name, f"{_shown(name)}: holds a NUL character (U+0000)"
-            if not text.isascii():
-                try:
-                    text.encode()
-                except UnicodeEncodeError:
-                    return name, (f"{_shown(name)}: holds a character that is not Unicode "
-                                  "text (a lone surrogate, U+D800 to U+DFFF)")
+            problem = unstorable(text) if isinstance(text, str) else None
+            if problem is not None:
+                return name, f"{_shown(name)}: {problem}"
     return None
 
 

@@ -19,13 +19,15 @@ class CampaignReport:
 
     This run: ``placed`` (calls Sinch accepted), ``failed`` (refused with a 4xx; not
     redialled unless ``retry_failed``), ``uncertain`` (may have been placed: never
-    redialled; settle them), ``skipped`` (rows an earlier run settled, and duplicates:
-    ``duplicates`` of them repeat an earlier row's number or id),
+    redialled; settle them), ``skipped`` (rows an earlier run settled or another
+    worker holds, and duplicates: ``duplicates`` of them repeat an earlier row's
+    number; a repeated id is invalid),
     ``invalid`` (preflight refused them; fix the input and rerun), ``rows`` (input rows
     read). Afterwards: ``pending`` (rows still to dial: a rerun dials them),
     ``earlier_uncertain`` (uncertain rows left by earlier runs, to settle),
-    ``ledger_decided`` (dry runs: placed, failed and uncertain rows the campaign's
-    existing ledger holds; a run skips those of its input),
+    ``ledger_decided`` (dry runs: placed and uncertain rows the campaign's existing
+    ledger holds, and failed ones unless ``retry_failed``; a run skips those of its
+    input),
     ``stopped`` (why the run ended early: ``None``, ``"interrupted"``,
     ``"credentials rejected"``, ``"rate limited"``, ``"unreachable"``, ...),
     ``problems`` (the first ``max_problems`` failed, uncertain and invalid rows of this
@@ -95,8 +97,9 @@ class CampaignReport:
         out.extend(f"warning: {w}" for w in self.warnings)
         if self.dry_run and self.ledger_decided:
             out.append(f"the ledger already holds {self.ledger_decided} rows earlier runs "
-                       "decided (placed, failed or uncertain): a run skips those of this "
-                       "input, so it dials at most the pending rows above")
+                       "decided (placed, uncertain, or failed without retry_failed): a run "
+                       "skips those of this input, so it dials at most the pending rows "
+                       "above")
         if self.changed:
             out.append(f"{self.changed} rows give another number for an id an earlier run "
                        "already handled; not dialled (see problems)")
@@ -118,9 +121,10 @@ class CampaignReport:
         return out
 
     def _why_skipped(self) -> str:
-        """`` (4 done in earlier runs, 1 duplicate)``: the two kinds of skipped rows."""
+        """`` (4 already handled, 1 duplicate)``: the two kinds of skipped rows (handled:
+        settled by an earlier run, or held by another worker right now)."""
         earlier = self.skipped - self.duplicates
-        parts = ([f"{earlier} done in earlier runs"] if earlier else []) + (
+        parts = ([f"{earlier} already handled"] if earlier else []) + (
             [f"{self.duplicates} duplicate{'s' if self.duplicates != 1 else ''}"]
             if self.duplicates else [])
         return f" ({', '.join(parts)})" if parts else ""

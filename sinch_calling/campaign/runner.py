@@ -50,7 +50,13 @@ from ..events import DisconnectedCallEvent
 from ..retry import RetryPolicy
 from ..webhooks import CallbackRouter
 from .export import export_results
-from .ledger import Ledger, LedgerError, LedgerMismatchError, identity_differences
+from .ledger import (
+    Ledger,
+    LedgerError,
+    LedgerMismatchError,
+    LedgerNotFoundError,
+    identity_differences,
+)
 from .pacing import spacing_for_rate, window_for_rate
 from .preflight import RowChecker, to_input_row
 from .records import (
@@ -178,23 +184,27 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
         logger.debug("shielded ledger work failed: %r", task.exception())
 
 
-async def _drain_through_cancellation(writes: _Writes, bound: float) -> None:
-    """``writes.drain()``, finished even if this task is cancelled meanwhile (for at most
-    ``bound`` seconds after a cancellation); the cancellation is raised afterwards."""
+async def _through_cancellation(work: Awaitable[None], bound: float) -> None:
+    """``await work``, finished even if this task is cancelled meanwhile, any number of
+    times (for at most ``bound`` seconds after the first cancellation, then left to
+    finish on its own); the cancellation is raised afterwards."""
     loop = asyncio.get_running_loop()
-    drain = asyncio.ensure_future(writes.drain())
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(_retrieve)
     deadline: float | None = None  # set by the first cancellation
-    while not drain.done():
+    while not task.done():
         try:
             if deadline is None:
-                await asyncio.shield(drain)
+                await asyncio.shield(task)
             else:
-                await asyncio.wait_for(asyncio.shield(drain), max(0.0, deadline - loop.time()))
+                await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - loop.time()))
         except asyncio.CancelledError:
             if deadline is None:
                 deadline = loop.time() + bound
         except TimeoutError:
             break
+        except Exception:
+            break  # its error is logged by _retrieve; the caller goes on
     if deadline is not None:
         raise asyncio.CancelledError
 
@@ -420,7 +430,7 @@ class Campaign:
         _positive("backoff", backoff)
         if stop_timeout is None:
             # Long enough for every call in flight to end by the client's own timeout.
-            total = getattr(sinch, "timeout", None)
+            total = getattr(getattr(sinch, "timeout", None), "total", None)
             stop_timeout = max(_STOP_TIMEOUT, float(total) + 5.0) \
                 if isinstance(total, int | float) else _STOP_TIMEOUT
         _positive("stop_timeout", stop_timeout, zero=True)
@@ -622,12 +632,12 @@ class Campaign:
             checker.check_columns(to_input_row(first, self._number_column))
         run_id = uuid.uuid4().hex
         if dry_run:
-            await self._compare_ledger(report)
+            existing = await self._compare_ledger(report)
             with tempfile.TemporaryDirectory(prefix="sinch-preflight-") as scratch:
                 scratch_ledger = SQLiteLedger(Path(scratch) / "preflight.db", durable=False)
                 await scratch_ledger.open(self.identity)
                 try:
-                    report.ledger = "(dry run)"
+                    report.ledger = self._ledger.location if existing else "(dry run)"
                     await self._load(scratch_ledger, checker, first, items, report, run_id)
                     report.totals = await scratch_ledger.counts()
                     report.pending = report.totals.states["pending"]
@@ -644,10 +654,13 @@ class Campaign:
             try:
                 await self._load(ledger, checker, first, items, report, run_id)
             except asyncio.CancelledError:
-                # Stopped while reading the input: nothing was dialled; report it.
+                # Stopped while reading the input: nothing was dialled; report it (a
+                # second cancellation is an abort: it propagates).
                 report.stopped = "interrupted"
                 current = asyncio.current_task()
                 if current is not None:
+                    if current.cancelling() > 1:
+                        raise
                     current.uncancel()
             if report.stopped is None:
                 await self._run_dial(ledger, report, run_id, any_pending=any_pending)
@@ -664,19 +677,19 @@ class Campaign:
             logger.info("%s", line)
         return report
 
-    async def _compare_ledger(self, report: CampaignReport) -> None:
+    async def _compare_ledger(self, report: CampaignReport) -> bool:
         """A dry run on a campaign whose ledger exists already: refuse as the run would
         (:class:`LedgerMismatchError` when it belongs to other options, unless
         ``force``), and count in the report what earlier runs decided (a run does not
-        dial those rows again). Read only; no ledger yet (or in memory) is no error."""
+        dial those rows again). Whether a ledger was there: none yet (or one in memory)
+        is no error. Writes no row (an old ledger's schema is brought up to date, as
+        any look at it does)."""
         if self._memory:
-            return
+            return False
         try:
             await self._ledger.open(None)
-        except LedgerError as exc:
-            if type(exc) is LedgerError:  # no ledger there yet
-                return
-            raise
+        except LedgerNotFoundError:
+            return False
         try:
             stored = await self._ledger.identity()
             counts = await self._ledger.counts()
@@ -688,8 +701,10 @@ class Campaign:
             raise LedgerMismatchError(self._ledger.location, identity_differences(
                 stored.options, identity.options))
         states = counts.states
-        report.ledger_decided = states["placed"] + states["failed"] + states["uncertain"]
+        report.ledger_decided = states["placed"] + states["uncertain"] + (
+            0 if self._retry_failed else states["failed"])
         report.earlier_uncertain = states["uncertain"]
+        return True
 
     @staticmethod
     def _warn_empty(report: CampaignReport) -> None:
@@ -736,15 +751,21 @@ class Campaign:
                 await asyncio.shield(loading)
         except asyncio.CancelledError:
             # The rows read so far are recorded (a rerun dials them) and counted: the
-            # batch under way is waited for, not loaded twice.
-            if loading is not None:
-                await asyncio.shield(loading)
-            if batch:
-                await _shielded(self._load_batch(ledger, batch, report, run,
-                                                 by_number=by_number))
-            if not exhausted:
-                report.warn(f"stopped while reading the input, after {report.rows} rows: "
-                            "the rows after them were not read (a rerun reads them)")
+            # batch under way is waited for, not loaded twice; however many more
+            # cancellations come, for a few seconds at most.
+            async def record(underway: asyncio.Future[None] | None) -> None:
+                if underway is not None:
+                    await underway
+                if batch:
+                    await self._load_batch(ledger, batch, report, run, by_number=by_number)
+
+            try:
+                await _through_cancellation(record(loading), _ABORT_WRITES)
+            finally:
+                if not exhausted:
+                    report.warn(f"stopped while reading the input, after {report.rows} "
+                                "rows: the rows after them were not read (a rerun reads "
+                                "them)")
             raise
 
     async def _load_batch(self, ledger: Ledger, batch: list[NewRow], report: CampaignReport,
@@ -825,7 +846,7 @@ class Campaign:
                 # Every answer is recorded before the run ends, even when aborted (a
                 # second cancellation included: answers already received are written,
                 # for at most _ABORT_WRITES seconds, before the ledger closes).
-                await _drain_through_cancellation(dial.writes, _ABORT_WRITES)
+                await _through_cancellation(dial.writes.drain(), _ABORT_WRITES)
             if dial.tracker is not None and tracker_task is not None:
                 dial.tracker.close()
                 await self._wait_tracking(tracker_task, dial)
@@ -844,8 +865,10 @@ class Campaign:
             if tracker_task is not None:
                 background.append(tracker_task)
             await asyncio.gather(*background, return_exceptions=True)
-            with contextlib.suppress(LedgerError):  # their leases run out instead
-                await self._release_buffered(ledger, dial)
+            # Claimed rows this run never sent are pending again, even when it was
+            # cancelled once more meanwhile (else their leases run out instead).
+            await _through_cancellation(self._release_buffered(ledger, dial),
+                                        _ABORT_WRITES)
         if dial.ledger_error is not None:
             raise dial.ledger_error
 
@@ -897,13 +920,13 @@ class Campaign:
 
     async def _release_buffered(self, ledger: Ledger, dial: _Dial) -> None:
         for claiming in dial.orphaned:  # claims whose worker was cancelled meanwhile
-            with contextlib.suppress(Exception, TimeoutError):
-                dial.buffer.extend(await asyncio.wait_for(asyncio.shield(claiming),
-                                                          _ABORT_WRITES))
+            with contextlib.suppress(Exception):
+                dial.buffer.extend(await claiming)
         dial.orphaned.clear()
         while dial.buffer:
             claim = dial.buffer.popleft()
-            await _shielded(ledger.release(claim, dial.run))
+            with contextlib.suppress(LedgerError):  # its lease runs out instead
+                await ledger.release(claim, dial.run)
 
     async def _heartbeat(self, ledger: Ledger, dial: _Dial) -> None:
         while True:
@@ -1282,13 +1305,16 @@ class Campaign:
     async def export(self, target: str | os.PathLike[str] | IO[str], *,
                      format: str = "jsonl") -> int:
         """Write every row's outcome to ``target`` (a path or a text stream) as JSON
-        Lines (``"jsonl"``) or CSV (``"csv"``); return the number of rows written."""
+        Lines (``"jsonl"``) or CSV (``"csv"``); return the number of rows written. See
+        :func:`~sinch_calling.campaign.export.export_results` (``ValidationError`` for
+        a directory or another format)."""
         return await export_results(self.results(), target, format=format)
 
     async def settle(self, row: str, *, call_id: str | None) -> CallOutcome:
         """Settle an uncertain row: ``call_id`` given -> placed with that call id (you
         found it in Sinch's logs); ``None`` -> not placed, so the next run dials it.
-        Raises ``UnknownRowError`` or ``RowStateError`` (not uncertain)."""
+        Raises ``UnknownRowError``, ``RowStateError`` (not uncertain), or
+        ``ValidationError`` (``row``, ``call_id``) for text no ledger can hold."""
         async with self._reading() as ledger:
             return await ledger.settle(row, call_id=call_id)
 

@@ -46,6 +46,7 @@ from .ledger import (
     LedgerCorruptError,
     LedgerError,
     LedgerMismatchError,
+    LedgerNotFoundError,
     OneRowTransitions,
     RowStateError,
     UnknownRowError,
@@ -396,7 +397,7 @@ class SQLiteLedger(OneRowTransitions):
         if self._path is not None:
             exists = await asyncio.to_thread(self._path.exists)
             if identity is None and not exists:
-                raise LedgerError(f"no campaign ledger at {self._path}")
+                raise LedgerNotFoundError(f"no campaign ledger at {self._path}")
             if identity is not None:
                 self._lock = await asyncio.to_thread(self._take_lock)
         self._tracking = False
@@ -442,7 +443,7 @@ class SQLiteLedger(OneRowTransitions):
             raise LedgerCorruptError(f"{self.location} is an SQLite file but not a campaign "
                                      f"ledger (tables: {', '.join(sorted(tables))})")
         if not tables and identity is None:
-            raise LedgerError(f"no campaign ledger at {self.location}")
+            raise LedgerNotFoundError(f"no campaign ledger at {self.location}")
         if "meta" in tables:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             version = meta.get("schema_version")

@@ -9,15 +9,18 @@ import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..client import SinchCalling
 from . import options
 from .context import Context
 from .errors import EXIT_FAILURE, _UsageError
-from .interrupts import Interrupts, lost_line
+from .interrupts import Interrupts
 from .parser import Registry
 from .progress import Tracker
+
+if TYPE_CHECKING:
+    from ..campaign import CallOutcome, CampaignReport
 
 DEFAULT_RATE = 5.0
 """Calls started per second by default: well under any account's limit."""
@@ -47,7 +50,7 @@ async def _run(ctx: Context, args: argparse.Namespace) -> int:
         source, stdin = text_stdin()
     ctx.interrupted = "interrupted before the campaign started: nobody was called"
     try:
-        with Interrupts(ctx, exiting=ctx.exiting) as interrupts:
+        with Interrupts(ctx) as interrupts:
             return await _place(ctx, args, client, template,
                                 source if stdin else args.file, ledger, shown, interrupts)
     finally:
@@ -57,7 +60,7 @@ async def _run(ctx: Context, args: argparse.Namespace) -> int:
 
 async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: Any,
                  source: Any, ledger: str, shown: str, interrupts: Interrupts) -> int:
-    from ..campaign import CallOutcome, Campaign, LedgerMismatchError, read_rows
+    from ..campaign import Campaign, LedgerMismatchError, read_rows
 
     counts = {"placed": 0, "failed": 0, "uncertain": 0, "invalid": 0}
     bar: Tracker | None = None
@@ -109,7 +112,19 @@ async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: 
     return ctx.interrupted_code if report.stopped == "interrupted" else code
 
 
-def counted_status(outcome: Any) -> str | None:
+def lost_line(ledger: str, lost: int, command_line: str) -> str:
+    """The last line of an aborted campaign: how many calls in flight it recorded as
+    uncertain, and how to settle and resume."""
+    if not lost:
+        return (f"aborted; no call was in flight: {ledger} holds every answer received; "
+                f"resume with: {command_line}")
+    return (f"aborted; {lost} {'call' if lost == 1 else 'calls'} in flight "
+            f"{'is' if lost == 1 else 'are'} recorded as uncertain in {ledger} (settle "
+            f"with: sinch-calling campaign resolve --ledger {ledger} ROW); resume with: "
+            f"{command_line}")
+
+
+def counted_status(outcome: CallOutcome) -> str | None:
     """The state a progress count gives a row's outcome: ``None`` for a row an earlier
     run settled (it comes back as its old state without this run's call id: done, not
     placed now; the summary says "skipped"), else its status."""
@@ -118,15 +133,18 @@ def counted_status(outcome: Any) -> str | None:
     return None if earlier else str(outcome.status)
 
 
-def problem_lines(report: Any, timeout: float | None = None) -> list[str]:
-    """The lines the command prints after its summary for rows that need attention."""
+def problem_lines(report: CampaignReport, timeout: float | None = None,
+                  ledger: str | None = None) -> list[str]:
+    """The lines the command prints on stderr after its summary, for the rows that
+    need attention (``ledger``: where the rest can be read, when some were left out)."""
     if not report.problems:
         return []
     count = len(report.problems) + report.problems_omitted
     lines = [f"warning: {count} {'row needs' if count == 1 else 'rows need'} attention:"]
     lines += [f"  {_problem(problem, timeout)}" for problem in report.problems]
     if report.problems_omitted:
-        lines.append(f"  ... and {report.problems_omitted} more")
+        where = f": sinch-calling campaign results --ledger {ledger}" if ledger else ""
+        lines.append(f"  ... and {report.problems_omitted} more{where}")
     return lines
 
 
@@ -167,25 +185,18 @@ def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -
             "duplicates": report.duplicates,
             "invalid": report.invalid, "pending": report.pending,
             "earlierUncertain": report.earlier_uncertain, "stopped": report.stopped,
-            "ledgerDecided": report.ledger_decided,
             "dryRun": report.dry_run, "ledger": None if args.dry_run else ledger,
             "elapsed": round(report.elapsed, 3),
             "results": dict(totals.results) if totals is not None else {},
             "cost": dict(totals.cost) if totals is not None else {},
             "problems": [outcome_record(p) for p in report.problems],
-            "resume": ctx.command_line if report.stopped else None})
+            "resume": ctx.command_line if report.stopped else None,
+            **({"ledgerDecided": report.ledger_decided} if report.dry_run else {})})
     else:
         for line in report.lines():
             to_people(line)
-        if report.problems:
-            count = len(report.problems) + report.problems_omitted
-            ctx.out.warn(f"{count} {'row needs' if count == 1 else 'rows need'} attention:")
-            for problem in report.problems:
-                ctx.out.errors.print(f"  {_problem(problem, args.timeout)}", markup=False)
-            if report.problems_omitted:
-                ctx.out.errors.print(f"  ... and {report.problems_omitted} more: "
-                                     f"sinch-calling campaign results --ledger {ledger}",
-                                     markup=False)
+        for line in problem_lines(report, args.timeout, ledger):
+            ctx.out.errors.print(line, markup=False)
         if report.stopped and ctx.out.quiet:  # the summary above was dropped
             ctx.out.warn(f"stopped: {report.stopped}; {report.pending} rows still "
                          f"pending; resume with: {ctx.command_line}")
@@ -228,7 +239,7 @@ def _count_rows(path: str) -> int | None:
 _EMPTY_TIMEOUT = re.compile(r"(?:\w+\.)*TimeoutError:?\s*$")
 
 
-def _problem(outcome: Any, timeout: float | None = None) -> str:
+def _problem(outcome: CallOutcome, timeout: float | None = None) -> str:
     """``line 6 (+46700000104): invalid: text: placeholder {first_name} is empty``.
 
     A timeout, which Python words as a bare "TimeoutError: ", is said as "timed out
