@@ -309,6 +309,7 @@ class _Dial:
         self.in_flight = 0
         self.stop_reason: str | None = None
         self.pause_end = 0.0          # monotonic end of the last 429/unreachable pause
+        self.next_start = 0.0         # monotonic time a paced start may go, at the earliest
         # Seconds a ``sending`` mark takes (moving average), first assumed long: a row
         # that misses its slot waits for a new one behind every slot already reserved.
         self.commit = _MAX_LEAD / 1.5
@@ -418,9 +419,11 @@ class Campaign:
             # whose sends (and ``sending`` marks) would bunch up beyond the margin on a
             # slow machine and arrive more than ``rate`` in one second.
             self._spacing = spacing_for_rate(rate, pacing_margin)
+            # Local starts, at least: half the margin is left for the wake-ups' jitter.
+            self._apart = spacing_for_rate(rate, pacing_margin / 2)
         else:
             window_for_rate(1, pacing_margin)  # checks the margin
-            self._spacing = 0.0  # only a 429's pause applies
+            self._spacing = self._apart = 0.0  # only a 429's pause applies
         self._late = float(pacing_margin) / 2
         _positive("concurrency", concurrency, integer=True)
         if concurrency > _MAX_CONCURRENCY:
@@ -1092,6 +1095,7 @@ class Campaign:
                         slot = await self._pace(ledger, dial)
                     elif slot > marked:
                         await dial.wait(slot - marked)
+                    await self._keep_apart(dial)
                     if dial.stop_reason is not None or time.monotonic() < dial.pause_end:
                         # Stopped, or a 429 paused every start, while this row waited
                         # for its slot: it was never sent, so it is pending again.
@@ -1138,6 +1142,19 @@ class Campaign:
             await dial.wait(delay - _MAX_LEAD)
         await dial.wait(slot - time.monotonic() - (self._lead(dial) if early else 0.0))
         return slot
+
+    async def _keep_apart(self, dial: _Dial) -> None:
+        """Wait until this process's last start is ``(1 + margin / 2) / rate`` seconds
+        ago (reserved before waiting, so no two rows take the same turn). Rows on their
+        slots never wait (slots are ``(1 + margin) / rate`` apart); rows made late
+        together (the event loop stalled by a busy machine or a slow callback) leave
+        one per turn instead of in a burst that would put more than ``rate`` starts
+        into a later second."""
+        now = time.monotonic()
+        start = max(now, dial.next_start)
+        dial.next_start = start + self._apart
+        if start > now:
+            await dial.wait(start - now)
 
     @staticmethod
     def _lead(dial: _Dial) -> float:
