@@ -1053,3 +1053,86 @@ async def test_rows_a_stalled_event_loop_made_late_do_not_leave_in_a_burst(
     assert most_in_window(starts) <= 20
     gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
     assert min(gaps) >= 1 / 20 - 0.002
+
+
+async def test_two_cancellations_in_one_turn_of_the_loop_abort(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    """From the review: ``kill -INT; kill -TERM`` reached the loop in one turn; the two
+    cancellations merged into one, which was taken for the graceful stop: the run then
+    waited for the calls in flight (up to ``stop_timeout``) instead of aborting."""
+    emulator.faults.add("POST", "/calling/v1/callouts", delay=30, times=None)
+    task = asyncio.create_task(Campaign(sinch, TTS, concurrency=2, ledger=tmp_path / "l.db",
+                                        stop_timeout=60).run(NUMBERS[:4]))
+    for _ in range(1000):  # two calls in flight
+        if len(_callouts(emulator)) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    began = asyncio.get_running_loop().time()
+    task.cancel()
+    task.cancel()  # before the task runs again
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert asyncio.get_running_loop().time() - began < 10
+    states = Counter([o.status async for o in Campaign(sinch, TTS, ledger=tmp_path / "l.db"
+                                                        ).results()])
+    assert states == {"uncertain": 2, "pending": 2}
+
+
+async def test_retry_failed_also_redials_a_refused_duplicate_row(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    """From the review: a row stored under ``NUMBER#N`` (its number repeats an invalid
+    row's) that Sinch refused stayed failed for every ``retry_failed`` rerun: the
+    second load of re-keyed rows did not pass ``retry_failed`` on."""
+    source = tmp_path / "r.csv"
+    source.write_text("number,name\n+46701140001,\n+46701140001,Bo\n")
+    emulator.faults.add("POST", "/calling/v1/callouts", status=400, times=1)
+    template = Campaign.tts(text="hi {name}")
+    first = await Campaign(sinch, template, ledger=tmp_path / "l.db").run(read_rows(source))
+    assert (first.failed, first.invalid) == (1, 1)
+    again = await Campaign(sinch, template, ledger=tmp_path / "l.db",
+                           retry_failed=True).run(read_rows(source))
+    assert (again.placed, again.failed) == (1, 0)
+    assert _callouts(emulator) == ["+46701140001", "+46701140001"]
+
+
+async def test_a_dry_runs_look_leaves_files_that_are_no_ledger_alone(
+    sinch: SinchCalling, tmp_path: Path
+) -> None:
+    """From the review: the dry run's look switched another application's SQLite file
+    to WAL mode and turned an empty file into a database; it ignored rows a killed run
+    left ``sending`` (the real run then found them uncertain)."""
+    import sqlite3
+
+    from sinch_calling.errors import LedgerCorruptError
+
+    other = tmp_path / "app.db"
+    with contextlib.closing(sqlite3.connect(other)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+    before = other.read_bytes()
+    with pytest.raises(LedgerCorruptError):
+        await Campaign(sinch, TTS, ledger=other).preflight(NUMBERS[:1])
+    assert other.read_bytes() == before  # still in its own journal mode
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    assert (await Campaign(sinch, TTS, ledger=empty).preflight(NUMBERS[:1])).pending == 1
+    assert empty.read_bytes() == b""
+    killed = tmp_path / "killed.db"
+    ledger = SQLiteLedger(killed)
+    campaign = Campaign(sinch, TTS, ledger=killed)
+    await ledger.open(campaign.identity)
+    await ledger.load([*(await _new_rows(campaign, NUMBERS[:2]))])
+    [claim] = await ledger.claim("dead", "run", limit=1, lease=60)
+    assert await ledger.mark_sending_many([claim]) == [True]
+    await ledger.close()
+    dry = await campaign.preflight(NUMBERS[:2])
+    assert (dry.earlier_uncertain, dry.ledger_decided) == (1, 1)
+
+
+async def _new_rows(campaign: Campaign, numbers: Sequence[str]) -> list[Any]:
+    from sinch_calling.campaign.preflight import RowChecker
+
+    checker = RowChecker(campaign._template)
+    return [checker.check_item(number, position) for position, number in enumerate(numbers)]

@@ -520,3 +520,59 @@ def test_a_command_stuck_in_a_thread_still_ends_on_the_next_signal(tmp_path: Pat
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == (
         "sinch-calling: error: interrupted before the campaign started: nobody was called")
+
+
+def test_a_pipe_as_file_is_read_by_the_campaign_only(emu: ChildEmulator,
+                                                     tmp_path: Path) -> None:
+    """From the review: ``campaign <(cat list.csv)`` read the pipe to size the progress
+    bar, leaving the campaign nothing: "the input was empty", nobody called."""
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    posts = emu.log_text().count("POST /calling/v1/callouts")
+    with subprocess.Popen([*COMMAND, "campaign", str(fifo), "--text", "hi", "--ledger",
+                           str(tmp_path / "p.ledger")], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True,
+                          env=clean_environ(**emu.environ)) as child:
+        fifo.write_text("".join(f"+4670490{i:04d}\n" for i in range(3)))
+        stdout, stderr = child.communicate(timeout=60)
+    assert child.returncode == 0, stderr
+    assert "3 rows: 3 placed" in stdout
+    assert emu.log_text().count("POST /calling/v1/callouts") == posts + 3
+
+
+def test_out_dash_into_head_keeps_the_campaigns_exit_code(emu: ChildEmulator,
+                                                          tmp_path: Path) -> None:
+    """From the review: ``--out - | head -1`` exited 0 with no summary, whatever the
+    campaign left (an invalid row, rows still pending after a stop)."""
+    source = tmp_path / "head.csv"
+    source.write_text("".join(f"+4670500{i:04d}\n" for i in range(3000)) + "0701\n")
+    argv = [*COMMAND, "campaign", str(source), "--text", "hi", "--out", "-", "--rate", "2000",
+            "--concurrency", "32"]
+    errors = tmp_path / "stderr.txt"
+    with errors.open("w") as stderr, subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            env=clean_environ(**emu.environ)) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline().startswith("{")  # head -1
+        child.stdout.close()
+        code = child.wait(timeout=120)
+    said = errors.read_text()
+    assert code == 1, said  # the invalid row, as without --out
+    assert "1 invalid" in said
+    assert "standard output was closed before every result was written" in said
+    assert "Traceback" not in said
+
+
+def test_hints_are_quoted_for_the_shell_and_empty_out_is_refused(tmp_path: Path) -> None:
+    """From the review: the settle hint printed ``--ledger postgresql://...&campaign=p``
+    unquoted (pasted, the shell ran it in the background at ``&``); ``--out ''`` was
+    silently ignored."""
+    from sinch_calling.cli.campaign import lost_line
+
+    line = lost_line("postgresql://db/test?schema=s&campaign=p", 2, "sinch-calling x")
+    assert "resolve --ledger 'postgresql://db/test?schema=s&campaign=p' ROW" in line
+    source = _numbers(tmp_path / "o.csv", 1, "49")
+    done = sinch_calling(["campaign", str(source), "--text", "hi", "--out", ""],
+                         emulator=None)
+    assert done.returncode == 2
+    assert done.stderr.startswith("sinch-calling: error: --out: must be a .jsonl or .csv")

@@ -103,9 +103,11 @@ class CampaignReport:
         if self.changed:
             out.append(f"{self.changed} rows give another number for an id an earlier run "
                        "already handled; not dialled (see problems)")
-        if self.stopped:
+        if self.stopped and self.pending:
             out.append(f"stopped: {self.stopped}; {self.pending} rows still pending "
                        f"(a rerun with the same ledger dials them)")
+        elif self.stopped:
+            out.append(f"stopped: {self.stopped}; no row is left pending")
         if self.earlier_uncertain:
             out.append(f"{self.earlier_uncertain} uncertain rows from earlier runs in "
                        f"{self.ledger}: check them and settle each as placed or not placed")

@@ -704,9 +704,11 @@ class Campaign:
             raise LedgerMismatchError(self._ledger.location, identity_differences(
                 stored.options, identity.options))
         states = counts.states
-        report.ledger_decided = states["placed"] + states["uncertain"] + (
+        # A run killed mid-call left rows sending: the next run finds them uncertain.
+        uncertain = states["uncertain"] + states["sending"]
+        report.ledger_decided = states["placed"] + uncertain + (
             0 if self._retry_failed else states["failed"])
-        report.earlier_uncertain = states["uncertain"]
+        report.earlier_uncertain = uncertain
         return True
 
     @staticmethod
@@ -792,7 +794,8 @@ class Campaign:
                 continue
             self._count_loaded(new, row.state, row.error, report)
         if again:
-            for new, row in zip(again, await ledger.load(again, run=run), strict=True):
+            reloaded = await ledger.load(again, retry_failed=self._retry_failed, run=run)
+            for new, row in zip(again, reloaded, strict=True):
                 self._count_loaded(new, row.state, row.error, report)
         report.rows += len(batch)
 
@@ -880,12 +883,16 @@ class Campaign:
             await asyncio.wait(workers)
         except asyncio.CancelledError:
             dial.stop("interrupted")
+            current = asyncio.current_task()
+            if current is not None and current.cancelling() > 1:
+                # Cancelled twice before this task ran again (two signals in one turn
+                # of the loop): the second cancellation is an abort, not lost.
+                await self._abort_workers(workers)
+                raise
             try:
                 _, late = await asyncio.wait(workers, timeout=self._stop_timeout)
             except asyncio.CancelledError:
-                for task in workers:
-                    task.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
+                await self._abort_workers(workers)
                 raise
             for task in late:
                 task.cancel()
@@ -898,6 +905,13 @@ class Campaign:
         for error in errors:
             if error is not None:
                 raise error
+
+    @staticmethod
+    async def _abort_workers(workers: list[asyncio.Task[None]]) -> None:
+        """Cancel every worker (a call in flight is recorded as uncertain) and wait."""
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
 
     async def _wait_tracking(self, task: asyncio.Task[None], dial: _Dial) -> None:
         try:

@@ -82,6 +82,7 @@ MIN_SQLITE = (3, 35, 0)
 # one transaction, one fsync for many calls (a campaign is paced in calls per second,
 # so a millisecond or two of latency costs nothing; the CPU saved is measured).
 _GATHER = 0.002
+_SQLITE_HEADER = b"SQLite format 3\x00"
 _T = TypeVar("_T")
 _Op = Callable[[sqlite3.Connection], Any]
 # op, writes, atomic, must reach the disk before it returns, future
@@ -317,6 +318,7 @@ class SQLiteLedger(OneRowTransitions):
         self._lock: IO[bytes] | None = None
         self._outbox: list[_Queued] = []
         self._tracking = False
+        self._looking = False  # opened without an identity: a look, not a run
 
     @property
     def location(self) -> str:
@@ -325,12 +327,31 @@ class SQLiteLedger(OneRowTransitions):
 
     # -- plumbing -----------------------------------------------------------------------
 
+    def _check_file(self) -> None:
+        """A look (``open(None)``) opens only a file that can be a ledger: none, or an
+        empty one, is no ledger; another file is not one (and is left untouched)."""
+        assert self._path is not None
+        try:
+            with self._path.open("rb") as stream:
+                header = stream.read(len(_SQLITE_HEADER))
+        except FileNotFoundError:
+            raise LedgerNotFoundError(f"no campaign ledger at {self._path}") from None
+        except OSError as exc:
+            raise LedgerError(f"cannot open ledger {self.location}: {exc}") from exc
+        if not header:
+            raise LedgerNotFoundError(f"no campaign ledger at {self._path} (an empty file)")
+        if header != _SQLITE_HEADER:
+            raise LedgerCorruptError(f"{self.location} is not a campaign ledger (not an "
+                                     "SQLite file)")
+
     def _connect(self) -> sqlite3.Connection:
         target = ":memory:" if self._path is None else str(self._path)
         conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
                                timeout=30.0)
         try:
-            if self._path is not None:
+            if self._path is not None and not self._looking:
+                # A ledger is in WAL mode from its first run on (the mode is kept in the
+                # file): a look leaves any other SQLite file's mode as it is.
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL" if self._durable
                              else "PRAGMA synchronous=OFF")
@@ -394,11 +415,11 @@ class SQLiteLedger(OneRowTransitions):
                 f"(claims use UPDATE ... RETURNING); this Python's sqlite3 module uses "
                 f"{sqlite3.sqlite_version}: use a Python built with a newer SQLite, or the "
                 "PostgreSQL ledger")
+        self._looking = identity is None
         if self._path is not None:
-            exists = await asyncio.to_thread(self._path.exists)
-            if identity is None and not exists:
-                raise LedgerNotFoundError(f"no campaign ledger at {self._path}")
-            if identity is not None:
+            if identity is None:
+                await asyncio.to_thread(self._check_file)
+            else:
                 self._lock = await asyncio.to_thread(self._take_lock)
         self._tracking = False
         self._thread = _Thread(self._connect, asyncio.get_running_loop(), self.location,

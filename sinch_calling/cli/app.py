@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import shlex
 import signal
 import sys
@@ -15,7 +14,7 @@ from collections.abc import Sequence
 from . import callbacks, callout, calls, campaign, conferences, demo, emulator, numbers, recordings
 from .context import Context
 from .errors import EXIT_OK, EXIT_USAGE, _UsageError, describe, is_bug
-from .output import Output
+from .output import Output, quiet_stdout
 from .parser import GLOBAL_DEFAULTS, GLOBALS, PROG, Parser, Registry, flags_of, typed_flag
 
 __all__ = ["build_parser", "run"]
@@ -49,16 +48,6 @@ def _warnings(out: Output) -> None:
     handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter("warning: %(message)s"))
     logging.getLogger("sinch_calling").addHandler(handler)
-
-
-def _quiet_pipe() -> None:
-    # The reader went away (``| head``): say nothing, and keep the interpreter's final
-    # flush of stdout from complaining too.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 def _valued_options(parser: argparse.ArgumentParser) -> set[str]:
@@ -151,7 +140,7 @@ def run(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
         out.error(ctx.interrupted or "interrupted")
         return ctx.interrupted_code
     except BrokenPipeError:
-        _quiet_pipe()
+        quiet_stdout()
         return EXIT_OK
     except Exception as exc:
         code, line = describe(exc, ctx.flags)
@@ -163,7 +152,7 @@ def run(argv: Sequence[str] | None = None, *, exiting: bool = False) -> int:
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        _quiet_pipe()
+        quiet_stdout()
     except KeyboardInterrupt:  # the command had finished: its own code stands
         pass
     return code

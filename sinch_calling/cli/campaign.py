@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import os
 import re
+import shlex
+import stat
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ from . import options
 from .context import Context
 from .errors import EXIT_FAILURE, _UsageError
 from .interrupts import Interrupts
+from .output import quiet_stdout
 from .parser import Registry
 from .progress import Tracker
 
@@ -105,9 +108,21 @@ async def _place(ctx: Context, args: argparse.Namespace, client: Any, template: 
             if bar is not None:
                 bar.close()
         if args.out:
-            written = await campaign.export(_out_target(args.out), format=_format(args.out))
-            if args.out != "-":
-                ctx.out.note(f"wrote {written} results to {args.out}")
+            try:
+                written = await campaign.export(_out_target(args.out),
+                                                format=_format(args.out))
+            except BrokenPipeError:
+                if args.out != "-":
+                    raise
+                # The reader stopped reading (| head): the summary and the exit code
+                # still tell how the campaign went.
+                quiet_stdout()
+                ctx.out.note(f"standard output was closed before every result was "
+                             f"written; all of them: sinch-calling campaign results "
+                             f"--ledger {shlex.quote(shown)}")
+            else:
+                if args.out != "-":
+                    ctx.out.note(f"wrote {written} results to {args.out}")
     code = _summary(ctx, args, report, shown)
     return ctx.interrupted_code if report.stopped == "interrupted" else code
 
@@ -120,8 +135,8 @@ def lost_line(ledger: str, lost: int, command_line: str) -> str:
                 f"resume with: {command_line}")
     return (f"aborted; {lost} {'call' if lost == 1 else 'calls'} in flight "
             f"{'is' if lost == 1 else 'are'} recorded as uncertain in {ledger} (settle "
-            f"with: sinch-calling campaign resolve --ledger {ledger} ROW); resume with: "
-            f"{command_line}")
+            f"with: sinch-calling campaign resolve --ledger {shlex.quote(ledger)} ROW); "
+            f"resume with: {command_line}")
 
 
 def counted_status(outcome: CallOutcome) -> str | None:
@@ -143,7 +158,8 @@ def problem_lines(report: CampaignReport, timeout: float | None = None,
     lines = [f"warning: {count} {'row needs' if count == 1 else 'rows need'} attention:"]
     lines += [f"  {_problem(problem, timeout)}" for problem in report.problems]
     if report.problems_omitted:
-        where = f": sinch-calling campaign results --ledger {ledger}" if ledger else ""
+        where = f": sinch-calling campaign results --ledger {shlex.quote(ledger)}" \
+            if ledger else ""
         lines.append(f"  ... and {report.problems_omitted} more{where}")
     return lines
 
@@ -204,7 +220,8 @@ def _summary(ctx: Context, args: argparse.Namespace, report: Any, ledger: str) -
             ctx.out.note(f"resume with: {ctx.command_line}")
         if report.uncertain or report.earlier_uncertain:
             ctx.out.note(f"settle uncertain rows with: sinch-calling campaign resolve "
-                         f"--ledger {ledger} ROW (--placed CALL_ID | --not-placed)")
+                         f"--ledger {shlex.quote(ledger)} ROW (--placed CALL_ID | "
+                         "--not-placed)")
     if report.dry_run:
         return EXIT_FAILURE if report.invalid else 0
     return 0 if report.ok else EXIT_FAILURE
@@ -222,9 +239,13 @@ def _masked(text: str) -> str:
 
 def _count_rows(path: str) -> int | None:
     """About how many rows FILE holds (non-blank lines, less a header): for the
-    progress bar's ETA only; the campaign's own reader decides what a row is."""
+    progress bar's ETA only; the campaign's own reader decides what a row is. ``None``
+    for anything but a regular file: a pipe or FIFO (``<(cat list.csv)``) can be read
+    once, and that read is the campaign's."""
     first, count = "", 0
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with open(path, encoding="utf-8-sig", errors="replace") as stream:
             for line in stream:  # streamed: a million rows never sit in memory
                 if line.strip():
@@ -273,8 +294,11 @@ async def _check_out(ctx: Context, out: str | None, inputs: dict[str, str]) -> N
     """``--out``, checked before anything is sent or written: its format, that stdout
     is not also --json's, that its directory exists, that it is not a directory, and
     that it is none of ``inputs`` (FILE, the ledger), which it would overwrite."""
-    if not out:
+    if out is None:
         return
+    if not out.strip():
+        raise _UsageError("--out: must be a .jsonl or .csv file path, or - for stdout; "
+                          "got ''")
     if out == "-":
         if ctx.out.json_mode:
             raise _UsageError("--out -: cannot be combined with --json (both use stdout)")
@@ -393,7 +417,8 @@ async def _status(ctx: Context, args: argparse.Namespace) -> int:
                                           in sorted(counts.cost.items())))
     if counts.states.get("uncertain"):
         ctx.out.note(f"settle uncertain rows with: sinch-calling campaign resolve --ledger "
-                     f"{_masked(args.ledger)} ROW (--placed CALL_ID | --not-placed)")
+                     f"{shlex.quote(_masked(args.ledger))} ROW (--placed CALL_ID | "
+                     "--not-placed)")
     return 0
 
 

@@ -10,6 +10,7 @@ the identifier it produced, if any).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
@@ -22,7 +23,7 @@ from rich.table import Table
 
 from ..serialization import converter
 
-__all__ = ["Output", "to_json"]
+__all__ = ["Output", "quiet_stdout", "to_json"]
 
 Cell = str | int | float | bool | None
 
@@ -168,3 +169,13 @@ class Output:
     def error(self, message: str) -> None:
         """The one-line error of a failed command."""
         self.errors.print(f"sinch-calling: error: {message}", markup=False, soft_wrap=True)
+
+
+def quiet_stdout() -> None:
+    """The reader of standard output went away (``| head``): send the rest to
+    ``os.devnull``, so nothing more fails, the interpreter's final flush included."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
