@@ -94,6 +94,11 @@ class CampaignReport:
         out = [f"{head}{self.rows} rows: {self.placed} placed, {self.failed} failed, "
                f"{self.uncertain} uncertain, {self.skipped} skipped{self._why_skipped()}, "
                f"{self.invalid} invalid, {self.pending} pending"]
+        others = self.rows - (self.placed + self.failed + self.uncertain + self.skipped
+                              + self.invalid + self.pending)
+        if others > 0 and not self.dry_run:
+            out.append(f"{others} rows were handled by other workers meanwhile (a shared "
+                       "ledger)")
         out.extend(f"warning: {w}" for w in self.warnings)
         if self.dry_run and self.ledger_decided:
             out.append(f"the ledger already holds {self.ledger_decided} rows earlier runs "

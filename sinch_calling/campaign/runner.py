@@ -309,7 +309,7 @@ class _Dial:
         self.in_flight = 0
         self.stop_reason: str | None = None
         self.pause_end = 0.0          # monotonic end of the last 429/unreachable pause
-        self.next_start = 0.0         # monotonic time a paced start may go, at the earliest
+        self.last_start = -math.inf   # monotonic time of this run's last paced start
         # Seconds a ``sending`` mark takes (moving average), first assumed long: a row
         # that misses its slot waits for a new one behind every slot already reserved.
         self.commit = _MAX_LEAD / 1.5
@@ -1158,17 +1158,19 @@ class Campaign:
         return slot
 
     async def _keep_apart(self, dial: _Dial) -> None:
-        """Wait until this process's last start is ``(1 + margin / 2) / rate`` seconds
-        ago (reserved before waiting, so no two rows take the same turn). Rows on their
-        slots never wait (slots are ``(1 + margin) / rate`` apart); rows made late
-        together (the event loop stalled by a busy machine or a slow callback) leave
-        one per turn instead of in a burst that would put more than ``rate`` starts
-        into a later second."""
-        now = time.monotonic()
-        start = max(now, dial.next_start)
-        dial.next_start = start + self._apart
-        if start > now:
-            await dial.wait(start - now)
+        """Wait until this process's last actual start is ``(1 + margin / 2) / rate``
+        seconds ago. Rows on their slots never wait (slots are ``(1 + margin) / rate``
+        apart); rows made late together (the event loop stalled by a busy machine, a
+        slow callback, a stopped process) leave one per turn instead of in a burst that
+        would put more than ``rate`` starts into a later second. Each waiter checks
+        again when it wakes: the first to run takes the turn, the others wait on."""
+        while dial.stop_reason is None:
+            now = time.monotonic()
+            due = dial.last_start + self._apart
+            if now >= due:
+                dial.last_start = now
+                return
+            await dial.wait(due - now)
 
     @staticmethod
     def _lead(dial: _Dial) -> float:

@@ -415,6 +415,11 @@ async def _status(ctx: Context, args: argparse.Namespace) -> int:
     if counts.cost:
         ctx.out.note("cost: " + ", ".join(f"{amount:.4f} {currency}" for currency, amount
                                           in sorted(counts.cost.items())))
+    held = counts.states.get("claimed", 0) + counts.states.get("sending", 0)
+    if held:
+        ctx.out.note(f"{held} rows are held by a run (claimed or sending): if none is "
+                     "running any more, the next run makes its claimed rows pending and "
+                     "its sending rows uncertain (then settle those)")
     if counts.states.get("uncertain"):
         ctx.out.note(f"settle uncertain rows with: sinch-calling campaign resolve --ledger "
                      f"{shlex.quote(_masked(args.ledger))} ROW (--placed CALL_ID | "
