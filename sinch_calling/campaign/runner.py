@@ -736,6 +736,14 @@ class Campaign:
         position = 1
         loading: asyncio.Future[None] | None = None  # a batch on its way into the ledger
         exhausted = False
+
+        async def load(full: list[NewRow]) -> None:
+            nonlocal loading
+            loading = asyncio.ensure_future(self._load_batch(ledger, full, report, run,
+                                                             by_number=by_number))
+            await asyncio.shield(loading)  # cancelled, it still lands (and is counted)
+            loading = None
+
         try:
             async for item in items:
                 batch.append(checker.check_item(item, position))
@@ -744,16 +752,11 @@ class Campaign:
                     await asyncio.sleep(0)  # let calls in flight be answered meanwhile
                 if len(batch) >= _LOAD_BATCH:
                     full, batch = batch, []
-                    loading = asyncio.ensure_future(self._load_batch(
-                        ledger, full, report, run, by_number=by_number))
-                    await asyncio.shield(loading)
-                    loading = None
+                    await load(full)
             exhausted = True
             if batch:
                 full, batch = batch, []
-                loading = asyncio.ensure_future(self._load_batch(
-                    ledger, full, report, run, by_number=by_number))
-                await asyncio.shield(loading)
+                await load(full)
         except asyncio.CancelledError:
             # The rows read so far are recorded (a rerun dials them) and counted: the
             # batch under way is waited for, not loaded twice; however many more
