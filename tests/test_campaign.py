@@ -1149,3 +1149,21 @@ def test_a_reports_rows_add_up_when_other_workers_share_the_ledger() -> None:
     report = CampaignReport(rows=120, placed=48, skipped=32)
     assert "40 rows were handled by other workers meanwhile (a shared ledger)" in str(report)
     assert "other workers" not in str(CampaignReport(rows=3, placed=2, invalid=1))
+
+
+async def test_a_made_up_key_never_takes_a_real_ids_row(
+    sinch: SinchCalling, emulator: Emulator, tmp_path: Path
+) -> None:
+    """From the review: ids ``1``, ``1#3``, ``1``: the repeated id's made-up key ``1#3``
+    was the second row's own id; the second row vanished (not called, not reported)."""
+    rows = [{"id": "1", "number": "+46706100001"}, {"id": "1#3", "number": "+46706100002"},
+            {"id": "1", "number": "+46706100003"}]
+    report = await Campaign(sinch, TTS, ledger=tmp_path / "l.db").run(rows)
+    assert (report.placed, report.invalid) == (2, 1)
+    assert sorted(_callouts(emulator)) == ["+46706100001", "+46706100002"]
+    [problem] = report.problems
+    assert (problem.line, problem.destination) == (None, "+46706100003")
+    assert problem.row == "1#3#3"
+    again = await Campaign(sinch, TTS, ledger=tmp_path / "l.db").run(rows)
+    assert (again.placed, again.invalid) == (0, 1)
+    assert sorted(_callouts(emulator)) == ["+46706100001", "+46706100002"]

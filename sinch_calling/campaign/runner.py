@@ -782,18 +782,18 @@ class Campaign:
         again: list[NewRow] = []
         for new, row in zip(batch, loaded, strict=True):
             if row.error is not None and row.error.kind == "duplicate_id":
+                key = await self._own_key(ledger, new)
                 if by_number and new.key == new.destination:
                     # The same number again (keys are numbers): skipped as a duplicate
                     # of the row holding it, under a key of its own.
                     # An invalid row stays invalid (its own reason), never pending.
-                    again.append(NewRow(key=f"{new.key}#{new.position + 1}",
-                                        position=new.position, line=new.line,
+                    again.append(NewRow(key=key, position=new.position, line=new.line,
                                         destination=new.destination, data=new.data,
                                         state=new.state, error=new.error))
                     continue
-                again.append(NewRow(key=f"{new.key}#{new.position + 1}", position=new.position,
-                                    line=new.line, destination=new.destination,
-                                    data=new.data, state="invalid", error=row.error))
+                again.append(NewRow(key=key, position=new.position, line=new.line,
+                                    destination=new.destination, data=new.data,
+                                    state="invalid", error=row.error))
                 continue
             self._count_loaded(new, row.state, row.error, report)
         if again:
@@ -801,6 +801,17 @@ class Campaign:
             for new, row in zip(again, reloaded, strict=True):
                 self._count_loaded(new, row.state, row.error, report)
         report.rows += len(batch)
+
+    @staticmethod
+    async def _own_key(ledger: Ledger, new: NewRow) -> str:
+        """A key of its own for a row whose key repeats an earlier row's: ``KEY#N`` (N
+        its row number), with ``#N`` added again while another row of the input holds
+        that key (an id column may hold ``1#3`` itself: the row there must not be
+        overwritten). A rerun finds the same key: it is held by this very row."""
+        key = f"{new.key}#{new.position + 1}"
+        while (held := await ledger.get(key)) is not None and held.position != new.position:
+            key = f"{key}#{new.position + 1}"
+        return key
 
     def _count_loaded(self, new: NewRow, state: RowState, error: CallError | None,
                       report: CampaignReport) -> None:
