@@ -47,6 +47,7 @@ __all__ = [
     "optional_text",
     "positive_int",
     "positive_seconds",
+    "prompts",
     "text",
     "unstorable",
     "validator",
@@ -79,6 +80,23 @@ def _unicode(field: str, value: str) -> str:
     except UnicodeEncodeError:
         raise ValidationError(field, "must be valid Unicode text (no lone surrogates)") from None
     return value
+
+
+_SPOKEN = re.compile(r"#(?:tts|ssml)\[(.*)\]", re.DOTALL)
+
+
+def prompts(field: str, value: object) -> str:
+    """Sinch's ``prompts``: ``;``-separated items, each the name of a pre-recorded file
+    or ``#tts[text]`` (the callouts reference). ``ValidationError`` for an item that is
+    empty or speaks nothing (``;;``, ``#tts[]``): Sinch would place a silent call."""
+    checked = text(field, value)
+    for number, item in enumerate(checked.split(";"), 1):
+        spoken = _SPOKEN.fullmatch(item.strip())
+        if not item.strip() or (spoken is not None and not spoken.group(1).strip()):
+            raise ValidationError(field, f"item {number} of {checked!r} is empty: each "
+                                         "';'-separated prompt is a file name or "
+                                         "#tts[text]")
+    return checked
 
 
 def unstorable(value: str) -> str | None:

@@ -271,3 +271,13 @@ async def test_inline_svaml_sinch_would_refuse_is_refused_before_sending(
         await sinch.callouts.custom(destination="+46000000001", **kwargs)  # type: ignore[arg-type]
     assert info.value.field == field
     assert emulator.requests == []
+
+
+@pytest.mark.parametrize("prompts", [";", ";;", "#tts[]", "#tts[ ];file", "#tts[hi];", "a;;b"])
+async def test_prompts_that_speak_nothing_are_refused_before_sending(
+        sinch: SinchCalling, emulator: Emulator, prompts: str) -> None:
+    """From the review: ``--prompts ';'`` placed a call that said nothing. Sinch's
+    callouts reference: ``;``-separated prompts, each a file name or ``#tts[text]``."""
+    with pytest.raises(ValidationError, match=r"prompts: item \d+ of .* is empty"):
+        await sinch.callouts.tts("+46000000001", prompts=prompts)
+    assert emulator.requests == []

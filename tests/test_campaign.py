@@ -1167,3 +1167,16 @@ async def test_a_made_up_key_never_takes_a_real_ids_row(
     again = await Campaign(sinch, TTS, ledger=tmp_path / "l.db").run(rows)
     assert (again.placed, again.invalid) == (0, 1)
     assert sorted(_callouts(emulator)) == ["+46706100001", "+46706100002"]
+
+
+async def test_a_rows_prompts_that_speak_nothing_make_it_invalid(sinch: SinchCalling,
+                                                                 emulator: Emulator) -> None:
+    """A row's ``prompts`` column (or a merged one) that speaks nothing is invalid at
+    preflight; a campaign-wide one is refused when the template is made."""
+    rows = [{"number": "+46706200001", "prompts": ";"},
+            {"number": "+46706200002", "prompts": "#tts[Hi]"}]
+    report = await Campaign(sinch, Campaign.tts(text="Hi")).run(rows)
+    assert (report.placed, report.invalid) == (1, 1)
+    assert "prompts: item 1" in report.problems[0].error.message  # type: ignore[union-attr]
+    with pytest.raises(ValidationError, match="prompts: item 1"):
+        Campaign.tts(prompts="#tts[]")

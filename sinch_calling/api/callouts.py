@@ -25,6 +25,7 @@ from ..serialization import dumps
 from ..transport import Transport, decode
 from ..validation import dtmf as check_dtmf
 from ..validation import e164, flag, identifier, one_of, optional_text, positive_int
+from ..validation import prompts as check_prompts
 from . import _checks as check
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class CalloutsApi:
         request = TtsCallout(
             destination=check.destination("destination", destination),
             text=optional_text("text", text),
-            prompts=optional_text("prompts", prompts),
+            prompts=None if prompts is None else check_prompts("prompts", prompts),
             cli=_cli(cli),
             locale=optional_text("locale", locale),
             dtmf=check_dtmf("dtmf", dtmf),

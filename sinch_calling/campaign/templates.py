@@ -23,6 +23,7 @@ from ..models import Domain
 from ..models.callouts import MusicOnHold
 from ..validation import dtmf as dtmf_rule
 from ..validation import e164, flag, non_empty, one_of, optional_text, positive_int
+from ..validation import prompts as check_prompts
 
 __all__ = [
     "DEFAULT_MAX_TEXT_LENGTH",
@@ -287,6 +288,8 @@ class TtsTemplate(_CalloutTemplate):
                          max_text_length=max_text_length)
         self.text = self._text("text", _merge("text", text))
         self.prompts = self._text("prompts", _merge("prompts", prompts))
+        if prompts is not None and self.prompts is not None and not self.prompts.names:
+            check_prompts("prompts", prompts)  # the same for every row: say so now
         self._texts = (self.text, self.prompts, self.custom)
         self.options = {**self.options, "text": text, "prompts": prompts}
 
@@ -307,8 +310,13 @@ class TtsTemplate(_CalloutTemplate):
         else:
             raise RowError("text: no text for this row (give the campaign a text or the "
                            "row a text column)")
-        args = {field: _text_limit(field, merge.render(field, row), self.max_text_length)}
-        return {**args, **self._common(row)}
+        rendered = _text_limit(field, merge.render(field, row), self.max_text_length)
+        if field == "prompts":
+            try:
+                check_prompts(field, rendered)
+            except ValidationError as exc:
+                raise RowError(str(exc)) from None
+        return {field: rendered, **self._common(row)}
 
     def _callout(self, sinch: SinchCalling, destination: str,
                  args: dict[str, Any]) -> Awaitable[str]:
