@@ -908,10 +908,7 @@ class Campaign:
             except asyncio.CancelledError:
                 await self._abort_workers(workers)
                 raise
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
-            current = asyncio.current_task()
+            await self._abort_workers(list(late))  # still in flight after stop_timeout
             if current is not None:
                 current.uncancel()  # the first cancellation became a graceful stop
         # Retrieve every task's exception (none left "never retrieved"), raise the first.
