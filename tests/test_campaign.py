@@ -1180,3 +1180,12 @@ async def test_a_rows_prompts_that_speak_nothing_make_it_invalid(sinch: SinchCal
     assert "prompts: item 1" in report.problems[0].error.message  # type: ignore[union-attr]
     with pytest.raises(ValidationError, match="prompts: item 1"):
         Campaign.tts(prompts="#tts[]")
+
+
+def test_a_stopped_run_with_nothing_pending_says_so() -> None:
+    """From the review: "stopped: ...; 0 rows still pending (a rerun ... dials them)"."""
+    from sinch_calling.campaign import CampaignReport
+
+    lines = CampaignReport(rows=2, placed=2, stopped="interrupted").lines()
+    assert "stopped: interrupted; no row is left pending" in lines
+    assert not any("0 rows still pending" in line for line in lines)
